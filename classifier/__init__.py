@@ -1,0 +1,79 @@
+"""Ticket classification: calibrated predictions, guaranteed-precision thresholds, routing.
+
+Names are imported lazily so that ``import classifier`` (e.g. for ``mask_sensitive`` or
+``decide``) does not load scikit-learn, spaCy or WordLlama until they are needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from classifier.calibration import expected_calibration_error
+    from classifier.decision import Decision, decide
+    from classifier.errors import ClassifierError, ModelIntegrityError
+    from classifier.evaluation import Metrics, evaluate, metrics_from_predictions
+    from classifier.masking import mask_sensitive
+    from classifier.model import TicketClassifier
+    from classifier.persistence import dump_model, load_model, sha256_hex
+    from classifier.text import build_nlp
+    from classifier.thresholds import Thresholds, choose_thresholds
+    from classifier.training import TrainedModel, train
+
+_EXPORTS = MappingProxyType(
+    {
+        "expected_calibration_error": "classifier.calibration",
+        "Decision": "classifier.decision",
+        "decide": "classifier.decision",
+        "ClassifierError": "classifier.errors",
+        "ModelIntegrityError": "classifier.errors",
+        "Metrics": "classifier.evaluation",
+        "evaluate": "classifier.evaluation",
+        "metrics_from_predictions": "classifier.evaluation",
+        "TicketClassifier": "classifier.model",
+        "dump_model": "classifier.persistence",
+        "load_model": "classifier.persistence",
+        "sha256_hex": "classifier.persistence",
+        "build_nlp": "classifier.text",
+        "mask_sensitive": "classifier.masking",
+        "Thresholds": "classifier.thresholds",
+        "choose_thresholds": "classifier.thresholds",
+        "TrainedModel": "classifier.training",
+        "train": "classifier.training",
+    }
+)
+
+__all__ = [
+    "ClassifierError",
+    "Decision",
+    "Metrics",
+    "ModelIntegrityError",
+    "Thresholds",
+    "TicketClassifier",
+    "TrainedModel",
+    "build_nlp",
+    "choose_thresholds",
+    "decide",
+    "dump_model",
+    "evaluate",
+    "expected_calibration_error",
+    "load_model",
+    "mask_sensitive",
+    "metrics_from_predictions",
+    "sha256_hex",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use, keeping ``import classifier`` cheap."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'classifier' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    """List the public names, including the not-yet-imported ones."""
+    return list(__all__)

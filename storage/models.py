@@ -1,0 +1,292 @@
+"""Typed SQLAlchemy 2.x tables: the durable state shared by the web and worker processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are aware UTC in Python on every database (SQLite alone would drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention and timezone-aware timestamps."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class TicketStatus(StrEnum):
+    """Where a ticket is in its life."""
+
+    PENDING = "pending"  # waiting for a person to pick a label
+    AUTO = "auto"  # labelled by the model (possibly also sampled for an audit)
+    LABELLED = "labelled"  # labelled by a person
+    IMPORTED = "imported"  # labelled history brought in by `triage import`
+
+
+class ModelStatus(StrEnum):
+    """Life of a trained model version; exactly one is active at a time."""
+
+    CANDIDATE = "candidate"
+    ACTIVE = "active"
+    RETIRED = "retired"
+    REJECTED = "rejected"
+
+
+class ReviewKind(StrEnum):
+    """Why a person was asked: an uncertain ticket, or a blind check of a confident one."""
+
+    REVIEW = "review"
+    AUDIT = "audit"
+
+
+class Label(Base):
+    """A category tickets can be given; retired labels stay for history."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    route_channel: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class ModelVersion(Base):
+    """A trained model stored as skops bytes, so every process loads the same version."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    n_examples: Mapped[int] = mapped_column(Integer, default=0)
+    n_answers: Mapped[int] = mapped_column(Integer, default=0)
+    # Latest answer time among its training examples: answers after it are new to this model.
+    data_cutoff: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    activated_at: Mapped[datetime | None]
+
+
+class Ticket(Base):
+    """One support request and everything decided about it."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),
+        Index("ix_tickets_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(100), default="api")
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    predicted_label: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    final_label: Mapped[str | None] = mapped_column(String(100), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    # The model's top labels with probabilities, as shown on the review buttons.
+    suggestions: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The confidence the predicted label had to reach to be applied automatically.
+    threshold: Mapped[float | None] = mapped_column(Float)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    # Where the review or audit message was posted, once the outbox delivered it.
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # Stages of chasing a pending review; each happens at most once per ticket.
+    reminded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+
+    reviews: Mapped[list[Review]] = relationship(back_populates="ticket", order_by="Review.id")
+
+
+class Review(Base):
+    """One human answer; the history that retraining and reviewer statistics read."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    slack_user: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(100))  # None for a skip
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    undone_at: Mapped[datetime | None]
+
+    ticket: Mapped[Ticket] = relationship(back_populates="reviews")
+
+
+class AuditLogEntry(Base):
+    """Who changed what, with the value before and after, for every admin action."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RuntimeSetting(Base):
+    """A value admins change while the service runs (threshold, audit rate, pause...)."""
+
+    __tablename__ = "runtime_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxKind(StrEnum):
+    """What a pending delivery does; messages are rendered from the ticket at delivery time."""
+
+    POST_TICKET = "post_ticket"  # review or audit message in the review channel
+    REFRESH_TICKET = "refresh_ticket"  # chat.update of that message from the current state
+    THREAD_REPLY = "thread_reply"  # text reply in a ticket's thread (long text, intake outcome)
+    ROUTE = "route"  # the labelled ticket posted to its label's route channel
+    CALLBACK = "callback"  # the outcome POSTed to the ticket's callback_url
+    CHANNEL_MESSAGE = "channel_message"  # a prepared message (alerts, announcements)
+
+
+class OutboxMessage(Base):
+    """A Slack post or callback written in the same transaction as the change it reports.
+
+    Slack being down or rate-limiting never loses or blocks anything: the row waits with its
+    next attempt time until a deliverer (web or worker process) gets it through.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Lease(Base):
+    """A named lock with an expiry: the worker holding it runs the scheduler.
+
+    A crashed holder stops renewing, so another worker takes over once `expires_at` passes.
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
+class TrainingRunStatus(StrEnum):
+    """How a retraining ended; RUNNING rows with a stale heartbeat were killed."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABANDONED = "abandoned"  # stopped on purpose (SIGTERM)
+    INTERRUPTED = "interrupted"  # found running with no heartbeat: the process died
+
+
+class TrainingRun(Base):
+    """One retraining attempt, so a crash or kill is noticed and reported afterwards."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertState(Base):
+    """When an alert was last posted and how many repeats were held back since."""
+
+    __tablename__ = "alert_state"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_sent_at: Mapped[datetime]
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# APScheduler's SQLAlchemyJobStore table, declared here so Alembic owns the schema.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", String(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Query functions: each takes `*, session`, never commits; the caller owns the transaction."""

@@ -1,0 +1,44 @@
+"""Model versions: store trained artifacts and switch the active one atomically."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from storage.models import ModelStatus, ModelVersion
+
+
+def active_version(*, session: Session) -> ModelVersion | None:
+    """The model every process should use now, or None before the first training."""
+    query = select(ModelVersion).where(ModelVersion.status == ModelStatus.ACTIVE)
+    return session.scalars(query).one_or_none()
+
+
+def active_version_id(*, session: Session) -> int | None:
+    """Just the id of the active model: a cheap check for processes polling for a new one."""
+    query = select(ModelVersion.id).where(ModelVersion.status == ModelStatus.ACTIVE)
+    return session.scalars(query).one_or_none()
+
+
+def version_by_id(version_id: int, *, session: Session) -> ModelVersion | None:
+    """One stored version."""
+    return session.get(ModelVersion, version_id)
+
+
+def list_versions(*, session: Session, limit: int = 20) -> list[ModelVersion]:
+    """Newest versions first."""
+    query = select(ModelVersion).order_by(ModelVersion.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def activate(version: ModelVersion, *, session: Session, now: datetime) -> None:
+    """Make `version` the only active model; the previous one is retired."""
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.status == ModelStatus.ACTIVE, ModelVersion.id != version.id)
+        .values(status=ModelStatus.RETIRED)
+    )
+    version.status = ModelStatus.ACTIVE
+    version.activated_at = now

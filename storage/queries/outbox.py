@@ -1,0 +1,105 @@
+"""The outbox: deliveries written with the change they report, claimed with a lease.
+
+A claim is a compare-and-set on `locked_until`, so a web and a worker process can both
+deliver without sending the same row twice at once, on SQLite and PostgreSQL alike; a
+deliverer that dies mid-send releases its rows when the lease runs out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import OutboxKind, OutboxMessage
+
+
+def enqueue(
+    kind: OutboxKind,
+    *,
+    session: Session,
+    now: datetime,
+    ticket_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    due_at: datetime | None = None,
+) -> OutboxMessage:
+    """Add a delivery to the caller's transaction."""
+    message = OutboxMessage(
+        kind=kind,
+        ticket_id=ticket_id,
+        payload=payload or {},
+        created_at=now,
+        due_at=due_at or now,
+        attempts=0,
+    )
+    session.add(message)
+    return message
+
+
+def _claimable(now: datetime) -> Any:
+    return and_(
+        OutboxMessage.delivered_at.is_(None),
+        OutboxMessage.due_at <= now,
+        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+    )
+
+
+def claim_due(
+    *, session: Session, now: datetime, lease: timedelta, limit: int = 20
+) -> list[OutboxMessage]:
+    """Lock up to `limit` due rows for this deliverer, oldest first."""
+    candidates = list(
+        session.scalars(
+            select(OutboxMessage.id)
+            .where(_claimable(now))
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+    claimed = []
+    for message_id in candidates:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, _claimable(now))
+            .values(locked_until=now + lease, attempts=OutboxMessage.attempts + 1)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(message_id)
+    if not claimed:
+        return []
+    session.expire_all()
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(claimed)))
+    return sorted(rows, key=lambda m: (m.due_at, m.id))
+
+
+def mark_delivered(message_id: int, *, session: Session, now: datetime) -> None:
+    """The delivery went through; it will not be tried again."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(delivered_at=now, locked_until=None, last_error=None)
+    )
+
+
+def mark_failed(message_id: int, *, session: Session, retry_at: datetime, error: str) -> None:
+    """The delivery failed; try again at `retry_at`."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(due_at=retry_at, locked_until=None, last_error=error[:500])
+    )
+
+
+def pending_summary(*, session: Session) -> tuple[int, int, datetime | None]:
+    """(undelivered rows, of which failed at least once, oldest undelivered creation time)."""
+    pending = OutboxMessage.delivered_at.is_(None)
+    total, failing, oldest = session.execute(
+        select(
+            func.count(),
+            func.count().filter(OutboxMessage.last_error.is_not(None)),
+            func.min(OutboxMessage.created_at),
+        ).where(pending)
+    ).one()
+    return total, failing, oldest

@@ -1,0 +1,72 @@
+"""Tickets: intake, labelled history and the examples retraining learns from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Ticket, TicketStatus
+
+
+@dataclass(frozen=True)
+class LabelledExample:
+    """A ticket text with the label a person (or imported history) gave it."""
+
+    ticket_id: int
+    text: str
+    label: str
+    decided_at: datetime
+
+
+def existing_external_ids(
+    source: str, external_ids: Iterable[str], *, session: Session
+) -> set[str]:
+    """Which of `external_ids` already exist for `source` (batched to stay under bind limits)."""
+    wanted = list(dict.fromkeys(external_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = select(Ticket.external_id).where(
+            Ticket.source == source, Ticket.external_id.in_(chunk)
+        )
+        found.update(eid for eid in session.scalars(query) if eid is not None)
+    return found
+
+
+def _examples(session: Session, *conditions: Any) -> list[LabelledExample]:
+    query = (
+        select(Ticket.id, Ticket.text, Ticket.final_label, Ticket.decided_at)
+        .where(Ticket.final_label.is_not(None), Ticket.decided_by.is_not(None), *conditions)
+        .order_by(Ticket.decided_at, Ticket.id)
+    )
+    # The WHERE clause guarantees a label; every decided ticket also has decided_at.
+    return [
+        LabelledExample(ticket_id, text, str(label), decided_at)
+        for ticket_id, text, label, decided_at in session.execute(query)
+        if decided_at is not None
+    ]
+
+
+def labelled_examples(*, session: Session) -> list[LabelledExample]:
+    """Every ticket whose label came from a person or from imported history, oldest answer first.
+
+    Model-applied labels are excluded on purpose: learning from its own guesses would let
+    the model confirm its mistakes.
+    """
+    return _examples(session)
+
+
+def imported_examples(*, session: Session) -> list[LabelledExample]:
+    """Only the labelled history brought in by `triage import`."""
+    return _examples(session, Ticket.status == TicketStatus.IMPORTED)
+
+
+def count_by_status(*, session: Session) -> dict[str, int]:
+    """Number of tickets in each status."""
+    query = select(Ticket.status, func.count()).group_by(Ticket.status)
+    return {status: count for status, count in session.execute(query)}
