@@ -1,0 +1,1 @@
+"""The HTTP API: ticket intake and status for other systems, and the health check."""

@@ -1,0 +1,124 @@
+"""`POST /api/tickets` and `GET /api/tickets/{id}`: parse, call the intake service, render."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from bot.api.auth import require_token
+from bot.deps import Deps
+from bot.errors import NotFound, TriageError
+from bot.services.intake import submit_under_current_policy, validate_new_ticket
+from storage.database import unit_of_work
+from storage.models import Ticket
+
+# 20,000 characters of text can be 80 KB of UTF-8; leave room for subject and metadata.
+MAX_BODY_BYTES = 256 * 1024
+
+
+class PayloadTooLarge(TriageError):
+    """The body is larger than any valid ticket."""
+
+    status = 413
+
+
+class MalformedJson(TriageError):
+    """The body is not a JSON object."""
+
+    status = 400
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, refusing oversized bodies before reading them whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedJson(f"The body is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise MalformedJson("The body must be a JSON object.")
+    return parsed
+
+
+def ticket_json(ticket: Ticket) -> dict[str, Any]:
+    """The public view of a ticket."""
+    return {
+        "id": ticket.id,
+        "status": ticket.status,
+        "decision": ticket.decision,
+        "label": ticket.final_label,
+        "suggested_label": ticket.predicted_label,
+        "confidence": ticket.confidence,
+        "model_version": ticket.model_version_id,
+        "source": ticket.source,
+        "external_id": ticket.external_id,
+        "created_at": ticket.created_at.isoformat(),
+        "decided_by": ticket.decided_by,
+        "decided_at": None if ticket.decided_at is None else ticket.decided_at.isoformat(),
+    }
+
+
+def create_ticket_endpoint(deps: Deps) -> Any:
+    """POST: 201 with the new ticket, or 200 with the one already made for this external id."""
+
+    async def create_ticket(request: Request) -> JSONResponse:
+        require_token(request, deps.settings.api_tokens)
+        fields = await read_json(request)
+        new = validate_new_ticket(
+            text=fields.get("text"),
+            source=fields.get("source"),
+            external_id=fields.get("external_id"),
+            subject=fields.get("subject"),
+            callback_url=fields.get("callback_url"),
+            metadata=fields.get("metadata"),
+        )
+
+        def create() -> tuple[dict[str, Any], bool]:
+            result = submit_under_current_policy(
+                new,
+                factory=deps.factory,
+                model=deps.models.get,
+                settings=deps.settings,
+                now=deps.now(),
+                rng=deps.rng,
+            )
+            return ticket_json(result.ticket), result.created
+
+        body, created = await asyncio.to_thread(create)
+        if created:
+            deps.wake_deliveries()
+        return JSONResponse(body, status_code=201 if created else 200)
+
+    return create_ticket
+
+
+def get_ticket_endpoint(deps: Deps) -> Any:
+    """GET: the ticket's status, label, who decided and when."""
+
+    async def get_ticket(request: Request) -> JSONResponse:
+        require_token(request, deps.settings.api_tokens)
+        raw_id = request.path_params["ticket_id"]
+
+        def load() -> dict[str, Any] | None:
+            with unit_of_work(deps.factory) as session:
+                valid = raw_id.isdigit() and len(raw_id) < 10
+                ticket = session.get(Ticket, int(raw_id)) if valid else None
+                return None if ticket is None else ticket_json(ticket)
+
+        body = await asyncio.to_thread(load)
+        if body is None:
+            raise NotFound(f"There is no ticket {raw_id}.")
+        return JSONResponse(body)
+
+    return get_ticket

@@ -1,0 +1,28 @@
+"""The short private replies a person gets after clicking, when the message itself can't say it."""
+
+from __future__ import annotations
+
+from bot.blocks.text import escape
+from bot.services.answers import AnswerOutcome, AnswerStatus
+
+
+def answer_reply(outcome: AnswerOutcome) -> str | None:
+    """The ephemeral text for an outcome, or None when the updated message says enough."""
+    label = escape(outcome.label or "")
+    match outcome.status:
+        case AnswerStatus.ALREADY_DECIDED:
+            by = f"<@{outcome.decided_by}>" if outcome.decided_by else "the model"
+            return f"Already labelled *{label}* by {by}."
+        case AnswerStatus.DUPLICATE:
+            return "You have already answered this ticket."
+        case AnswerStatus.RECORDED:
+            return f"Thanks: your answer *{label}* is counted; more people need to agree."
+        case AnswerStatus.NOT_FOUND:
+            return "This ticket no longer exists or has nothing to undo."
+        case AnswerStatus.UNKNOWN_LABEL:
+            return f"The label *{label}* is not active any more; pick another one."
+        case AnswerStatus.NOT_YOURS:
+            return f"Only <@{outcome.decided_by}>, who chose *{label}*, can undo it."
+        case AnswerStatus.TOO_LATE:
+            return "Undo is only possible for 5 minutes after choosing."
+    return None

@@ -1,0 +1,237 @@
+"""Answers to `/triage`: short ephemeral messages that always say what to do next."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bot.blocks.text import SECTION_LIMIT, counted, duration, escape, slack_time
+from bot.services.stats import PendingTicket, ReviewerStats, ServiceStats
+from storage.models import Label, ModelVersion
+
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+MAX_LIST_BLOCKS = 40
+
+
+def channel_mention(channel: str) -> str:
+    """`<#C0123>` for an id (Slack shows its name), `#name` for a name."""
+    return f"<#{channel}>" if CHANNEL_ID.match(channel) else f"#{escape(channel)}"
+
+
+def text_message(text: str) -> dict[str, Any]:
+    """A plain mrkdwn answer."""
+    return {"text": text}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _lines_to_sections(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """Pack lines into sections under Slack's length limit, noting what did not fit."""
+    blocks: list[dict[str, Any]] = []
+    current = ""
+    for index, line in enumerate(lines):
+        if len(current) + len(line) + 1 > SECTION_LIMIT:
+            if len(blocks) == MAX_LIST_BLOCKS - 1:
+                blocks.append(_context(f"… and {len(lines) - index} more"))
+                return blocks
+            blocks.append(_section(current))
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        blocks.append(_section(current))
+    return blocks
+
+
+def build_announcement(actor: str, summary: str) -> dict[str, Any]:
+    """The alerts-channel post for an admin change: what happened, by whom."""
+    text = f"ℹ️  {summary}"
+    return {
+        "text": f"{summary} (by <@{actor}>)",
+        "blocks": [_section(text), _context(f"Changed by <@{actor}> with /triage")],
+    }
+
+
+def change_reply(summary: str, *, changed: bool, alerts_channel: str | None) -> dict[str, Any]:
+    """The admin's own confirmation, saying where the change was announced."""
+    if not changed:
+        return text_message(f"{summary} Nothing changed.")
+    where = (
+        f" Announced in {channel_mention(alerts_channel)}."
+        if alerts_channel
+        else " (No alerts channel is set, so it was not announced.)"
+    )
+    return text_message(summary + where)
+
+
+def retrain_reply(alerts_channel: str | None) -> dict[str, Any]:
+    """Training runs in the worker: say when it starts and where its result appears."""
+    where = f" in {channel_mention(alerts_channel)}" if alerts_channel else ""
+    return text_message(
+        f"Retraining requested; the worker starts it within a minute and posts the result{where}."
+    )
+
+
+def error_reply(reason: str, usage: str | None) -> dict[str, Any]:
+    """What went wrong, then how to write it."""
+    return text_message(f"{reason}\nUsage: `{usage}`" if usage else reason)
+
+
+def help_message(
+    commands: Sequence[tuple[str, str]], admin_commands: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    """The command list; admin commands only for admins."""
+    lines = ["*/triage* commands:"] + [f"• `{usage}` — {what}" for usage, what in commands]
+    if admin_commands:
+        lines.append("*Admin:*")
+        lines += [f"• `{usage}` — {what}" for usage, what in admin_commands]
+    lines.append("Answer reviews with the buttons on each review message.")
+    return text_message("\n".join(lines))
+
+
+def _pct(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:.{digits}%}"
+
+
+def precision_text(stats: ServiceStats) -> str:
+    """`96.1% (93.2–97.9%, 200 audits)` or a note that nothing was audited yet."""
+    if stats.audit_precision is None or stats.audit_interval is None:
+        return "no audits answered yet"
+    low, high = stats.audit_interval
+    return (
+        f"{stats.audit_precision:.1%} ({low:.1%}–{high:.1%}, {counted(stats.audit_total, 'audit')})"
+    )
+
+
+def _latency(seconds: float | None) -> str:
+    return "n/a" if seconds is None else duration(seconds)
+
+
+def stats_message(stats: ServiceStats) -> dict[str, Any]:
+    """Automation, audit precision, latency, backlog and the busiest labels for a period."""
+    lines = [
+        f"*Last {counted(stats.days, 'day')}:* {counted(stats.tickets_in, 'ticket')} in",
+        f"• Automated: {stats.automated} ({_pct(stats.automation_rate)}), "
+        f"{stats.audited} sampled for audit",
+        f"• Audit precision: {precision_text(stats)}",
+        f"• Reviewed by people: {stats.reviewed} · time to answer "
+        f"p50 {_latency(stats.review_latency_p50)}, p90 {_latency(stats.review_latency_p90)}",
+        f"• Waiting for review now: {stats.pending}"
+        + (
+            f" (oldest since {slack_time(stats.oldest_pending_at, '{ago}')})"
+            if stats.oldest_pending_at
+            else ""
+        ),
+    ]
+    if stats.per_label:
+        top = list(stats.per_label.items())[:5]
+        lines.append("• Top labels: " + ", ".join(f"{escape(n)} {c}" for n, c in top))
+    if stats.confused_pairs:
+        pairs = stats.confused_pairs[:3]
+        lines.append(
+            "• Most corrected: "
+            + ", ".join(f"{escape(a)} → {escape(b)} ({c})" for a, b, c in pairs)
+        )
+    text = "\n".join(lines)
+    return {
+        "text": f"Triage stats, last {stats.days} days",
+        "blocks": [_section(text), _context("Details per person: `/triage reviewers`")],
+    }
+
+
+def pending_lines(items: Sequence[PendingTicket], links: dict[int, str]) -> list[str]:
+    """One line per waiting ticket, linked to its review message when it was posted."""
+    lines = []
+    for item in items:
+        name = f"Ticket #{item.ticket_id}"
+        shown = f"<{links[item.ticket_id]}|{name}>" if item.ticket_id in links else name
+        lines.append(f"• {shown} · waiting since {slack_time(item.created_at, '{ago}')}")
+    return lines
+
+
+def queue_message(
+    total: int, items: Sequence[PendingTicket], links: dict[int, str], review_channel: str | None
+) -> dict[str, Any]:
+    """The backlog and its oldest tickets."""
+    if total == 0:
+        return text_message("Nothing is waiting for review. 🎉")
+    where = f" in {channel_mention(review_channel)}" if review_channel else ""
+    head = f"*{counted(total, 'ticket')} waiting for review{where}*, oldest first:"
+    return {
+        "text": f"{counted(total, 'ticket')} waiting for review",
+        "blocks": [_section("\n".join([head, *pending_lines(items, links)]))],
+    }
+
+
+def _model_line(version: ModelVersion) -> str:
+    metrics = version.metrics or {}
+    holdout = metrics.get("holdout") or metrics.get("cv") or {}
+    parts = [f"*v{version.id}* · {version.status}"]
+    if "accuracy" in holdout:
+        parts.append(f"accuracy {holdout['accuracy']:.1%}")
+    if "coverage" in holdout:
+        parts.append(f"automated {holdout['coverage']:.0%}")
+    parts.append(f"{version.n_examples:,} examples")
+    parts.append(slack_time(version.created_at, "{date_short}"))
+    if metrics.get("gate") and version.status == "rejected":
+        parts.append(escape(str(metrics["gate"])))
+    return " · ".join(parts)
+
+
+def models_message(versions: Sequence[ModelVersion]) -> dict[str, Any]:
+    """Stored versions, newest first, with how to roll back."""
+    if not versions:
+        return text_message("No model has been trained yet. Start one with `/triage retrain`.")
+    blocks = _lines_to_sections([_model_line(v) for v in versions])
+    blocks.append(_context("Switch to another version with `/triage rollback VERSION`."))
+    return {"text": f"{len(versions)} model versions", "blocks": blocks}
+
+
+def _label_line(label: Label) -> str:
+    line = f"• *{escape(label.name)}*"
+    if label.description:
+        line += f" — {escape(label.description)}"
+    if label.route_channel:
+        line += f" · → {channel_mention(label.route_channel)}"
+    return line
+
+
+def labels_message(labels: Sequence[Label]) -> dict[str, Any]:
+    """Active labels with descriptions and routes; retired ones named at the end."""
+    active = [label for label in labels if label.active]
+    retired = [escape(label.name) for label in labels if not label.active]
+    lines = [f"*{len(active)} active labels*", *(_label_line(label) for label in active)]
+    if retired:
+        lines.append(f"_Retired ({len(retired)}):_ " + ", ".join(retired))
+    blocks = _lines_to_sections(lines)
+    blocks.append(
+        _context("Change with `/triage labels add|rename|retire|route`; see `/triage help`.")
+    )
+    return {"text": f"{len(active)} active labels", "blocks": blocks}
+
+
+def reviewer_line(stats: ReviewerStats) -> str:
+    """`<@U> · 12 answers · 92% agree with final labels · 80% of audits confirm · median 3 min`."""
+    parts = [f"<@{stats.user}>", f"{counted(stats.answers, 'answer')}"]
+    parts.append(f"{_pct(stats.agreement)} agree with final labels")
+    if stats.audit_answers:
+        parts.append(
+            f"{_pct(stats.audit_agreement)} of {stats.audit_answers} audits confirm the model"
+        )
+    parts.append(f"median answer after {_latency(stats.median_response)}")
+    return " · ".join(parts)
+
+
+def reviewers_message(people: Sequence[ReviewerStats], days: int) -> dict[str, Any]:
+    """Answers per person over the period, most active first."""
+    if not people:
+        return text_message(f"Nobody answered a review in the last {days} days.")
+    head = f"*Reviewers, last {days} days*"
+    blocks = _lines_to_sections([head, *(reviewer_line(p) for p in people)])
+    return {"text": f"{len(people)} reviewers in the last {days} days", "blocks": blocks}

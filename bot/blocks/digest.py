@@ -1,0 +1,65 @@
+"""The daily digest in the alerts channel: yesterday in numbers, and the model in force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks.text import duration, escape
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def build_digest(
+    stats: Any,
+    *,
+    model_version: int | None,
+    default_threshold: float | None,
+    label_thresholds: int,
+    paused: bool,
+) -> dict[str, Any]:
+    """`stats` is a ServiceStats for the last day; the rest describes the active model."""
+    audit = "no audits answered"
+    if stats.audit_precision is not None and stats.audit_interval is not None:
+        low, high = stats.audit_interval
+        audit = f"{stats.audit_precision:.1%} ({low:.1%}–{high:.1%}) on {stats.audit_total} audits"
+    latency = "–"
+    if stats.review_latency_p50 is not None:
+        latency = (
+            f"p50 {duration(stats.review_latency_p50)}, "
+            f"p90 {duration(stats.review_latency_p90 or 0)}"
+        )
+    model = (
+        "no active model (everything goes to review)"
+        if model_version is None
+        else (
+            f"v{model_version}, threshold "
+            + (
+                "never"
+                if default_threshold is None or default_threshold > 1
+                else f"{default_threshold:.2f}"
+            )
+            + (f" (+{label_thresholds} per-label)" if label_thresholds else "")
+        )
+    )
+    lines = [
+        f"*Tickets in:* {stats.tickets_in} · automated {stats.automated} "
+        f"({_rate(stats.automation_rate)}) · reviewed by people {stats.reviewed}",
+        f"*Audit precision:* {audit}",
+        f"*Review time:* {latency} · *waiting now:* {stats.pending}",
+        f"*Model:* {model}" + (" · ⏸️ paused: everything goes to review" if paused else ""),
+    ]
+    if stats.confused_pairs:
+        pairs = ", ".join(
+            f"{escape(a)} → {escape(b)} ({n})" for a, b, n in stats.confused_pairs[:3]
+        )
+        lines.append(f"*Most confused:* {pairs}")
+    return {
+        "text": f"Daily triage digest: {stats.tickets_in} tickets, "
+        f"{_rate(stats.automation_rate)} automated",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "📊 Daily triage digest"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
+        ],
+    }

@@ -1,0 +1,123 @@
+"""The App Home tab: service state in one line, what waits for review, the person's week."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks.commands import pending_lines, precision_text
+from bot.blocks.text import counted, escape
+from bot.services.stats import HomeFigures
+
+HOME_RETRAIN = "triage_home_retrain"
+HOME_PAUSE = "triage_home_pause"
+HOME_RESUME = "triage_home_resume"
+HOME_ACTIONS = (HOME_RETRAIN, HOME_PAUSE, HOME_RESUME)
+LABEL_OVERRIDES_SHOWN = 5
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _button(action_id: str, text: str, style: str | None = None) -> dict[str, Any]:
+    button = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": text},
+        "value": action_id,
+    }
+    return button | ({"style": style} if style else {})
+
+
+def state_line(figures: HomeFigures) -> str:
+    """🟢 running · model v7 (accuracy 91%) · 68% automated · audit precision … this week."""
+    stats = figures.service
+    parts = ["⏸️ *paused*: every ticket goes to review" if figures.policy.paused else "🟢 running"]
+    if figures.model_version is None:
+        parts.append("no model yet: every ticket goes to review")
+    else:
+        accuracy = (
+            "" if figures.model_accuracy is None else f" (accuracy {figures.model_accuracy:.0%})"
+        )
+        parts.append(f"model v{figures.model_version}{accuracy}")
+    if stats.automation_rate is not None:
+        parts.append(f"{stats.automation_rate:.0%} automated")
+    parts.append(f"audit precision {precision_text(stats)}")
+    return " · ".join(parts) + f" · last {stats.days} days"
+
+
+def threshold_line(figures: HomeFigures) -> str:
+    """The bar tickets must clear now: one for all labels, or the model's, plus overrides."""
+    policy = figures.policy
+    if policy.threshold is not None:
+        line = f"Threshold {policy.threshold:.2f} for all labels"
+    elif figures.tuned_threshold is not None:
+        line = f"Thresholds tuned per label (default {figures.tuned_threshold:.2f})"
+    else:
+        line = "No thresholds until a model is trained"
+    overrides = sorted(policy.label_thresholds.items())
+    if overrides:
+        shown = ", ".join(
+            f"{escape(name)} {value:.2f}" for name, value in overrides[:LABEL_OVERRIDES_SHOWN]
+        )
+        more = len(overrides) - LABEL_OVERRIDES_SHOWN
+        line += f" · overrides: {shown}" + (f" and {more} more" if more > 0 else "")
+    return (
+        line
+        + f" · audit rate {policy.audit_rate:.0%} · quorum {policy.quorum}"
+        + f" · target precision {policy.target_precision:.0%}"
+    )
+
+
+def _waiting(figures: HomeFigures, links: dict[int, str]) -> list[dict[str, Any]]:
+    total = figures.service.pending
+    if total == 0:
+        return [_section("*Waiting for review*\nNothing is waiting. 🎉")]
+    lines = [f"*Waiting for review: {total}*", *pending_lines(figures.waiting, links)]
+    return [_section("\n".join(lines))]
+
+
+def _your_week(figures: HomeFigures) -> dict[str, Any]:
+    mine = figures.mine
+    if mine is None:
+        return _section("*Your week*\nNo answers yet this week.")
+    agreement = (
+        "" if mine.agreement is None else f" · {mine.agreement:.0%} agree with the final label"
+    )
+    return _section(f"*Your week*\n{counted(mine.answers, 'answer')}{agreement}")
+
+
+def _admin_actions(figures: HomeFigures) -> dict[str, Any]:
+    toggle = (
+        _button(HOME_RESUME, "Resume automatic labels", "primary")
+        if figures.policy.paused
+        else _button(HOME_PAUSE, "Pause automatic labels", "danger")
+    )
+    return {"type": "actions", "elements": [_button(HOME_RETRAIN, "Retrain now"), toggle]}
+
+
+def build_home_view(
+    figures: HomeFigures, *, links: dict[int, str], admin: bool, notice: str | None = None
+) -> dict[str, Any]:
+    """The whole home view for one person (admins also get the control buttons)."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Ticket triage"}},
+        _section(state_line(figures)),
+        _context(threshold_line(figures)),
+    ]
+    if notice:
+        blocks.append(_section(notice))
+    blocks += [{"type": "divider"}, *_waiting(figures, links), {"type": "divider"}]
+    blocks.append(_your_week(figures))
+    if admin:
+        blocks += [
+            {"type": "divider"},
+            _section("*Admin*"),
+            _admin_actions(figures),
+            _context("The same as `/triage retrain`, `/triage pause` and `/triage resume`."),
+        ]
+    return {"type": "home", "blocks": blocks}

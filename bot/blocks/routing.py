@@ -1,0 +1,50 @@
+"""Messages about a labelled ticket: the route-channel post and the reply to an intake message."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from bot.blocks.text import escape, percent, quote
+
+
+class LabelledTicket(Protocol):
+    """The ticket fields these messages read (a storage row satisfies it)."""
+
+    id: int
+    text: str
+    source: str
+    status: str
+    decision: str | None
+    final_label: str | None
+    confidence: float | None
+    decided_by: str | None
+
+
+def _who(ticket: LabelledTicket) -> str:
+    if ticket.decided_by:
+        return f"by <@{ticket.decided_by}>"
+    confidence = "" if ticket.confidence is None else f" ({percent(ticket.confidence)})"
+    return f"automatically{confidence}"
+
+
+def build_route_message(ticket: LabelledTicket) -> dict[str, Any]:
+    """Post a labelled ticket to its label's channel, where the team handling it works."""
+    label = escape(ticket.final_label or "")
+    line = f"🏷️  Ticket #{ticket.id} · {escape(ticket.source)} · *{label}* {_who(ticket)}"
+    return {
+        "text": f"Ticket #{ticket.id} labelled {ticket.final_label}",
+        "blocks": [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]},
+            {"type": "section", "text": {"type": "mrkdwn", "text": quote(ticket.text)}},
+        ],
+    }
+
+
+def build_intake_reply(ticket: LabelledTicket, *, review_channel: str | None) -> dict[str, Any]:
+    """Tell the person who posted in the intake channel what happened to their message."""
+    if ticket.final_label and ticket.decision in ("auto", "audit") and not ticket.decided_by:
+        text = f"Ticket #{ticket.id}: labelled *{escape(ticket.final_label)}* {_who(ticket)}."
+    else:
+        where = f" in <#{review_channel}>" if review_channel else ""
+        text = f"Ticket #{ticket.id}: a person will pick the label{where}."
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}

@@ -1,0 +1,238 @@
+"""The ticket message in the review channel: review, blind audit, and decided states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.blocks import ids
+from bot.blocks.text import (
+    BUTTON_TEXT_LIMIT,
+    OPTION_TEXT_LIMIT,
+    SECTION_LIMIT,
+    chunks,
+    duration,
+    escape,
+    percent,
+    quote,
+    shorten,
+    slack_time,
+)
+
+STATIC_SELECT_LIMIT = 100  # Slack's cap on options; more labels need a searchable external select
+AUDIT_NOTE = (
+    "Audits measure how often automatic labels are right. The model's answer is hidden on purpose."
+)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The label a person settled on, and until when they may take it back."""
+
+    label: str
+    by: str
+    at: datetime
+    undo_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TicketCard:
+    """Everything the message shows, gathered from the database by the caller."""
+
+    ticket_id: int
+    text: str
+    source: str
+    created_at: datetime
+    kind: Literal["review", "audit"]
+    labels: tuple[str, ...]
+    suggestions: tuple[tuple[str, float], ...] = ()
+    model_version: int | None = None
+    threshold: float | None = None
+    waiting: int = 0
+    skipped_by: tuple[str, ...] = ()
+    votes: tuple[tuple[str, str], ...] = ()
+    quorum: int = 1
+    decided: Decided | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_ticket_message(card: TicketCard, *, now: datetime) -> dict[str, Any]:
+    """The message for the card's current state (posted first, then updated in place)."""
+    if card.decided is not None:
+        return _decided(card, card.decided, now)
+    if card.kind == "audit":
+        return _audit(card)
+    return _review(card)
+
+
+def _header(card: TicketCard, prefix: str) -> dict[str, Any]:
+    when = slack_time(card.created_at, "{ago}")
+    line = f"{prefix}Ticket #{card.ticket_id} · {escape(card.source)} · {when}"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}
+
+
+def _quote(card: TicketCard) -> dict[str, Any]:
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": quote(card.text, cut_note="… full text in thread")},
+    }
+
+
+def _label_picker(card: TicketCard, placeholder: str) -> dict[str, Any]:
+    if len(card.labels) > STATIC_SELECT_LIMIT:
+        return {
+            "type": "external_select",
+            "action_id": ids.PICK_LABEL,
+            "placeholder": {"type": "plain_text", "text": placeholder},
+            "min_query_length": 0,
+        }
+    return {
+        "type": "static_select",
+        "action_id": ids.PICK_LABEL,
+        "placeholder": {"type": "plain_text", "text": placeholder},
+        "options": [label_option(name) for name in card.labels],
+    }
+
+
+def label_option(name: str) -> dict[str, Any]:
+    """One select option; the value is the label name (labels are at most 100 characters)."""
+    return {
+        "text": {"type": "plain_text", "text": shorten(name, OPTION_TEXT_LIMIT)},
+        "value": name,
+    }
+
+
+def _skip_button() -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": ids.SKIP,
+        "text": {"type": "plain_text", "text": "Skip"},
+        "value": "skip",
+    }
+
+
+def _people_note(card: TicketCard) -> str:
+    notes = []
+    if card.votes:
+        votes = ", ".join(f"<@{user}> → {escape(label)}" for user, label in card.votes)
+        notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
+    if card.skipped_by:
+        notes.append("skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by))
+    return " · ".join(notes)
+
+
+def _review(card: TicketCard) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [_header(card, "📥  "), _quote(card)]
+    if card.suggestions:
+        version = f"Model v{card.model_version}" if card.model_version else "Model"
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*{version} suggests:*"},
+            }
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": ids.ticket_block_id(card.ticket_id, "suggest"),
+                "elements": [
+                    _suggestion_button(index, label, probability)
+                    for index, (label, probability) in enumerate(card.suggestions[:5])
+                ],
+            }
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": ids.ticket_block_id(card.ticket_id, "pick"),
+            "elements": [_label_picker(card, "Pick another label"), _skip_button()],
+        }
+    )
+    blocks.append(_context(_review_reason(card), _people_note(card)))
+    top = f" (model suggests {card.suggestions[0][0]})" if card.suggestions else ""
+    return {"text": f"Ticket #{card.ticket_id} needs a label{top}", "blocks": blocks}
+
+
+def _suggestion_button(index: int, label: str, probability: float) -> dict[str, Any]:
+    suffix = f" {percent(probability)}"
+    text = shorten(label, BUTTON_TEXT_LIMIT - len(suffix)) + suffix
+    return {
+        "type": "button",
+        "action_id": f"{ids.SUGGEST}_{index}",
+        "text": {"type": "plain_text", "text": text},
+        "value": label,
+    }
+
+
+def _review_reason(card: TicketCard) -> str:
+    waiting = f" · {card.waiting} waiting" if card.waiting else ""
+    if not card.suggestions:
+        return f"Sent to review: no model is active yet{waiting}"
+    label, probability = card.suggestions[0]
+    if card.threshold is None or card.threshold > 1:
+        need = f"{escape(label)} is never applied automatically yet"
+        return f"Sent to review: {need}{waiting}"
+    return (
+        f"Sent to review: {percent(probability)} is under the {percent(card.threshold)} "
+        f"needed for {escape(label)}{waiting}"
+    )
+
+
+def _context(*lines: str) -> dict[str, Any]:
+    text = " · ".join(line for line in lines if line)
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": shorten(text, 3_000)}]}
+
+
+def _audit(card: TicketCard) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [
+        _header(card, "🔎  Audit · "),
+        _quote(card),
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*Which label fits?*"},
+        },
+        {
+            "type": "actions",
+            "block_id": ids.ticket_block_id(card.ticket_id, "pick"),
+            "elements": [_label_picker(card, "Pick a label"), _skip_button()],
+        },
+        _context(AUDIT_NOTE, _people_note(card)),
+    ]
+    return {"text": f"Audit: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
+
+
+def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any]:
+    waited = duration((decided.at - card.created_at).total_seconds())
+    line = f"✅  *{escape(decided.label)}* — chosen by <@{decided.by}> after {waited}"
+    if card.suggestions:
+        suggested, probability = card.suggestions[0]
+        verdict = "model suggested" if card.kind == "review" else "model had applied"
+        line += f" · {verdict} {escape(suggested)} ({percent(probability)})"
+    section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": line}}
+    if decided.undo_until is not None and now < decided.undo_until:
+        section["accessory"] = {
+            "type": "button",
+            "action_id": ids.UNDO,
+            "text": {"type": "plain_text", "text": "Undo"},
+            "value": "undo",
+        }
+    blocks = [
+        {**section, "block_id": ids.ticket_block_id(card.ticket_id, "decided")},
+        _header(card, "🔎  Audit · " if card.kind == "audit" else "📥  "),
+        _quote(card),
+    ]
+    note = _people_note(card)
+    if note:
+        blocks.append(_context(note))
+    return {
+        "text": f"Ticket #{card.ticket_id} labelled {decided.label} by <@{decided.by}>",
+        "blocks": blocks,
+    }
+
+
+def build_full_text_reply(text: str) -> dict[str, Any]:
+    """The whole ticket text for the thread of a message that showed only its start."""
+    pieces = chunks(text, SECTION_LIMIT - 10)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": p}} for p in pieces[:49]]
+    return {"text": "Full ticket text", "blocks": blocks}

@@ -1,0 +1,45 @@
+"""The `triage` command line: one entry point, one subcommand per job an operator runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot.cli import data, demo, modelling, serve, worker
+from bot.errors import TriageError
+from bot.logs import configure_logging
+from bot.settings import Settings
+from classifier import ClassifierError
+from storage.errors import StorageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand registers its own arguments and handler."""
+    parser = argparse.ArgumentParser(
+        prog="triage",
+        description="Human-in-the-loop ticket triage: import, train, classify, serve Slack.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (data, modelling, demo, serve, worker):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; user errors become one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        return int(args.handler(args, settings) or 0)
+    except (TriageError, ClassifierError, StorageError) as error:
+        print(f"triage: error: {error.reason}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("triage: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

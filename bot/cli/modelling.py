@@ -1,0 +1,149 @@
+"""`triage train`, `triage classify` and `triage eval`: the model from the operator's seat."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from bot.cli.runtime import StageProgress, open_database
+from bot.clock import utc_now
+from bot.errors import InvalidInput, NotFound
+from bot.services.classification import Classification, classify_texts
+from bot.services.importing import read_labelled_csv
+from bot.services.models import LoadedModel, TrainingOutcome, load_active, retrain
+from bot.settings import Settings
+from classifier import Metrics, evaluate
+from storage.database import unit_of_work
+
+
+def register(commands: Any) -> None:
+    """Add `train`, `classify` and `eval` to the parser."""
+    commands.add_parser(
+        "train", help="train on labelled tickets; activate if not worse than the active model"
+    ).set_defaults(handler=train_command)
+
+    classify = commands.add_parser("classify", help="classify texts with the active model")
+    classify.add_argument("texts", nargs="*", metavar="TEXT")
+    classify.add_argument("--file", type=Path, help="one text per line")
+    classify.add_argument("--json", action="store_true", help="one JSON object per line")
+    classify.add_argument("--seed", type=int, help="seed for the audit sampling")
+    classify.set_defaults(handler=classify_command)
+
+    ev = commands.add_parser("eval", help="measure the active model on a labelled CSV file")
+    ev.add_argument("file", type=Path)
+    ev.add_argument("--text-column", default="text")
+    ev.add_argument("--label-column", default="label")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(handler=eval_command)
+
+
+def train_command(_args: argparse.Namespace, settings: Settings) -> int:
+    """Train, gate and report; exit 0 whether or not the candidate was promoted."""
+    with open_database(settings) as (_, factory), StageProgress() as progress:
+        outcome = retrain(factory, settings=settings, now=utc_now, progress=progress)
+    print_training(outcome)
+    return 0
+
+
+def print_training(outcome: TrainingOutcome) -> None:
+    """The metrics side by side, then the verdict."""
+    print(
+        f"Trained model v{outcome.version_id} on {outcome.n_examples:,} labelled tickets "
+        f"({outcome.holdout_size:,} most recent held out for evaluation)."
+    )
+    print(f"  {'candidate (held out)':<24}{format_metrics(outcome.candidate)}")
+    if outcome.incumbent is not None:
+        name = f"active v{outcome.incumbent_version} (held out)"
+        print(f"  {name:<24}{format_metrics(outcome.incumbent)}")
+    print(f"  {'candidate (cross-val)':<24}{format_metrics(outcome.cv)}")
+    if outcome.promoted:
+        print(f"Promoted: v{outcome.version_id} is now active ({outcome.reason}).")
+    else:
+        print(f"Not promoted: v{outcome.version_id} is kept as rejected ({outcome.reason}).")
+
+
+def format_metrics(metrics: Metrics) -> str:
+    """One line: accuracy, macro-F1, calibration error, coverage, precision of the automated."""
+    precision = "-" if metrics.auto_precision is None else f"{metrics.auto_precision:.1%}"
+    return (
+        f"accuracy {metrics.accuracy:.3f}  macro-F1 {metrics.macro_f1:.3f}  "
+        f"ECE {metrics.calibration_error:.3f}  coverage {metrics.coverage:.1%}  "
+        f"auto precision {precision}"
+    )
+
+
+def active_model(settings: Settings) -> LoadedModel | None:
+    """Load the active model in one short unit of work."""
+    with open_database(settings) as (_, factory), unit_of_work(factory) as session:
+        return load_active(session=session)
+
+
+def classify_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one result per input text, in input order."""
+    texts = list(args.texts)
+    if args.file is not None:
+        texts += read_lines(args.file)
+    if not texts:
+        raise InvalidInput("Nothing to classify: give TEXT arguments or --file FILE.")
+    model = active_model(settings)
+    results = classify_texts(
+        texts, model=model, audit_rate=settings.audit_rate, rng=random.Random(args.seed)
+    )
+    for text, result in zip(texts, results, strict=True):
+        print(json.dumps(classification_json(result)) if args.json else format_line(text, result))
+    return 0
+
+
+def read_lines(path: Path) -> list[str]:
+    """Non-blank lines of a UTF-8 file."""
+    try:
+        content = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path} does not exist") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise InvalidInput(f"{path} is not a UTF-8 text file") from None
+    return [line.strip() for line in content.splitlines() if line.strip()]
+
+
+def classification_json(result: Classification) -> dict[str, Any]:
+    """The machine-readable form: label, confidence, decision, model version."""
+    return {
+        "label": result.label,
+        "confidence": None if result.confidence is None else round(result.confidence, 4),
+        "decision": str(result.decision),
+        "model_version": result.model_version,
+    }
+
+
+def format_line(text: str, result: Classification) -> str:
+    """A human-readable line; the text is shortened, never the answer."""
+    shown = text if len(text) <= 60 else text[:59] + "…"
+    if result.label is None:
+        return f"review   (no active model)                      {shown}"
+    return f"{result.decision!s:<8} {result.label:<34} {result.confidence:6.1%}  {shown}"
+
+
+def eval_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Measure the active model, at its tuned thresholds, on a labelled file."""
+    rows, skipped, total = read_labelled_csv(
+        args.file, text_column=args.text_column, label_column=args.label_column
+    )
+    if not rows:
+        raise InvalidInput(f"{args.file} has no usable rows ({total} rows read).")
+    model = active_model(settings)
+    if model is None:
+        raise NotFound("There is no active model yet. Run `triage train` first.")
+    metrics = evaluate(
+        model.model, [r.text for r in rows], [r.label for r in rows], model.thresholds
+    )
+    if args.json:
+        print(json.dumps({**metrics.to_dict(), "model_version": model.version_id}))
+        return 0
+    print(f"Model v{model.version_id} on {metrics.n:,} rows of {args.file}:")
+    print(f"  {format_metrics(metrics)}")
+    for reason, count in skipped.items():
+        print(f"  skipped {count:,}: {reason}")
+    return 0

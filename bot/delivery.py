@@ -1,0 +1,253 @@
+"""Outbox delivery: send what the database says must be sent, and retry until Slack takes it.
+
+Ticket messages are rendered from the ticket's state when they are sent, not when they were
+queued, so a delayed post shows the latest answer and repeated refreshes converge. Each send
+runs outside any transaction: no database lock is held while Slack is slow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks.routing import build_intake_reply, build_route_message
+from bot.blocks.text import PREVIEW_CHARS
+from bot.blocks.ticket import build_full_text_reply, build_ticket_message
+from bot.services.cards import ticket_card
+from bot.services.policy import current_policy
+from bot.settings import Settings
+from storage.database import unit_of_work
+from storage.models import OutboxKind, OutboxMessage, Ticket
+from storage.queries.outbox import claim_due, enqueue, mark_delivered, mark_failed
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+class DeliveryError(Exception):
+    """A send failed; `retry_after` is Slack's own wait when it gave one (429)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a successful send returned that the database must remember."""
+
+    channel: str | None = None
+    ts: str | None = None
+
+
+def slack_client(settings: Settings) -> WebClient:
+    """The real Slack client: honours SLACK_API_URL and retries a 429 once after Retry-After."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+
+
+class Deliverer:
+    """Claims due outbox rows and sends them; safe to run in several processes at once."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        client: WebClient,
+        settings: Settings,
+        *,
+        now: Callable[[], datetime],
+        backoff_base: float = 2.0,
+        batch: int = 20,
+    ) -> None:
+        self._factory, self._client, self._settings = factory, client, settings
+        self._now, self._backoff_base, self._batch = now, backoff_base, batch
+
+    def run_once(self) -> int:
+        """Deliver everything due now; return how many sends succeeded."""
+        delivered = 0
+        while True:
+            with unit_of_work(self._factory) as session:
+                claimed = claim_due(
+                    session=session, now=self._now(), lease=LEASE, limit=self._batch
+                )
+            if not claimed:
+                return delivered
+            for message in claimed:
+                delivered += self._deliver(message)
+
+    def _deliver(self, message: OutboxMessage) -> int:
+        try:
+            sent = self._send(message)
+        except DeliveryError as error:
+            retry_at = self._now() + self._backoff(message.attempts, error.retry_after)
+            with unit_of_work(self._factory) as session:
+                mark_failed(message.id, session=session, retry_at=retry_at, error=error.reason)
+            log.warning(
+                "delivery failed",
+                extra={
+                    "outbox_id": message.id,
+                    "kind": message.kind,
+                    "error": error.reason,
+                    "attempt": message.attempts,
+                    "retry_at": retry_at.isoformat(),
+                },
+            )
+            return 0
+        with unit_of_work(self._factory) as session:
+            now = self._now()
+            mark_delivered(message.id, session=session, now=now)
+            if message.kind == OutboxKind.POST_TICKET and sent.ts is not None:
+                self._remember_post(message.ticket_id, sent, session=session, now=now)
+        log.info("delivered", extra={"outbox_id": message.id, "kind": message.kind})
+        return 1
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        if retry_after is not None:
+            return timedelta(seconds=retry_after)
+        seconds = self._backoff_base * 2 ** max(0, attempts - 1)
+        return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+    def _remember_post(
+        self, ticket_id: int | None, sent: Sent, *, session: Session, now: datetime
+    ) -> None:
+        ticket = None if ticket_id is None else session.get(Ticket, ticket_id)
+        if ticket is None:
+            return
+        ticket.slack_channel, ticket.slack_ts = sent.channel, sent.ts
+        if len(ticket.text) > PREVIEW_CHARS:
+            enqueue(
+                OutboxKind.THREAD_REPLY,
+                session=session,
+                now=now,
+                ticket_id=ticket.id,
+                payload={"full_text": True},
+            )
+
+    def _send(self, message: OutboxMessage) -> Sent:
+        with unit_of_work(self._factory) as session:
+            ticket = None if message.ticket_id is None else session.get(Ticket, message.ticket_id)
+            request = self._render(message, ticket, session=session)
+        if request is None:
+            return Sent()
+        if message.kind == OutboxKind.CALLBACK:
+            post_callback(*request)
+            return Sent()
+        method, arguments = request
+        try:
+            response = self._client.api_call(method, json=arguments)
+        except SlackApiError as error:
+            status = error.response.status_code
+            retry = error.response.headers.get("Retry-After") if status == 429 else None
+            code = error.response.get("error") if isinstance(error.response.data, dict) else None
+            raise DeliveryError(
+                f"{method}: HTTP {status} {code or ''}".strip(),
+                None if retry is None else float(retry),
+            ) from None
+        except OSError as error:  # connection refused, timeout, DNS
+            raise DeliveryError(f"{method}: {type(error).__name__}: {error}") from None
+        return Sent(response.get("channel"), response.get("ts"))
+
+    def _render(
+        self, message: OutboxMessage, ticket: Ticket | None, *, session: Session
+    ) -> tuple[Any, ...] | None:
+        """The API call for one outbox row, or None when there is nothing left to send."""
+        kind, payload, now = message.kind, message.payload, self._now()
+        if kind == OutboxKind.CHANNEL_MESSAGE:
+            return "chat.postMessage", {**payload, "unfurl_links": False, "unfurl_media": False}
+        if ticket is None:
+            return None  # the ticket was deleted since
+        if kind == OutboxKind.CALLBACK:
+            return (ticket.callback_url, callback_body(ticket)) if ticket.callback_url else None
+        if kind == OutboxKind.ROUTE:
+            return "chat.postMessage", {
+                "channel": payload["channel"],
+                **build_route_message(ticket),
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+        if kind == OutboxKind.THREAD_REPLY:
+            return self._thread_reply(ticket, payload)
+        quorum = current_policy(session=session, settings=self._settings).quorum
+        card = build_ticket_message(ticket_card(ticket, session=session, quorum=quorum), now=now)
+        if kind == OutboxKind.REFRESH_TICKET:
+            if ticket.slack_ts is None:
+                return None  # not posted yet: the post will show the current state
+            return "chat.update", {"channel": ticket.slack_channel, "ts": ticket.slack_ts, **card}
+        if ticket.slack_ts is not None:  # posted before (a retried post): update instead
+            return "chat.update", {"channel": ticket.slack_channel, "ts": ticket.slack_ts, **card}
+        if not self._settings.review_channel:
+            raise DeliveryError("TRIAGE_REVIEW_CHANNEL is not set")
+        return "chat.postMessage", {
+            "channel": self._settings.review_channel,
+            **card,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+
+    def _thread_reply(self, ticket: Ticket, payload: dict[str, Any]) -> tuple[Any, ...] | None:
+        if payload.get("full_text"):
+            if ticket.slack_ts is None:
+                return None
+            return "chat.postMessage", {
+                "channel": ticket.slack_channel,
+                "thread_ts": ticket.slack_ts,
+                **build_full_text_reply(ticket.text),
+            }
+        message = (
+            {"text": payload["text"]}
+            if "text" in payload
+            else build_intake_reply(ticket, review_channel=self._settings.review_channel)
+        )
+        return "chat.postMessage", {
+            "channel": payload["channel"],
+            "thread_ts": payload["thread_ts"],
+            **message,
+        }
+
+
+def callback_body(ticket: Ticket) -> dict[str, Any]:
+    """What the caller's callback URL receives once a ticket has its label."""
+    return {
+        "id": ticket.id,
+        "external_id": ticket.external_id,
+        "status": ticket.status,
+        "label": ticket.final_label,
+        "confidence": ticket.confidence,
+        "decided_by": ticket.decided_by,
+        "decided_at": None if ticket.decided_at is None else ticket.decided_at.isoformat(),
+        "model_version": ticket.model_version_id,
+    }
+
+
+def post_callback(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
+    """POST the outcome as JSON; any non-2xx answer or network error is retried later."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "triage-loop"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            response.read()
+    except urllib.error.HTTPError as error:
+        raise DeliveryError(f"callback: HTTP {error.code}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise DeliveryError(f"callback: {error}") from None

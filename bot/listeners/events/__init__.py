@@ -1,0 +1,18 @@
+"""Events from Slack: intake-channel messages and App Home opens."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.deps import Deps
+from bot.listeners.events import app_home, intake_message
+
+# Event type -> listener factory; slack/manifest.yml subscribes to exactly these (a test checks).
+LISTENERS = {"message": intake_message.handler, "app_home_opened": app_home.handler}
+EVENT_TYPES = tuple(LISTENERS)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Subscribe to the events the manifest asks Slack to send."""
+    for event_type, factory in LISTENERS.items():
+        app.event(event_type)(factory(deps))

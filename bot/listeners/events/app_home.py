@@ -1,0 +1,37 @@
+"""App Home: publish the person's dashboard each time they open the Home tab."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.blocks.home import build_home_view
+from bot.deps import Deps
+from bot.listeners.commands.links import review_links
+from bot.services.admin import is_admin
+from bot.services.stats import HomeFigures, home_figures
+from storage.database import unit_of_work
+
+
+async def publish_home(deps: Deps, client: Any, user: str, notice: str | None = None) -> None:
+    """Read the figures off the event loop, link the waiting tickets, publish the view."""
+
+    def read() -> HomeFigures:
+        with unit_of_work(deps.factory) as session:
+            return home_figures(session=session, settings=deps.settings, now=deps.now(), user=user)
+
+    figures = await asyncio.to_thread(read)
+    links = await review_links(client, figures.waiting)
+    view = build_home_view(figures, links=links, admin=is_admin(user, deps.settings), notice=notice)
+    await client.views_publish(user_id=user, view=view)
+
+
+def handler(deps: Deps) -> Any:
+    """The Bolt listener for app_home_opened."""
+
+    async def on_home_opened(event: dict[str, Any], client: Any) -> None:
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        await publish_home(deps, client, event["user"])
+
+    return on_home_opened

@@ -1,0 +1,155 @@
+"""The web process: Slack events, the ticket API and the health check on one port.
+
+Bolt's AsyncApp runs on the event loop; database and model work goes to worker threads, so a
+slow query never delays the 3-second acknowledgement Slack expects. The outbox deliverer runs
+beside it, woken as soon as a request queued something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.api.health import health_endpoint
+from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
+from bot.app import build_bolt_app
+from bot.clock import utc_now
+from bot.delivery import Deliverer, slack_client
+from bot.deps import Deps
+from bot.errors import SettingsError, TriageError
+from bot.services.model_cache import ModelCache
+from bot.settings import Settings
+from storage.database import session_factory
+
+log = logging.getLogger(__name__)
+
+DELIVERY_POLL_SECONDS = 2.0
+
+
+@dataclass
+class WebProcess:
+    """The pieces of one web process, kept together so tests can reach them."""
+
+    deps: Deps
+    app: Starlette
+    bolt: AsyncApp | None
+    deliverer: Deliverer | None
+
+
+def check_slack_settings(settings: Settings) -> bool:
+    """Slack needs both the bot token and the signing secret; neither means API-only mode."""
+    token, secret = settings.slack_bot_token, settings.slack_signing_secret
+    if bool(token) != bool(secret):
+        missing = "SLACK_SIGNING_SECRET" if token else "SLACK_BOT_TOKEN"
+        raise SettingsError(f"{missing} is not set; Slack needs both it and its pair.")
+    return bool(token)
+
+
+def build_web_process(
+    settings: Settings,
+    engine: Engine,
+    *,
+    model_refresh_seconds: float = 30.0,
+    delivery_backoff: float = 2.0,
+) -> WebProcess:
+    """Wire settings, database, model cache, Bolt app, deliverer and routes together."""
+    factory = session_factory(engine)
+    wake = asyncio.Event()
+    deps = Deps(
+        settings=settings,
+        factory=factory,
+        models=ModelCache(factory, refresh_after=model_refresh_seconds),
+        now=utc_now,
+        rng=random.Random(),
+        wake_deliveries=wake.set,
+    )
+    slack_enabled = check_slack_settings(settings)
+    bolt = build_bolt_app(deps) if slack_enabled else None
+    deliverer = (
+        Deliverer(
+            factory, slack_client(settings), settings, now=utc_now, backoff_base=delivery_backoff
+        )
+        if slack_enabled
+        else None
+    )
+    routes = [
+        Route("/api/tickets", create_ticket_endpoint(deps), methods=["POST"]),
+        Route("/api/tickets/{ticket_id}", get_ticket_endpoint(deps), methods=["GET"]),
+        Route("/healthz", health_endpoint(engine), methods=["GET"]),
+    ]
+    if bolt is not None:
+        handler = AsyncSlackRequestHandler(bolt)
+
+        async def slack_events(request: Request) -> object:
+            return await handler.handle(request)
+
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        tasks = []
+        if deliverer is not None:
+            tasks.append(asyncio.create_task(deliver_forever(deliverer, wake)))
+        if bolt is not None and settings.slack_app_token:
+            tasks.append(asyncio.create_task(run_socket_mode(bolt, settings.slack_app_token)))
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={TriageError: triage_error_response, 404: not_found, 405: not_allowed},
+    )
+    return WebProcess(deps, app, bolt, deliverer)
+
+
+async def triage_error_response(_request: Request, error: Exception) -> JSONResponse:
+    """Our errors become JSON with the reason and their status code."""
+    assert isinstance(error, TriageError)
+    return JSONResponse({"error": error.reason}, status_code=error.status)
+
+
+async def not_found(_request: Request, _error: Exception) -> JSONResponse:
+    return JSONResponse({"error": "No such endpoint."}, status_code=404)
+
+
+async def not_allowed(_request: Request, _error: Exception) -> JSONResponse:
+    return JSONResponse({"error": "Method not allowed here."}, status_code=405)
+
+
+async def deliver_forever(deliverer: Deliverer, wake: asyncio.Event) -> None:
+    """Deliver whenever woken, and every few seconds for retries that came due."""
+    while True:
+        wake.clear()
+        try:
+            await asyncio.to_thread(deliverer.run_once)
+        except Exception:  # noqa: BLE001 - keep delivering; the rows stay in the outbox
+            log.exception("delivery round failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=DELIVERY_POLL_SECONDS)
+
+
+async def run_socket_mode(bolt: AsyncApp, app_token: str) -> None:
+    """Receive Slack's requests over a WebSocket instead of the public URL."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, app_token)
+    await handler.connect_async()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await handler.close_async()

@@ -1,0 +1,168 @@
+"""Admin changes to the label set: add, rename, retire, route. Labels are never deleted."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.blocks.commands import channel_mention
+from bot.blocks.text import escape
+from bot.errors import InvalidInput
+from bot.services.admin import AdminChange, announce, find_label
+from bot.services.policy import LABEL_THRESHOLDS, current_policy
+from bot.settings import Settings
+from storage.models import Label, Review, Ticket
+from storage.queries.labels import label_by_name
+from storage.queries.runtime_settings import record_admin_action, set_runtime_setting
+
+LABEL_NAME = re.compile(r"^[A-Za-z0-9][\w.:/-]{0,99}$")
+MAX_DESCRIPTION = 500
+
+
+def all_labels(*, session: Session) -> list[Label]:
+    """Every label, active first, then by name."""
+    return list(session.scalars(select(Label).order_by(Label.active.desc(), Label.name)))
+
+
+def _check_name(name: str) -> None:
+    if not LABEL_NAME.match(name):
+        raise InvalidInput(
+            f"`{escape(name)}` is not a valid label name: up to 100 letters, digits or _ . : / -, "
+            "starting with a letter or digit."
+        )
+
+
+def _record(
+    action: str,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+    summary: str,
+    *,
+    session: Session,
+    settings: Settings,
+    actor: str,
+    now: datetime,
+) -> AdminChange:
+    record_admin_action(
+        action=action, before=before, after=after, session=session, actor=actor, now=now
+    )
+    announced = announce(summary, session=session, settings=settings, actor=actor, now=now)
+    return AdminChange(summary, before, after, announced=announced)
+
+
+def add_label(
+    name: str,
+    description: str | None,
+    *,
+    session: Session,
+    settings: Settings,
+    actor: str,
+    now: datetime,
+) -> AdminChange:
+    """Create a label (or bring a retired one back) that people can pick at once."""
+    _check_name(name)
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"The description is limited to {MAX_DESCRIPTION} characters.")
+    label = label_by_name(name, session=session)
+    if label is not None and label.active:
+        raise InvalidInput(f"Label `{name}` already exists.")
+    if label is None:
+        label = Label(name=name, description=description, active=True, created_at=now)
+        session.add(label)
+        before = None
+        summary = f"Label {name} added."
+    else:
+        before = {"name": name, "active": False, "description": label.description}
+        label.active = True
+        label.description = description or label.description
+        summary = f"Label {name} brought back from retirement."
+    after = {"name": name, "active": True, "description": label.description}
+    return _record(
+        "add label",
+        before,
+        after,
+        summary,
+        session=session,
+        settings=settings,
+        actor=actor,
+        now=now,
+    )
+
+
+def rename_label(
+    old: str, new: str, *, session: Session, settings: Settings, actor: str, now: datetime
+) -> AdminChange:
+    """Rename a label everywhere it is used, so training data keeps one name per category."""
+    label = find_label(old, session=session, active_only=False)
+    _check_name(new)
+    if label_by_name(new, session=session) is not None:
+        raise InvalidInput(f"Label `{new}` already exists; pick another name.")
+    label.name = new
+    for column in (Ticket.final_label, Ticket.predicted_label):
+        session.execute(update(Ticket).where(column == old).values({column: new}))
+    session.execute(update(Review).where(Review.label == old).values(label=new))
+    overrides = dict(current_policy(session=session, settings=settings).label_thresholds)
+    if old in overrides:
+        overrides[new] = overrides.pop(old)
+        set_runtime_setting(LABEL_THRESHOLDS, overrides, session=session, actor=actor, now=now)
+    summary = (
+        f"Label {escape(old)} renamed to {new}; "
+        "retrain so the model suggests the new name (`/triage retrain`)."
+    )
+    return _record(
+        "rename label",
+        {"name": old},
+        {"name": new},
+        summary,
+        session=session,
+        settings=settings,
+        actor=actor,
+        now=now,
+    )
+
+
+def retire_label(
+    name: str, *, session: Session, settings: Settings, actor: str, now: datetime
+) -> AdminChange:
+    """Stop offering a label; its tickets and answers stay for history."""
+    label = find_label(name, session=session)
+    label.active = False
+    return _record(
+        "retire label",
+        {"name": name, "active": True},
+        {"name": name, "active": False},
+        f"Label {escape(name)} retired: people can no longer pick it.",
+        session=session,
+        settings=settings,
+        actor=actor,
+        now=now,
+    )
+
+
+def route_label(
+    name: str, channel: str, *, session: Session, settings: Settings, actor: str, now: datetime
+) -> AdminChange:
+    """Post tickets given this label to `channel` from now on."""
+    label = find_label(name, session=session)
+    before = label.route_channel
+    if before == channel:
+        return AdminChange(
+            f"Label {escape(name)} already goes to {channel_mention(channel)}.",
+            before,
+            channel,
+            changed=False,
+        )
+    label.route_channel = channel
+    return _record(
+        "route label",
+        {"name": name, "route_channel": before},
+        {"name": name, "route_channel": channel},
+        f"Tickets labelled {escape(name)} now go to {channel_mention(channel)}.",
+        session=session,
+        settings=settings,
+        actor=actor,
+        now=now,
+    )

@@ -1,0 +1,49 @@
+"""Admin changes to which model runs: roll back (or forward) to a stored version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.errors import InvalidInput
+from bot.services.admin import AdminChange, announce
+from bot.services.models import activate_version
+from bot.settings import Settings
+from classifier import ModelIntegrityError
+from storage.models import ModelVersion
+from storage.queries.model_versions import active_version_id, list_versions
+from storage.queries.runtime_settings import record_admin_action
+
+MODELS_SHOWN = 10
+
+
+def recent_models(*, session: Session) -> list[ModelVersion]:
+    """The newest stored versions, for `/triage models`."""
+    return list_versions(session=session, limit=MODELS_SHOWN)
+
+
+def rollback(
+    version_id: int, *, session: Session, settings: Settings, actor: str, now: datetime
+) -> AdminChange:
+    """Make a stored version active; the caller must invalidate its model cache afterwards."""
+    before = active_version_id(session=session)
+    if before == version_id:
+        return AdminChange(f"Model v{version_id} is already active.", before, before, False)
+    try:
+        activate_version(version_id, session=session, now=now)
+    except ModelIntegrityError as error:
+        raise InvalidInput(f"Model v{version_id} cannot be loaded: {error}") from None
+    summary = (
+        f"Model v{version_id} is now active (was {'none' if before is None else f'v{before}'})."
+    )
+    record_admin_action(
+        action="activate model",
+        before={"active_version": before},
+        after={"active_version": version_id},
+        session=session,
+        actor=actor,
+        now=now,
+    )
+    announced = announce(summary, session=session, settings=settings, actor=actor, now=now)
+    return AdminChange(summary, before, version_id, announced=announced)

@@ -1,0 +1,162 @@
+"""Answers from people: a label, a skip, or an undo, each checked and recorded exactly once.
+
+The ticket row is locked for the length of the transaction (SELECT ... FOR UPDATE on
+PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers), so two people clicking different
+labels at the same moment end with one decision, and a double click records one answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.services.intake import queue_routing
+from storage.models import OutboxKind, Review, ReviewKind, Ticket, TicketStatus
+from storage.queries.labels import label_by_name
+from storage.queries.outbox import enqueue
+
+UNDO_WINDOW = timedelta(minutes=5)
+
+
+class AnswerStatus(StrEnum):
+    """What became of an answer; listeners turn each into the right words."""
+
+    DECIDED = "decided"  # this answer settled the ticket
+    RECORDED = "recorded"  # counted; more matching answers are needed (quorum)
+    SKIPPED = "skipped"
+    UNDONE = "undone"
+    ALREADY_DECIDED = "already_decided"
+    DUPLICATE = "duplicate"  # this person already answered: nothing new recorded
+    NOT_FOUND = "not_found"
+    UNKNOWN_LABEL = "unknown_label"
+    NOT_YOURS = "not_yours"  # undo by someone other than the person who chose
+    TOO_LATE = "too_late"  # undo after the window
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """The result of one click, with what the person needs to hear about it."""
+
+    status: AnswerStatus
+    ticket_id: int
+    label: str | None = None
+    decided_by: str | None = None
+
+
+def _locked_ticket(ticket_id: int, *, session: Session) -> Ticket | None:
+    query = select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def is_answerable(ticket: Ticket) -> bool:
+    """Pending reviews, and audits nobody has answered yet."""
+    if ticket.status == TicketStatus.PENDING:
+        return True
+    return ticket.decision == "audit" and ticket.decided_by is None
+
+
+def _already(ticket: Ticket) -> AnswerOutcome:
+    return AnswerOutcome(
+        AnswerStatus.ALREADY_DECIDED, ticket.id, ticket.final_label, ticket.decided_by
+    )
+
+
+def _active_reviews(ticket: Ticket) -> list[Review]:
+    return [r for r in ticket.reviews if r.undone_at is None]
+
+
+def _refresh(ticket: Ticket, *, session: Session, now: datetime) -> None:
+    enqueue(OutboxKind.REFRESH_TICKET, session=session, now=now, ticket_id=ticket.id)
+
+
+def record_answer(
+    ticket_id: int, *, user: str, label: str, quorum: int, session: Session, now: datetime
+) -> AnswerOutcome:
+    """Count `user`'s label for the ticket; decide it once `quorum` people agree."""
+    ticket = _locked_ticket(ticket_id, session=session)
+    if ticket is None:
+        return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
+    if not is_answerable(ticket):
+        return _already(ticket)
+    known = label_by_name(label, session=session)
+    if known is None or not known.active:
+        return AnswerOutcome(AnswerStatus.UNKNOWN_LABEL, ticket_id, label)
+    mine = [r for r in _active_reviews(ticket) if r.slack_user == user and r.label is not None]
+    if mine:
+        return AnswerOutcome(AnswerStatus.DUPLICATE, ticket_id, mine[0].label)
+    kind = ReviewKind.AUDIT if ticket.decision == "audit" else ReviewKind.REVIEW
+    session.add(Review(ticket=ticket, slack_user=user, label=label, kind=kind, created_at=now))
+    session.flush()
+    agreeing = sum(1 for r in _active_reviews(ticket) if r.label == label)
+    if agreeing < quorum:
+        _refresh(ticket, session=session, now=now)
+        return AnswerOutcome(AnswerStatus.RECORDED, ticket_id, label)
+    _decide(ticket, label=label, user=user, session=session, now=now)
+    return AnswerOutcome(AnswerStatus.DECIDED, ticket_id, label, user)
+
+
+def _decide(ticket: Ticket, *, label: str, user: str, session: Session, now: datetime) -> None:
+    corrected = ticket.final_label != label
+    ticket.final_label, ticket.decided_by, ticket.decided_at = label, user, now
+    if ticket.status == TicketStatus.PENDING:
+        ticket.status = TicketStatus.LABELLED
+        queue_routing(ticket, session=session, now=now)
+    elif corrected:  # an audit that found the automatic label wrong: route the correction
+        queue_routing(ticket, session=session, now=now)
+    _refresh(ticket, session=session, now=now)
+    # A second refresh once the undo window has passed removes the Undo button.
+    enqueue(
+        OutboxKind.REFRESH_TICKET,
+        session=session,
+        now=now,
+        ticket_id=ticket.id,
+        due_at=now + UNDO_WINDOW + timedelta(seconds=1),
+    )
+
+
+def record_skip(ticket_id: int, *, user: str, session: Session, now: datetime) -> AnswerOutcome:
+    """Leave the ticket for someone else, noting who passed on it."""
+    ticket = _locked_ticket(ticket_id, session=session)
+    if ticket is None:
+        return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
+    if not is_answerable(ticket):
+        return _already(ticket)
+    if any(r.slack_user == user and r.label is None for r in _active_reviews(ticket)):
+        return AnswerOutcome(AnswerStatus.DUPLICATE, ticket_id)
+    kind = ReviewKind.AUDIT if ticket.decision == "audit" else ReviewKind.REVIEW
+    session.add(Review(ticket=ticket, slack_user=user, label=None, kind=kind, created_at=now))
+    _refresh(ticket, session=session, now=now)
+    return AnswerOutcome(AnswerStatus.SKIPPED, ticket_id)
+
+
+def undo_answer(ticket_id: int, *, user: str, session: Session, now: datetime) -> AnswerOutcome:
+    """Take back a decision within five minutes; only the person who made it may."""
+    ticket = _locked_ticket(ticket_id, session=session)
+    if ticket is None:
+        return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
+    if ticket.decided_by is None or ticket.status not in (TicketStatus.LABELLED, TicketStatus.AUTO):
+        return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
+    if ticket.decided_by != user:
+        return AnswerOutcome(
+            AnswerStatus.NOT_YOURS, ticket_id, ticket.final_label, ticket.decided_by
+        )
+    assert ticket.decided_at is not None
+    if now > ticket.decided_at + UNDO_WINDOW:
+        _refresh(ticket, session=session, now=now)
+        return AnswerOutcome(AnswerStatus.TOO_LATE, ticket_id, ticket.final_label, user)
+    undone = ticket.final_label
+    for review in _active_reviews(ticket):
+        if review.slack_user == user and review.label is not None:
+            review.undone_at = now  # other people's matching answers still count
+    if ticket.status == TicketStatus.LABELLED:
+        ticket.status = TicketStatus.PENDING
+        ticket.final_label, ticket.decided_by, ticket.decided_at = None, None, None
+    else:  # an audit answer: the automatic label stands again
+        ticket.final_label, ticket.decided_by = ticket.predicted_label, None
+        ticket.decided_at = ticket.created_at
+    _refresh(ticket, session=session, now=now)
+    return AnswerOutcome(AnswerStatus.UNDONE, ticket_id, undone, user)

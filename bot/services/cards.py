@@ -1,0 +1,48 @@
+"""Gather what a ticket message shows from the database (the builders stay pure)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.blocks.ticket import Decided, TicketCard
+from bot.services.answers import UNDO_WINDOW
+from storage.models import Ticket, TicketStatus
+from storage.queries.labels import active_labels
+
+
+def pending_count(*, session: Session) -> int:
+    """Tickets waiting for a person."""
+    query = select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.PENDING)
+    return session.scalar(query) or 0
+
+
+def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
+    """The card for a review or audit ticket in its current state."""
+    active = [r for r in ticket.reviews if r.undone_at is None]
+    decided = None
+    if ticket.decided_by is not None and ticket.decided_at is not None:
+        decided = Decided(
+            ticket.final_label or "",
+            ticket.decided_by,
+            ticket.decided_at,
+            undo_until=ticket.decided_at + UNDO_WINDOW,
+        )
+    return TicketCard(
+        ticket_id=ticket.id,
+        text=ticket.text,
+        source=ticket.source,
+        created_at=ticket.created_at,
+        kind="audit" if ticket.decision == "audit" else "review",
+        labels=tuple(label.name for label in active_labels(session=session)),
+        suggestions=tuple((str(label), float(p)) for label, p in ticket.suggestions or []),
+        model_version=ticket.model_version_id,
+        threshold=ticket.threshold,
+        waiting=pending_count(session=session),
+        skipped_by=tuple(dict.fromkeys(r.slack_user for r in active if r.label is None)),
+        votes=()
+        if decided or quorum <= 1
+        else tuple((r.slack_user, r.label) for r in active if r.label is not None),
+        quorum=quorum,
+        decided=decided,
+    )

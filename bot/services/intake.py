@@ -1,0 +1,252 @@
+"""Ticket intake: classify, decide auto / audit / review, store, and queue what must be sent.
+
+Everything a ticket causes in Slack or at its callback URL is written to the outbox in the
+same transaction as the ticket, so the API answers at once and nothing is lost when Slack is
+down. The model runs before the transaction opens: a lock is never held during inference.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import InvalidInput
+from bot.services.classification import Classification, classify_texts
+from bot.services.models import LoadedModel
+from bot.services.policy import Policy, current_policy
+from bot.services.ticket_text import TextProblem, clean_ticket_text
+from bot.settings import Settings
+from classifier import Decision
+from storage.database import unit_of_work
+from storage.models import OutboxKind, Ticket, TicketStatus
+from storage.queries.labels import label_by_name
+from storage.queries.outbox import enqueue
+
+MAX_SOURCE_LENGTH = 100
+MAX_EXTERNAL_ID_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """A validated request to create a ticket."""
+
+    text: str
+    source: str = "api"
+    external_id: str | None = None
+    subject: str | None = None
+    callback_url: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """The stored ticket, and whether this call created it (False: an earlier duplicate)."""
+
+    ticket: Ticket
+    created: bool
+
+
+def validate_new_ticket(
+    *,
+    text: Any,
+    source: Any = None,
+    external_id: Any = None,
+    subject: Any = None,
+    callback_url: Any = None,
+    metadata: Any = None,
+) -> NewTicket:
+    """Check loosely typed input (JSON, Slack) and say precisely what is wrong."""
+    if not isinstance(text, str):
+        raise InvalidInput("text is required and must be a string")
+    try:
+        cleaned = clean_ticket_text(text)
+    except TextProblem as problem:
+        raise InvalidInput(f"text: {problem.reason}") from None
+    source = "api" if source is None else source
+    if not isinstance(source, str) or not source.strip() or len(source) > MAX_SOURCE_LENGTH:
+        raise InvalidInput(f"source must be a non-empty string of at most {MAX_SOURCE_LENGTH}")
+    if external_id is not None and (
+        not isinstance(external_id, str | int)
+        or not str(external_id).strip()
+        or len(str(external_id)) > MAX_EXTERNAL_ID_LENGTH
+    ):
+        raise InvalidInput(
+            f"external_id must be a non-empty string of at most {MAX_EXTERNAL_ID_LENGTH}"
+        )
+    if subject is not None and (not isinstance(subject, str) or len(subject) > 1_000):
+        raise InvalidInput("subject must be a string of at most 1,000 characters")
+    if callback_url is not None and (
+        not isinstance(callback_url, str)
+        or not callback_url.startswith(("http://", "https://"))
+        or len(callback_url) > 2_000
+    ):
+        raise InvalidInput("callback_url must be an http(s) URL")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidInput("metadata must be a JSON object")
+    return NewTicket(
+        text=cleaned,
+        source=source.strip(),
+        external_id=None if external_id is None else str(external_id).strip(),
+        subject=subject,
+        callback_url=callback_url,
+        metadata=metadata or {},
+    )
+
+
+def find_existing(request: NewTicket, *, session: Session) -> Ticket | None:
+    """The ticket already created for this source and external id, if any."""
+    if request.external_id is None:
+        return None
+    query = select(Ticket).where(
+        Ticket.source == request.source, Ticket.external_id == request.external_id
+    )
+    return session.scalars(query).one_or_none()
+
+
+def classify_for_intake(
+    request: NewTicket, *, model: LoadedModel | None, policy: Policy, rng: random.Random
+) -> tuple[Classification, float | None]:
+    """Run the model and the decision under the current policy; also return the bar used."""
+    if model is not None:
+        model = LoadedModel(model.version_id, model.model, policy.thresholds_for(model.thresholds))
+    [result] = classify_texts([request.text], model=model, audit_rate=policy.audit_rate, rng=rng)
+    threshold = (
+        None if model is None or result.label is None else model.thresholds.for_label(result.label)
+    )
+    if policy.paused and result.decision != Decision.REVIEW:
+        result = Classification(
+            result.label,
+            result.confidence,
+            Decision.REVIEW,
+            result.model_version,
+            result.suggestions,
+        )
+    return result, threshold
+
+
+def submit_ticket(
+    request: NewTicket,
+    *,
+    factory: sessionmaker[Session],
+    model: LoadedModel | None,
+    policy: Policy,
+    now: datetime,
+    rng: random.Random,
+    reply_to: tuple[str, str] | None = None,
+) -> IntakeResult:
+    """Create the ticket (or return the existing duplicate) with its deliveries queued.
+
+    `reply_to` is a (channel, message ts) to answer in the thread with the outcome.
+    """
+    with unit_of_work(factory) as session:
+        existing = find_existing(request, session=session)
+        if existing is not None:
+            return IntakeResult(existing, created=False)
+    result, threshold = classify_for_intake(request, model=model, policy=policy, rng=rng)
+    try:
+        with unit_of_work(factory) as session:
+            ticket = store_classified(
+                request, result, threshold=threshold, session=session, now=now
+            )
+            if reply_to is not None:
+                channel, thread_ts = reply_to
+                enqueue(
+                    OutboxKind.THREAD_REPLY,
+                    session=session,
+                    now=now,
+                    ticket_id=ticket.id,
+                    payload={"channel": channel, "thread_ts": thread_ts},
+                )
+    except IntegrityError:
+        # The same external id arrived twice at once; the other request created it.
+        with unit_of_work(factory) as session:
+            existing = find_existing(request, session=session)
+        if existing is None:
+            raise
+        return IntakeResult(existing, created=False)
+    return IntakeResult(ticket, created=True)
+
+
+def store_classified(
+    request: NewTicket,
+    result: Classification,
+    *,
+    threshold: float | None,
+    session: Session,
+    now: datetime,
+) -> Ticket:
+    """Insert the ticket in its decided state and queue its messages, in one transaction."""
+    confident = result.decision in (Decision.AUTO, Decision.AUDIT)
+    ticket = Ticket(
+        text=request.text,
+        subject=request.subject,
+        source=request.source,
+        external_id=request.external_id,
+        created_at=now,
+        status=TicketStatus.AUTO if confident else TicketStatus.PENDING,
+        decision=str(result.decision),
+        predicted_label=result.label,
+        confidence=result.confidence,
+        threshold=threshold,
+        suggestions=[[label, round(p, 4)] for label, p in result.suggestions],
+        model_version_id=result.model_version,
+        final_label=result.label if confident else None,
+        decided_at=now if confident else None,
+        callback_url=request.callback_url,
+        extra=request.metadata or None,
+    )
+    session.add(ticket)
+    session.flush()
+    if result.decision in (Decision.REVIEW, Decision.AUDIT):
+        enqueue(OutboxKind.POST_TICKET, session=session, now=now, ticket_id=ticket.id)
+    if confident:
+        queue_routing(ticket, session=session, now=now)
+    return ticket
+
+
+def queue_routing(ticket: Ticket, *, session: Session, now: datetime) -> None:
+    """A labelled ticket goes to its label's route channel and to its callback URL."""
+    label = (
+        None if ticket.final_label is None else label_by_name(ticket.final_label, session=session)
+    )
+    if label is not None and label.route_channel:
+        enqueue(
+            OutboxKind.ROUTE,
+            session=session,
+            now=now,
+            ticket_id=ticket.id,
+            payload={"channel": label.route_channel, "label": ticket.final_label},
+        )
+    if ticket.callback_url:
+        enqueue(OutboxKind.CALLBACK, session=session, now=now, ticket_id=ticket.id)
+
+
+def submit_under_current_policy(
+    request: NewTicket,
+    *,
+    factory: sessionmaker[Session],
+    model: Callable[[], LoadedModel | None],
+    settings: Settings,
+    now: datetime,
+    rng: random.Random,
+    reply_to: tuple[str, str] | None = None,
+) -> IntakeResult:
+    """What every intake surface does: read the policy admins set, then submit the ticket."""
+    with unit_of_work(factory) as session:
+        policy = current_policy(session=session, settings=settings)
+    return submit_ticket(
+        request,
+        factory=factory,
+        model=model(),
+        policy=policy,
+        now=now,
+        rng=rng,
+        reply_to=reply_to,
+    )

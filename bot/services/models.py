@@ -1,0 +1,213 @@
+"""Model lifecycle: train a candidate, gate it against the active model, store and activate it.
+
+Training takes minutes on real data, so it runs outside any database transaction: one short
+unit of work reads the examples, the fit runs with no lock held, a second short unit stores
+the result. A crash in between leaves the active model and the database untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import InvalidInput
+from bot.settings import Settings
+from classifier import (
+    Metrics,
+    Thresholds,
+    TicketClassifier,
+    dump_model,
+    evaluate,
+    load_model,
+    sha256_hex,
+    train,
+)
+from storage.database import unit_of_work
+from storage.models import ModelStatus, ModelVersion, Review
+from storage.queries.model_versions import activate, active_version, version_by_id
+from storage.queries.tickets import LabelledExample, labelled_examples
+
+# The candidate may trail the active model by this much (accuracy, coverage) and still win:
+# re-training on the same data is not bit-identical, and refusing every near-tie would freeze
+# the model while answers pile up.
+PROMOTION_TOLERANCE = 0.01
+HOLDOUT_SHARE = 0.1
+HOLDOUT_MAX = 1_000
+MIN_TRAINING_EXAMPLES = 10
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model version ready to predict, with the thresholds tuned for it."""
+
+    version_id: int
+    model: TicketClassifier
+    thresholds: Thresholds
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What a training run did: the stored version, whether it went live, and why."""
+
+    version_id: int
+    promoted: bool
+    reason: str
+    candidate: Metrics
+    incumbent: Metrics | None
+    incumbent_version: int | None
+    cv: Metrics
+    n_examples: int
+    holdout_size: int
+
+
+def load_version(version: ModelVersion) -> LoadedModel:
+    """Turn stored bytes into a model; the sha256 and type checks happen in `load_model`."""
+    model = load_model(version.artifact, sha256=version.sha256)
+    return LoadedModel(version.id, model, Thresholds.from_dict(version.thresholds))
+
+
+def load_active(*, session: Session) -> LoadedModel | None:
+    """The active model, or None before the first training (cold start: all to review)."""
+    version = active_version(session=session)
+    return None if version is None else load_version(version)
+
+
+Examples = list[LabelledExample]
+
+
+def split_holdout(examples: Examples) -> tuple[Examples, Examples]:
+    """Keep the most recent answers aside: both models are judged on data neither learned from."""
+    size = min(HOLDOUT_MAX, int(len(examples) * HOLDOUT_SHARE))
+    if size == 0:
+        return examples, []
+    return examples[:-size], examples[-size:]
+
+
+def gate(candidate: Metrics, incumbent: Metrics | None) -> tuple[bool, str]:
+    """Promote unless the candidate is worse than the active model on the same examples."""
+    if incumbent is None:
+        return True, "no active model yet"
+    worse = []
+    if candidate.accuracy < incumbent.accuracy - PROMOTION_TOLERANCE:
+        worse.append(f"accuracy {candidate.accuracy:.3f} < {incumbent.accuracy:.3f}")
+    if candidate.coverage < incumbent.coverage - PROMOTION_TOLERANCE:
+        worse.append(f"coverage {candidate.coverage:.3f} < {incumbent.coverage:.3f}")
+    if worse:
+        return False, "worse than the active model: " + "; ".join(worse)
+    return True, "not worse than the active model"
+
+
+def retrain(
+    factory: sessionmaker[Session],
+    *,
+    settings: Settings,
+    now: Callable[[], datetime],
+    progress: Progress | None = None,
+) -> TrainingOutcome:
+    """Train on every human-labelled and imported ticket and activate the result if it is
+    not worse than the active model on the most recent answers."""
+    with unit_of_work(factory) as session:
+        examples = labelled_examples(session=session)
+        incumbent_row = active_version(session=session)
+        incumbent = None if incumbent_row is None else load_version(incumbent_row)
+        n_answers = session.scalar(select(func.count()).select_from(Review)) or 0
+    _check_enough(examples)
+    training, holdout = split_holdout(examples)
+    trained = train(
+        [e.text for e in training],
+        [e.label for e in training],
+        target_precision=settings.target_precision,
+        min_examples=settings.min_label_examples,
+        pipeline=settings.spacy_pipeline,
+        progress=progress,
+    )
+    texts, labels = [e.text for e in holdout], [e.label for e in holdout]
+    candidate_metrics = evaluate(trained.model, texts, labels, trained.thresholds)
+    incumbent_metrics = (
+        None
+        if incumbent is None or not holdout
+        else evaluate(incumbent.model, texts, labels, incumbent.thresholds)
+    )
+    promoted, reason = gate(candidate_metrics, incumbent_metrics)
+    artifact = dump_model(trained.model)
+    metrics: dict[str, Any] = {
+        "holdout": candidate_metrics.to_dict(),
+        "incumbent_holdout": None if incumbent_metrics is None else incumbent_metrics.to_dict(),
+        "incumbent_version": None if incumbent is None else incumbent.version_id,
+        "cv": trained.cv_metrics.to_dict(),
+        "holdout_size": len(holdout),
+        "target_precision": settings.target_precision,
+        "gate": reason,
+    }
+    with unit_of_work(factory) as session:
+        stamp = now()
+        version = ModelVersion(
+            status=ModelStatus.CANDIDATE if promoted else ModelStatus.REJECTED,
+            artifact=artifact,
+            sha256=sha256_hex(artifact),
+            metrics=metrics,
+            thresholds=trained.thresholds.to_dict(),
+            n_examples=len(training),
+            n_answers=n_answers,
+            data_cutoff=training[-1].decided_at,
+            created_at=stamp,
+        )
+        session.add(version)
+        session.flush()
+        if promoted:
+            _activate_if_still_current(version, incumbent, session=session, now=stamp)
+        version_id = version.id
+    return TrainingOutcome(
+        version_id=version_id,
+        promoted=promoted,
+        reason=reason,
+        candidate=candidate_metrics,
+        incumbent=incumbent_metrics,
+        incumbent_version=None if incumbent is None else incumbent.version_id,
+        cv=trained.cv_metrics,
+        n_examples=len(training),
+        holdout_size=len(holdout),
+    )
+
+
+def enough_to_train(examples: Examples) -> bool:
+    """At least MIN_TRAINING_EXAMPLES tickets in at least two labels."""
+    return len(examples) >= MIN_TRAINING_EXAMPLES and len({e.label for e in examples}) >= 2
+
+
+def _check_enough(examples: Examples) -> None:
+    if not enough_to_train(examples):
+        labels = {e.label for e in examples}
+        raise InvalidInput(
+            f"Not enough labelled tickets to train: {len(examples)} in {len(labels)} label(s); "
+            f"need at least {MIN_TRAINING_EXAMPLES} in 2 labels. "
+            "Import history with `triage import FILE.csv` or answer reviews in Slack."
+        )
+
+
+def _activate_if_still_current(
+    version: ModelVersion, incumbent: LoadedModel | None, *, session: Session, now: datetime
+) -> None:
+    """Another process may have promoted or rolled back while we trained: then the gate we
+    ran compared against the wrong model, and the candidate stays a candidate."""
+    current = active_version(session=session)
+    expected = None if incumbent is None else incumbent.version_id
+    if (None if current is None else current.id) == expected:
+        activate(version, session=session, now=now)
+
+
+def activate_version(version_id: int, *, session: Session, now: datetime) -> ModelVersion:
+    """Make a stored version active (rollback); refuses versions that fail to load."""
+    version = version_by_id(version_id, session=session)
+    if version is None:
+        raise InvalidInput(f"There is no model version {version_id}.")
+    load_version(version)  # refuse to activate bytes that would not load
+    activate(version, session=session, now=now)
+    return version

@@ -1,0 +1,288 @@
+"""The figures `stats`, App Home, the digest and the alerts show, computed in one place.
+
+Counts are aggregated in SQL; only latencies are fetched row by row (for human-decided review
+tickets of the window) so percentiles are computed the same way on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import NormalDist, median
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.services.policy import Policy, current_policy
+from bot.settings import Settings
+from classifier import Thresholds
+from storage.models import Review, ReviewKind, Ticket, TicketStatus
+from storage.queries.model_versions import active_version
+
+AUDIT = "audit"
+
+
+@dataclass(frozen=True)
+class ServiceStats:
+    """How the service did over the last `days` days (tickets created in the window)."""
+
+    days: int
+    since: datetime
+    tickets_in: int
+    automated: int  # labelled by the model (audited ones included)
+    audited: int  # sampled for a blind check, answered or not
+    reviewed: int  # decided by people after being sent to review
+    pending: int  # backlog now, whatever its age
+    oldest_pending_at: datetime | None
+    automation_rate: float | None
+    audit_total: int  # audits a person answered
+    audit_correct: int  # ... where the person agreed with the automatic label
+    audit_precision: float | None
+    audit_interval: tuple[float, float] | None
+    review_latency_p50: float | None
+    review_latency_p90: float | None
+    per_label: dict[str, int]
+    confused_pairs: list[tuple[str, str, int]]
+
+
+@dataclass(frozen=True)
+class ReviewerStats:
+    """One person's answers in the window and how often they matched the outcome."""
+
+    user: str
+    answers: int
+    decided: int  # answers on tickets that have a final label now
+    agreed: int  # ... that match it
+    audit_answers: int
+    audit_agreed: int  # blind audit answers matching the model's automatic label
+    median_response: float | None  # seconds from the ticket's arrival to the answer
+
+    @property
+    def agreement(self) -> float | None:
+        """Share of decided answers matching the final label."""
+        return self.agreed / self.decided if self.decided else None
+
+    @property
+    def audit_agreement(self) -> float | None:
+        """Share of audit answers confirming the model."""
+        return self.audit_agreed / self.audit_answers if self.audit_answers else None
+
+
+@dataclass(frozen=True)
+class PendingTicket:
+    """A ticket waiting for a person, with where its review message is."""
+
+    ticket_id: int
+    created_at: datetime
+    channel: str | None
+    ts: str | None
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion: honest with few audits, unlike p ± z·se."""
+    if n <= 0:
+        return (0.0, 1.0)
+    if not 0 <= successes <= n:
+        raise ValueError("successes must be between 0 and n")
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    low = 0.0 if successes == 0 else max(0.0, centre - margin)
+    high = 1.0 if successes == n else min(1.0, centre + margin)
+    return (low, high)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds()
+
+
+def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats:
+    """Automation, audit precision, review latency, backlog and labels for the window."""
+    since = now - timedelta(days=days)
+    window = (
+        Ticket.created_at >= since,
+        Ticket.created_at <= now,
+        Ticket.status != TicketStatus.IMPORTED,
+    )
+    human = Ticket.decided_by.is_not(None)
+    is_audit = Ticket.decision == AUDIT
+    counts = session.execute(
+        select(
+            func.count(),
+            func.count().filter(Ticket.status == TicketStatus.AUTO),
+            func.count().filter(is_audit),
+            func.count().filter(Ticket.status == TicketStatus.LABELLED, human),
+            func.count().filter(is_audit, human),
+            func.count().filter(is_audit, human, Ticket.final_label == Ticket.predicted_label),
+        ).where(*window)
+    ).one()
+    tickets_in, automated, audited, reviewed, audit_total, audit_correct = counts
+    pending, oldest = backlog(session=session)
+    latencies = [
+        _seconds(created, decided)
+        for created, decided in session.execute(
+            select(Ticket.created_at, Ticket.decided_at).where(
+                *window, Ticket.status == TicketStatus.LABELLED, human
+            )
+        )
+        if decided is not None
+    ]
+    per_label = {
+        label: count
+        for label, count in session.execute(
+            select(Ticket.final_label, func.count())
+            .where(*window, Ticket.final_label.is_not(None))
+            .group_by(Ticket.final_label)
+            .order_by(func.count().desc(), Ticket.final_label)
+        )
+        if label is not None
+    }
+    confused = [
+        (predicted, final, count)
+        for predicted, final, count in session.execute(
+            select(Ticket.predicted_label, Ticket.final_label, func.count())
+            .where(*window, human, Ticket.predicted_label != Ticket.final_label)
+            .group_by(Ticket.predicted_label, Ticket.final_label)
+            .order_by(func.count().desc(), Ticket.predicted_label, Ticket.final_label)
+        )
+        if predicted is not None and final is not None
+    ]
+    return ServiceStats(
+        days=days,
+        since=since,
+        tickets_in=tickets_in,
+        automated=automated,
+        audited=audited,
+        reviewed=reviewed,
+        pending=pending,
+        oldest_pending_at=oldest,
+        automation_rate=automated / tickets_in if tickets_in else None,
+        audit_total=audit_total,
+        audit_correct=audit_correct,
+        audit_precision=audit_correct / audit_total if audit_total else None,
+        audit_interval=wilson_interval(audit_correct, audit_total) if audit_total else None,
+        review_latency_p50=percentile(latencies, 0.5),
+        review_latency_p90=percentile(latencies, 0.9),
+        per_label=per_label,
+        confused_pairs=confused,
+    )
+
+
+def reviewer_stats(
+    *, session: Session, now: datetime, days: int, user: str | None = None
+) -> list[ReviewerStats]:
+    """Per person (or just `user`): answers given in the window, most active first."""
+    query = (
+        select(
+            Review.slack_user,
+            Review.label,
+            Review.kind,
+            Review.created_at,
+            Ticket.created_at,
+            Ticket.final_label,
+            Ticket.predicted_label,
+        )
+        .join(Ticket, Review.ticket_id == Ticket.id)
+        .where(
+            Review.created_at >= now - timedelta(days=days),
+            Review.created_at <= now,
+            Review.label.is_not(None),
+            Review.undone_at.is_(None),
+        )
+    )
+    if user is not None:
+        query = query.where(Review.slack_user == user)
+    rows: dict[str, list[tuple[str, str, datetime, datetime, str | None, str | None]]] = {}
+    for who, *rest in session.execute(query):
+        rows.setdefault(who, []).append(tuple(rest))  # type: ignore[arg-type]
+    result = [_one_reviewer(who, answers) for who, answers in rows.items()]
+    return sorted(result, key=lambda r: (-r.answers, r.user))
+
+
+def _one_reviewer(
+    user: str, answers: list[tuple[str, str, datetime, datetime, str | None, str | None]]
+) -> ReviewerStats:
+    decided = [(label, final) for label, _, _, _, final, _ in answers if final is not None]
+    audits = [
+        (label, predicted)
+        for label, kind, _, _, _, predicted in answers
+        if kind == ReviewKind.AUDIT
+    ]
+    waits = [_seconds(arrived, answered) for _, _, answered, arrived, _, _ in answers]
+    return ReviewerStats(
+        user=user,
+        answers=len(answers),
+        decided=len(decided),
+        agreed=sum(1 for label, final in decided if label == final),
+        audit_answers=len(audits),
+        audit_agreed=sum(1 for label, predicted in audits if label == predicted),
+        median_response=median(waits) if waits else None,
+    )
+
+
+def backlog(*, session: Session) -> tuple[int, datetime | None]:
+    """How many tickets wait for a person now, and since when the oldest waits."""
+    query = select(func.count(), func.min(Ticket.created_at)).where(
+        Ticket.status == TicketStatus.PENDING
+    )
+    count, oldest = session.execute(query).one()
+    return count, oldest
+
+
+def oldest_pending(*, session: Session, limit: int = 5) -> list[PendingTicket]:
+    """The tickets waiting longest for a person, oldest first."""
+    query = (
+        select(Ticket.id, Ticket.created_at, Ticket.slack_channel, Ticket.slack_ts)
+        .where(Ticket.status == TicketStatus.PENDING)
+        .order_by(Ticket.created_at, Ticket.id)
+        .limit(limit)
+    )
+    return [PendingTicket(*row) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class HomeFigures:
+    """Everything one person's App Home shows, read in one unit of work."""
+
+    service: ServiceStats
+    mine: ReviewerStats | None
+    waiting: list[PendingTicket]
+    policy: Policy
+    model_version: int | None
+    model_accuracy: float | None
+    tuned_threshold: float | None
+
+
+def home_figures(
+    *, session: Session, settings: Settings, now: datetime, user: str, days: int = 7
+) -> HomeFigures:
+    """The service state, the backlog and `user`'s own week."""
+    version = active_version(session=session)
+    metrics = {} if version is None else version.metrics or {}
+    accuracy = (metrics.get("holdout") or metrics.get("cv") or {}).get("accuracy")
+    tuned = None if version is None else Thresholds.from_dict(version.thresholds).default
+    mine = reviewer_stats(session=session, now=now, days=days, user=user)
+    return HomeFigures(
+        service=service_stats(session=session, now=now, days=days),
+        mine=mine[0] if mine else None,
+        waiting=oldest_pending(session=session),
+        policy=current_policy(session=session, settings=settings),
+        model_version=None if version is None else version.id,
+        model_accuracy=accuracy,
+        tuned_threshold=tuned,
+    )

@@ -1,0 +1,30 @@
+"""The rules a ticket text must meet, shared by the API, Slack intake and CSV import."""
+
+from __future__ import annotations
+
+MAX_TEXT_LENGTH = 20_000
+MAX_LABEL_LENGTH = 100
+
+
+class TextProblem(ValueError):
+    """Why a text cannot become a ticket, in words fit for a summary or an HTTP 422."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def clean_ticket_text(raw: str) -> str:
+    """Trim the text and check it; the text is otherwise stored exactly as received.
+
+    NUL is refused rather than silently removed: PostgreSQL cannot store it, and changing
+    what a customer wrote without saying so would be worse than a clear refusal.
+    """
+    text = raw.strip()
+    if not text:
+        raise TextProblem("empty text")
+    if "\x00" in text:
+        raise TextProblem("text contains a NUL character")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise TextProblem(f"text longer than {MAX_TEXT_LENGTH:,} characters")
+    return text

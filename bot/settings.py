@@ -1,0 +1,188 @@
+"""The one settings object: read once from the environment and `.env`, then passed down.
+
+Nothing else in the code base reads `os.environ`; a bad value stops start-up with one line
+that names the variable, so a deployer never meets a traceback for a typo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dotenv import dotenv_values
+
+from bot.errors import SettingsError
+
+T = TypeVar("T")
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+def _text(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _probability(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        too_low = value <= low if low_open else value < low
+        if too_low or value > high:
+            opening = "(" if low_open else "["
+            raise ValueError(f"must be a number in {opening}{low}, {high}]")
+        return value
+
+    return parse
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _channel(raw: str) -> str | None:
+    value = raw.strip().lstrip("#")
+    if not value:
+        return None
+    if any(ch.isspace() for ch in value):
+        raise ValueError("must be a Slack channel ID (e.g. C0123ABCD) or name without spaces")
+    return value
+
+
+def _database_url(raw: str) -> str:
+    """Accept the URLs hosting platforms hand out and pin the psycopg 3 driver."""
+    url = raw.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if not url.startswith(("sqlite://", "postgresql+psycopg://")):
+        raise ValueError("must start with sqlite:/// or postgresql://")
+    return url
+
+
+def _api_url(raw: str) -> str:
+    url = raw.strip()
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    return url if url.endswith("/") else url + "/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the processes need to know about their deployment, validated."""
+
+    database_url: str = "sqlite:///triage.db"
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    review_channel: str | None = None
+    alerts_channel: str | None = None
+    intake_channel: str | None = None
+    admins: frozenset[str] = frozenset()
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    target_precision: float = 0.95
+    audit_rate: float = 0.02
+    min_label_examples: int = 5
+    spacy_pipeline: str | None = None
+    port: int = 3000
+    log_level: str = "INFO"
+    model_refresh_seconds: int = 30
+    retrain_min_answers: int = 200
+    retrain_check_seconds: int = 60
+    delivery_seconds: int = 5
+    reminder_minutes: int = 30
+    escalation_minutes: int = 120
+    backlog_alert: int = 50
+    min_audits_for_alert: int = 30
+    alert_cooldown_minutes: int = 60
+    alert_check_seconds: int = 300
+    digest_hour: int = 9
+    worker_lease_seconds: int = 30
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path | None = ".env"
+    ) -> Settings:
+        """Build settings from `.env` overlaid by the real environment (which wins)."""
+        merged: dict[str, str] = {}
+        if dotenv_path is not None and Path(dotenv_path).is_file():
+            merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for name, parse in _PARSERS.items():
+            raw = merged.get(name)
+            if raw is None or raw.strip() == "":
+                continue
+            attribute = _ATTRIBUTES[name]
+            try:
+                values[attribute] = parse(raw)
+            except ValueError as error:
+                shown = raw if attribute not in _SECRETS else "<hidden>"
+                raise SettingsError(f"{name}={shown} is invalid: {error}") from None
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """Return a copy with some fields replaced (tests and the demo use this)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return type(self)(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+# Environment variable -> (attribute, parser). `.env.example` documents each one; a test checks.
+_SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "DATABASE_URL": ("database_url", _database_url),
+    "SLACK_BOT_TOKEN": ("slack_bot_token", _text),
+    "SLACK_SIGNING_SECRET": ("slack_signing_secret", _text),
+    "SLACK_APP_TOKEN": ("slack_app_token", _text),
+    "SLACK_API_URL": ("slack_api_url", _api_url),
+    "TRIAGE_REVIEW_CHANNEL": ("review_channel", _channel),
+    "TRIAGE_ALERTS_CHANNEL": ("alerts_channel", _channel),
+    "TRIAGE_INTAKE_CHANNEL": ("intake_channel", _channel),
+    "TRIAGE_ADMINS": ("admins", lambda raw: frozenset(_csv(raw))),
+    "TRIAGE_API_TOKEN": ("api_tokens", _csv),
+    "TRIAGE_TARGET_PRECISION": ("target_precision", _probability(0.5, 0.999, low_open=True)),
+    "TRIAGE_AUDIT_RATE": ("audit_rate", _probability(0.0, 1.0)),
+    "TRIAGE_MIN_LABEL_EXAMPLES": ("min_label_examples", _int_between(1, 10_000)),
+    "TRIAGE_SPACY_PIPELINE": ("spacy_pipeline", _text),
+    "PORT": ("port", _int_between(1, 65_535)),
+    "TRIAGE_LOG_LEVEL": ("log_level", _log_level),
+    "TRIAGE_MODEL_REFRESH_SECONDS": ("model_refresh_seconds", _int_between(1, 60)),
+    "TRIAGE_RETRAIN_MIN_ANSWERS": ("retrain_min_answers", _int_between(1, 1_000_000)),
+    "TRIAGE_RETRAIN_CHECK_SECONDS": ("retrain_check_seconds", _int_between(5, 86_400)),
+    "TRIAGE_DELIVERY_SECONDS": ("delivery_seconds", _int_between(1, 3_600)),
+    "TRIAGE_REMINDER_MINUTES": ("reminder_minutes", _int_between(1, 10_080)),
+    "TRIAGE_ESCALATION_MINUTES": ("escalation_minutes", _int_between(1, 10_080)),
+    "TRIAGE_BACKLOG_ALERT": ("backlog_alert", _int_between(1, 1_000_000)),
+    "TRIAGE_MIN_AUDITS_FOR_ALERT": ("min_audits_for_alert", _int_between(1, 100_000)),
+    "TRIAGE_ALERT_COOLDOWN_MINUTES": ("alert_cooldown_minutes", _int_between(1, 10_080)),
+    "TRIAGE_ALERT_CHECK_SECONDS": ("alert_check_seconds", _int_between(10, 86_400)),
+    "TRIAGE_DIGEST_HOUR": ("digest_hour", _int_between(0, 23)),
+    "TRIAGE_WORKER_LEASE_SECONDS": ("worker_lease_seconds", _int_between(2, 3_600)),
+}
+_PARSERS = {name: parse for name, (_, parse) in _SPEC.items()}
+_ATTRIBUTES = {name: attribute for name, (attribute, _) in _SPEC.items()}
+_SECRETS = {"slack_bot_token", "slack_signing_secret", "slack_app_token", "api_tokens"}
+
+ENVIRONMENT_VARIABLES: tuple[str, ...] = tuple(_SPEC)

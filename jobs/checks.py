@@ -1,0 +1,136 @@
+"""Alert checks: conditions ops must hear about, each rate-limited under its own key."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.blocks.alerts import Severity
+from bot.blocks.text import duration
+from bot.services.policy import current_policy
+from bot.services.stats import ServiceStats, service_stats
+from bot.settings import Settings
+from jobs.alerts import raise_alert
+from storage.queries.outbox import pending_summary
+
+# Drift: the share sent to review in the last day against the 7 days before it.
+DRIFT_MIN_TICKETS = 30
+DRIFT_RISE_POINTS = 0.15
+DRIFT_RISE_FACTOR = 1.5
+DELIVERY_STUCK_AFTER = timedelta(minutes=10)
+
+
+def review_share(stats: ServiceStats) -> float | None:
+    """Share of new tickets that needed a person (None without tickets)."""
+    return None if stats.automation_rate is None else 1 - stats.automation_rate
+
+
+def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[str]:
+    """Evaluate every condition; return the keys of the alerts that were queued."""
+    week = service_stats(session=session, now=now, days=7)
+    raised = []
+    for check in (check_backlog, check_audit_precision, check_drift, check_delivery):
+        key = check(week, session=session, settings=settings, now=now)
+        if key is not None:
+            raised.append(key)
+    return raised
+
+
+def check_backlog(
+    week: ServiceStats, *, session: Session, settings: Settings, now: datetime
+) -> str | None:
+    """Too many reviews waiting."""
+    if week.pending <= settings.backlog_alert:
+        return None
+    oldest = (
+        ""
+        if week.oldest_pending_at is None
+        else (f", the oldest for {duration((now - week.oldest_pending_at).total_seconds())}")
+    )
+    posted = raise_alert(
+        "backlog",
+        Severity.WARNING,
+        f"{week.pending} reviews waiting (alert above {settings.backlog_alert}){oldest}",
+        what_to_do="Ask reviewers to clear the review channel (`/triage queue` lists the "
+        "oldest); if audits show precision above target, `/triage threshold` "
+        "can send fewer tickets to review.",
+        session=session,
+        settings=settings,
+        now=now,
+    )
+    return "backlog" if posted else None
+
+
+def check_audit_precision(
+    week: ServiceStats, *, session: Session, settings: Settings, now: datetime
+) -> str | None:
+    """Automatic labels are wrong more often than the target allows, per blind audits."""
+    target = current_policy(session=session, settings=settings).target_precision
+    if week.audit_total < settings.min_audits_for_alert or week.audit_precision is None:
+        return None
+    if week.audit_precision >= target:
+        return None
+    low, high = week.audit_interval or (week.audit_precision, week.audit_precision)
+    posted = raise_alert(
+        "audit-precision",
+        Severity.WARNING,
+        f"Automatic precision dropped: {week.audit_precision:.1%} "
+        f"({low:.1%}–{high:.1%}, 95% interval) on the last {week.audit_total} audits, "
+        f"target {target:.0%}",
+        what_to_do="`/triage pause` to send everything to review, or raise the threshold "
+        "(`/triage threshold 0.9`); retraining on recent answers may fix it "
+        "(`/triage retrain`).",
+        details=[f"{a} labelled as {b}: {n}" for a, b, n in week.confused_pairs[:5]],
+        session=session,
+        settings=settings,
+        now=now,
+    )
+    return "audit-precision" if posted else None
+
+
+def check_drift(
+    week: ServiceStats, *, session: Session, settings: Settings, now: datetime
+) -> str | None:
+    """The share of tickets needing a person rose sharply: new kinds of tickets, or a bad model."""
+    today = service_stats(session=session, now=now, days=1)
+    before = service_stats(session=session, now=now - timedelta(days=1), days=7)
+    recent, baseline = review_share(today), review_share(before)
+    if recent is None or baseline is None or today.tickets_in < DRIFT_MIN_TICKETS:
+        return None
+    if recent < baseline + DRIFT_RISE_POINTS or recent < baseline * DRIFT_RISE_FACTOR:
+        return None
+    posted = raise_alert(
+        "drift",
+        Severity.WARNING,
+        f"More tickets need people: {recent:.0%} sent to review in the last 24 h, "
+        f"against {baseline:.0%} over the 7 days before",
+        what_to_do="Look at the review channel for a new kind of request; add a label "
+        "(`/triage labels add`) if one is missing, then `/triage retrain`.",
+        details=[f"{today.tickets_in} tickets in the last 24 h"],
+        session=session,
+        settings=settings,
+        now=now,
+    )
+    return "drift" if posted else None
+
+
+def check_delivery(
+    _week: ServiceStats, *, session: Session, settings: Settings, now: datetime
+) -> str | None:
+    """Slack posts keep failing (wrong token or channel, or Slack down)."""
+    pending, failing, oldest = pending_summary(session=session)
+    if not failing or oldest is None or now - oldest < DELIVERY_STUCK_AFTER:
+        return None
+    posted = raise_alert(
+        "delivery",
+        Severity.FAILURE,
+        f"Slack deliveries failing: {failing} of {pending} queued posts failed, the oldest "
+        f"waiting {duration((now - oldest).total_seconds())}",
+        what_to_do="Check SLACK_BOT_TOKEN and that the bot is in the review and alerts "
+        "channels; nothing is lost, posts go out once Slack accepts them.",
+        session=session,
+        settings=settings,
+        now=now,
+    )
+    return "delivery" if posted else None

@@ -1,0 +1,296 @@
+"""Scheduled retraining: decide whether it is due, run it as a recorded attempt, report it.
+
+Every attempt is a `training_runs` row with a heartbeat. A worker killed mid-training leaves
+a RUNNING row whose heartbeat goes stale; the next check marks it INTERRUPTED and alerts ops.
+The active model is never touched until a finished candidate passes the promotion gate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks.alerts import Severity
+from bot.errors import TriageError
+from bot.services.models import TrainingOutcome, enough_to_train, retrain
+from bot.services.policy import RETRAIN_REQUESTED, current_policy
+from bot.settings import Settings
+from classifier import ClassifierError, Metrics
+from jobs.alerts import raise_alert
+from storage.database import unit_of_work
+from storage.models import Review, RuntimeSetting, TrainingRun, TrainingRunStatus
+from storage.queries.runtime_settings import runtime_settings
+from storage.queries.tickets import imported_examples
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = timedelta(seconds=10)
+STALE_AFTER = timedelta(minutes=5)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Cancelled(Exception):
+    """The worker is shutting down; the training stops at the next stage boundary."""
+
+
+@dataclass(frozen=True)
+class Due:
+    """Whether to retrain now, and why (shown in the alert)."""
+
+    due: bool
+    trigger: str
+    new_answers: int
+
+
+def retraining_due(*, session: Session, settings: Settings) -> Due:
+    """Due when an admin asked, or enough new answers arrived since the last attempt."""
+    requested = runtime_settings(session=session).get(RETRAIN_REQUESTED)
+    last_start = session.scalar(select(func.max(TrainingRun.started_at))) or EPOCH
+    new_answers = (
+        session.scalar(
+            select(func.count())
+            .select_from(Review)
+            .where(
+                Review.label.is_not(None),
+                Review.undone_at.is_(None),
+                Review.created_at > last_start,
+            )
+        )
+        or 0
+    )
+    if requested:
+        return Due(True, f"requested by <@{requested.get('by', '?')}>", new_answers)
+    if new_answers >= settings.retrain_min_answers:
+        return Due(True, f"{new_answers} new answers", new_answers)
+    if last_start == EPOCH and enough_to_train(imported_examples(session=session)):
+        # A deployment that starts from imported history should not wait for N answers; one
+        # that starts from nothing trains once N answers arrived, like every later retraining.
+        return Due(True, "first model from imported history", new_answers)
+    return Due(False, "", new_answers)
+
+
+def mark_interrupted_runs(*, session: Session, settings: Settings, now: datetime) -> int:
+    """Runs that stopped beating were killed: record it and tell ops once."""
+    stale = list(
+        session.scalars(
+            select(TrainingRun).where(
+                TrainingRun.status == TrainingRunStatus.RUNNING,
+                TrainingRun.heartbeat_at < now - STALE_AFTER,
+            )
+        )
+    )
+    for run in stale:
+        run.status, run.finished_at = TrainingRunStatus.INTERRUPTED, now
+        run.error = "the worker stopped while training (killed or crashed)"
+        raise_alert(
+            f"retrain-interrupted-{run.id}",
+            Severity.FAILURE,
+            f"Retraining #{run.id} was interrupted: the worker died while training",
+            what_to_do="Nothing to undo: the active model is unchanged. If it repeats, check "
+            "the worker's memory and logs; `triage train` runs it by hand.",
+            details=[f"started {run.started_at:%Y-%m-%d %H:%M} UTC, trigger: {run.trigger}"],
+            session=session,
+            settings=settings,
+            now=now,
+            rate_limited=False,
+        )
+    return len(stale)
+
+
+def run_retraining(
+    factory: sessionmaker[Session],
+    *,
+    settings: Settings,
+    now: Callable[[], datetime],
+    should_stop: Callable[[], bool] = lambda: False,
+    force: bool = False,
+) -> TrainingRun | None:
+    """The retraining job: returns the finished run, or None when nothing was due."""
+    with unit_of_work(factory) as session:
+        mark_interrupted_runs(session=session, settings=settings, now=now())
+        due = retraining_due(session=session, settings=settings)
+        if not (due.due or force):
+            return None
+        policy = current_policy(session=session, settings=settings)
+        stamp = now()
+        run = TrainingRun(
+            trigger=due.trigger or "manual",
+            status=TrainingRunStatus.RUNNING,
+            started_at=stamp,
+            heartbeat_at=stamp,
+        )
+        session.add(run)
+        request = session.get(RuntimeSetting, RETRAIN_REQUESTED)
+        if request is not None:
+            session.delete(request)  # consumed: one request, one retraining
+        session.flush()
+        run_id = run.id
+    tuned = settings.with_overrides(target_precision=policy.target_precision)
+    heartbeat = Heartbeat(factory, run_id, now, should_stop)
+    try:
+        outcome = retrain(factory, settings=tuned, now=now, progress=heartbeat)
+    except Cancelled:
+        return _finish(
+            factory,
+            run_id,
+            TrainingRunStatus.ABANDONED,
+            settings,
+            now,
+            error="stopped because the worker was shutting down",
+        )
+    except (TriageError, ClassifierError) as error:
+        return _finish(factory, run_id, TrainingRunStatus.FAILED, settings, now, error=error.reason)
+    except Exception as error:  # noqa: BLE001 - a failed job must still leave a record and an alert
+        log.exception("retraining failed", extra={"run": run_id})
+        return _finish(
+            factory,
+            run_id,
+            TrainingRunStatus.FAILED,
+            settings,
+            now,
+            error=f"{type(error).__name__}: {error}",
+        )
+    return _finish(factory, run_id, TrainingRunStatus.SUCCEEDED, settings, now, outcome=outcome)
+
+
+class Heartbeat:
+    """The training progress callback: beats the run's heartbeat and honours shutdown."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        run_id: int,
+        now: Callable[[], datetime],
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self._factory, self._run_id, self._now, self._should_stop = (
+            factory,
+            run_id,
+            now,
+            should_stop,
+        )
+        self._last = now()
+
+    def __call__(self, stage: str, step: int, total: int) -> None:
+        if self._should_stop():
+            raise Cancelled
+        moment = self._now()
+        if moment - self._last < HEARTBEAT_EVERY:
+            return
+        self._last = moment
+        with unit_of_work(self._factory) as session:
+            session.execute(
+                update(TrainingRun)
+                .where(TrainingRun.id == self._run_id)
+                .values(heartbeat_at=moment)
+            )
+        log.info(
+            "training", extra={"run": self._run_id, "stage": stage, "step": step, "total": total}
+        )
+
+
+def _finish(
+    factory: sessionmaker[Session],
+    run_id: int,
+    status: TrainingRunStatus,
+    settings: Settings,
+    now: Callable[[], datetime],
+    *,
+    error: str | None = None,
+    outcome: TrainingOutcome | None = None,
+) -> TrainingRun:
+    with unit_of_work(factory) as session:
+        run = session.get(TrainingRun, run_id)
+        assert run is not None
+        run.status, run.finished_at, run.error = status, now(), error
+        run.model_version_id = None if outcome is None else outcome.version_id
+        _announce(run, outcome, session=session, settings=settings, now=now())
+        return run
+
+
+def _announce(
+    run: TrainingRun,
+    outcome: TrainingOutcome | None,
+    *,
+    session: Session,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    key = f"retrain-{run.id}"
+    if outcome is None:
+        severity = Severity.INFO if run.status == TrainingRunStatus.ABANDONED else Severity.FAILURE
+        raise_alert(
+            key,
+            severity,
+            f"Retraining #{run.id} {run.status}: {run.error}",
+            what_to_do="The active model is unchanged. Fix the cause above and run "
+            "`/triage retrain` (or `triage train`).",
+            details=[f"trigger: {run.trigger}"],
+            session=session,
+            settings=settings,
+            now=now,
+            rate_limited=False,
+        )
+        return
+    details = [
+        f"trigger: {run.trigger}",
+        *metric_deltas(outcome.candidate, outcome.incumbent),
+        f"trained on {outcome.n_examples:,} tickets; judged on the "
+        f"{outcome.holdout_size:,} most recent answers",
+    ]
+    if outcome.promoted:
+        raise_alert(
+            key,
+            Severity.INFO,
+            f"Model v{outcome.version_id} promoted ({outcome.reason})",
+            what_to_do="Nothing; web processes switch to it within a minute. "
+            f"`/triage rollback {outcome.incumbent_version}` undoes it."
+            if outcome.incumbent_version
+            else "Nothing; web processes switch to it within a minute.",
+            details=details,
+            session=session,
+            settings=settings,
+            now=now,
+            rate_limited=False,
+        )
+    else:
+        raise_alert(
+            key,
+            Severity.WARNING,
+            f"Model v{outcome.version_id} rejected: {outcome.reason}",
+            what_to_do="Nothing urgent: the active model stays. Look for label noise in recent "
+            "answers (`/triage reviewers`) if this repeats.",
+            details=details,
+            session=session,
+            settings=settings,
+            now=now,
+            rate_limited=False,
+        )
+
+
+def metric_deltas(candidate: Metrics, incumbent: Metrics | None) -> list[str]:
+    """'accuracy 91.2% (+0.8 pts)' lines comparing candidate with the active model."""
+    lines = []
+    for name, value, before in (
+        ("accuracy", candidate.accuracy, None if incumbent is None else incumbent.accuracy),
+        (
+            "coverage at target precision",
+            candidate.coverage,
+            None if incumbent is None else incumbent.coverage,
+        ),
+        (
+            "precision of automated",
+            candidate.auto_precision,
+            None if incumbent is None else incumbent.auto_precision,
+        ),
+    ):
+        if value is None:
+            continue
+        delta = "" if before is None else f" ({(value - before) * 100:+.1f} pts)"
+        lines.append(f"{name} {value:.1%}{delta}")
+    return lines

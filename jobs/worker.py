@@ -1,0 +1,220 @@
+"""The worker process: one leader at a time runs the APScheduler jobs.
+
+Workers compete for a lease in the database; the holder starts the scheduler (jobs kept in
+APScheduler's SQLAlchemy job store, in the same database) and renews the lease, the others
+wait. A crashed leader stops renewing and a standby takes over when the lease expires.
+SIGTERM stops the scheduler: a running retraining stops at its next stage and is recorded
+as abandoned, then the lease is released so a successor starts at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import utc_now
+from bot.delivery import Deliverer, slack_client
+from bot.settings import Settings
+from jobs.checks import run_checks
+from jobs.digest import post_digest
+from jobs.reminders import escalate, send_reminders
+from jobs.retraining import run_retraining
+from storage.database import unit_of_work
+from storage.queries.leases import acquire_or_renew, release
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "scheduler"
+
+
+@dataclass
+class WorkerContext:
+    """What jobs need: settings, database, Slack, clock, and the shutdown flag."""
+
+    settings: Settings
+    factory: sessionmaker[Session]
+    client: WebClient
+    deliverer: Deliverer
+    now: Callable[[], datetime]
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to a Slack message, or None when Slack cannot give one right now."""
+        try:
+            return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except (SlackApiError, OSError):
+            return None
+
+
+def build_context(
+    settings: Settings, factory: sessionmaker[Session], *, now: Callable[[], datetime] = utc_now
+) -> WorkerContext:
+    """The context a worker process runs its jobs with, talking to the real Slack client."""
+    client = slack_client(settings)
+    return WorkerContext(
+        settings=settings,
+        factory=factory,
+        client=client,
+        deliverer=Deliverer(factory, client, settings, now=now),
+        now=now,
+    )
+
+
+def job_retrain(ctx: WorkerContext) -> None:
+    """Retrain when due; the run records itself and alerts ops."""
+    run_retraining(ctx.factory, settings=ctx.settings, now=ctx.now, should_stop=ctx.stopping.is_set)
+
+
+def job_deliver(ctx: WorkerContext) -> None:
+    """Deliver queued Slack posts (also done by web processes; claims keep it single)."""
+    ctx.deliverer.run_once()
+
+
+def job_remind(ctx: WorkerContext) -> None:
+    """Reminders in threads, then escalations to ops."""
+    with unit_of_work(ctx.factory) as session:
+        send_reminders(session=session, settings=ctx.settings, now=ctx.now())
+    with unit_of_work(ctx.factory) as session:
+        escalate(session=session, settings=ctx.settings, now=ctx.now(), permalink=ctx.permalink)
+
+
+def job_alerts(ctx: WorkerContext) -> None:
+    """Backlog, audit precision, drift and delivery-failure checks."""
+    with unit_of_work(ctx.factory) as session:
+        run_checks(session=session, settings=ctx.settings, now=ctx.now())
+
+
+def job_digest(ctx: WorkerContext) -> None:
+    """The daily summary in the alerts channel."""
+    with unit_of_work(ctx.factory) as session:
+        post_digest(session=session, settings=ctx.settings, now=ctx.now())
+
+
+JOBS: dict[str, Callable[[WorkerContext], None]] = {
+    "retrain": job_retrain,
+    "deliver": job_deliver,
+    "remind": job_remind,
+    "alerts": job_alerts,
+    "digest": job_digest,
+}
+
+
+def triggers(settings: Settings) -> dict[str, Any]:
+    """When each job runs; intervals come from settings."""
+    return {
+        "retrain": IntervalTrigger(seconds=settings.retrain_check_seconds),
+        "deliver": IntervalTrigger(seconds=settings.delivery_seconds),
+        "remind": IntervalTrigger(seconds=60),
+        "alerts": IntervalTrigger(seconds=settings.alert_check_seconds),
+        "digest": CronTrigger(hour=settings.digest_hour, minute=0, timezone=UTC),
+    }
+
+
+# APScheduler's persistent job store keeps an importable reference ("jobs.worker:run_job")
+# and pickled arguments (a job name), not live objects; the running worker registers its
+# context here once at start so those references can reach it. Set once, read by jobs.
+_context: list[WorkerContext] = []
+
+
+def run_job(name: str) -> None:
+    """Entry point stored in the job store: run job `name` with the worker's context."""
+    if not _context:
+        raise RuntimeError("no worker context: jobs run only inside `triage worker`")
+    ctx = _context[0]
+    if ctx.stopping.is_set():
+        return
+    started = ctx.now()
+    try:
+        JOBS[name](ctx)
+    except Exception:  # noqa: BLE001 - log and keep the scheduler alive for the next run
+        log.exception("job failed", extra={"job": name})
+        return
+    log.debug("job done", extra={"job": name, "seconds": (ctx.now() - started).total_seconds()})
+
+
+class Worker:
+    """Competes for the scheduler lease and runs the scheduler while holding it."""
+
+    def __init__(self, ctx: WorkerContext, engine: Engine, *, holder: str | None = None) -> None:
+        self.ctx, self._engine = ctx, engine
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        self._ttl = timedelta(seconds=ctx.settings.worker_lease_seconds)
+        self._scheduler: BackgroundScheduler | None = None
+
+    def run(self) -> None:
+        """Block until `ctx.stopping` is set; then stop cleanly and release the lease."""
+        _context[:] = [self.ctx]
+        renew_every = self._ttl.total_seconds() / 3
+        standing_by = False
+        try:
+            while not self.ctx.stopping.is_set():
+                leader = self._renew()
+                if not leader and not standing_by:
+                    log.info(
+                        "standing by: another worker holds the scheduler lease",
+                        extra={"holder": self.holder},
+                    )
+                standing_by = not leader
+                if leader and self._scheduler is None:
+                    self._start_scheduler()
+                elif not leader and self._scheduler is not None:
+                    log.warning("lost the scheduler lease; stopping jobs")
+                    self._stop_scheduler(wait=False)
+                self.ctx.stopping.wait(renew_every)
+        finally:
+            self._stop_scheduler(wait=True)
+            with unit_of_work(self.ctx.factory) as session:
+                release(LEASE_NAME, self.holder, session=session)
+            log.info("worker stopped", extra={"holder": self.holder})
+
+    def _renew(self) -> bool:
+        try:
+            with unit_of_work(self.ctx.factory) as session:
+                return acquire_or_renew(
+                    LEASE_NAME, self.holder, session=session, now=self.ctx.now(), ttl=self._ttl
+                )
+        except Exception:  # noqa: BLE001 - a database hiccup: act as if the lease was lost
+            log.exception("lease renewal failed")
+            return False
+
+    def _start_scheduler(self) -> None:
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self._engine)},
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            timezone=UTC,
+        )
+        for name, trigger in triggers(self.ctx.settings).items():
+            scheduler.add_job(
+                "jobs.worker:run_job",
+                trigger=trigger,
+                args=[name],
+                id=name,
+                name=name,
+                replace_existing=True,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("scheduler started", extra={"holder": self.holder, "jobs": sorted(JOBS)})
+
+    def _stop_scheduler(self, *, wait: bool) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=wait)
+            self._scheduler = None
+            log.info("scheduler stopped", extra={"holder": self.holder})
