@@ -1,0 +1,86 @@
+"""The ticket API's answers to bad input: JSON with a reason and the right status."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import Ticket
+from tests.bot.conftest import RunningWeb
+
+
+def ticket_count(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count()).select_from(Ticket)) or 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"Authorization": ""}, "Authorization: Bearer"),
+        ({"Authorization": "Bearer wrong"}, "not valid"),
+        ({"Authorization": "Basic dGVzdA=="}, "Authorization: Bearer"),
+    ],
+)
+def test_missing_or_wrong_token_is_401(
+    web: RunningWeb, factory: sessionmaker[Session], headers: dict[str, str], reason: str
+) -> None:
+    response = web.client.post(web.url + "/api/tickets", json={"text": "hi"}, headers=headers)
+    assert response.status_code == 401
+    assert reason in response.json()["error"]
+    assert web.client.get(web.url + "/api/tickets/1", headers=headers).status_code == 401
+    assert ticket_count(factory) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "JSON object"),
+        (b"\xff\xfe", 400, "not valid JSON"),
+        (b'{"subject": "no text"}', 422, "text is required"),
+        (b'{"text": "   "}', 422, "empty text"),
+        (b'{"text": 12}', 422, "text is required"),
+        (b'{"text": "ok", "metadata": [1]}', 422, "metadata"),
+        (b'{"text": "ok", "callback_url": "ftp://x"}', 422, "callback_url"),
+        (b'{"text": "ok", "source": ""}', 422, "source"),
+        (b'{"text": "ok", "external_id": ""}', 422, "external_id"),
+    ],
+)
+def test_invalid_body_gets_a_reason(
+    web: RunningWeb, factory: sessionmaker[Session], body: bytes, status: int, reason: str
+) -> None:
+    response = web.api(
+        "POST", "/api/tickets", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status
+    assert reason in response.json()["error"]
+    assert ticket_count(factory) == 0
+
+
+def test_oversized_body_is_413(web: RunningWeb, factory: sessionmaker[Session]) -> None:
+    response = web.api("POST", "/api/tickets", content=b'{"text": "' + b"a" * 300_000 + b'"}')
+    assert response.status_code == 413
+    assert "KiB" in response.json()["error"]
+    assert ticket_count(factory) == 0
+
+
+def test_unknown_ticket_is_404_json(web: RunningWeb) -> None:
+    for path in ("/api/tickets/999", "/api/tickets/abc", "/api/tickets/99999999999999"):
+        response = web.api("GET", path)
+        assert response.status_code == 404
+        assert "error" in response.json()
+
+
+def test_health_checks_the_database(web: RunningWeb) -> None:
+    response = web.client.get(web.url + "/healthz")
+    assert response.status_code == 200 and response.json() == {"ok": True, "database": "ok"}
+
+
+def test_without_a_model_everything_goes_to_review(web: RunningWeb) -> None:
+    response = web.api("POST", "/api/tickets", json={"text": "Where is my card?"})
+    assert response.status_code == 201
+    assert response.json()["status"] == "pending" and response.json()["model_version"] is None
+    posted = web.fake.wait_for("chat.postMessage")[0]
+    assert "no model is active yet" in str(posted.params["blocks"])

@@ -1,0 +1,292 @@
+"""`/triage` end to end: signed slash commands against the real server and the fake Slack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.services.policy import PAUSED, RETRAIN_REQUESTED
+from classifier import TrainedModel
+from storage.models import AuditLogEntry, Label, ModelVersion, Review, RuntimeSetting, Ticket
+from storage.queries.labels import ensure_labels
+from tests.bot.conftest import ALERTS_CHANNEL, NOW, RunningWeb, install_model, set_policy
+from tests.bot.steps import post_ticket, review_message
+from tests.slack_fake import assert_valid_message, signed_slash_command
+
+ADMIN, MEMBER = "UADMIN", "UBOB"
+
+
+def triage(web: RunningWeb, secret: str, text: str, user: str = ADMIN) -> dict[str, Any]:
+    """Send `/triage text`; return the answer (the ack, or the response_url post after it)."""
+    url = web.fake.new_response_url()
+    signed = signed_slash_command(secret, text=text, user_id=user, response_url=url)
+    response = web.slack(signed)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["response_type"] == "ephemeral"
+    if answer.get("text") == "Working on it…":
+        [answer] = web.fake.wait_for_response(url=url)
+        assert answer["response_type"] == "ephemeral"
+    assert_valid_message(answer)
+    return answer
+
+
+def shown(answer: dict[str, Any]) -> str:
+    return answer["text"] + str(answer.get("blocks", ""))
+
+
+def audit_log(factory: sessionmaker[Session]) -> list[AuditLogEntry]:
+    with factory() as session:
+        return list(session.scalars(select(AuditLogEntry).order_by(AuditLogEntry.id)))
+
+
+def alerts(web: RunningWeb, count: int) -> list[str]:
+    calls = web.fake.wait_for(
+        lambda c: c.method == "chat.postMessage" and c.params["channel"] == ALERTS_CHANNEL,
+        count=count,
+    )
+    return [call.params["text"] for call in calls]
+
+
+def test_help_lists_admin_commands_only_to_admins(
+    web: RunningWeb, slack_signing_secret: str
+) -> None:
+    member = triage(web, slack_signing_secret, "", user=MEMBER)["text"]
+    admin = triage(web, slack_signing_secret, "help")["text"]
+    assert "/triage stats" in member and "/triage queue" in member
+    assert "threshold" not in member and "/triage threshold" in admin
+    assert "/triage labels rename OLD NEW" in admin
+
+
+def test_members_are_refused_admin_commands_clearly(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    for text in ("threshold 0.9", "retrain", "models", "labels add x", "pause", "reviewers"):
+        answer = triage(web, slack_signing_secret, text, user=MEMBER)["text"]
+        command = text.split()[0] if not text.startswith("labels") else "labels add"
+        assert answer == f"Only triage admins can use `/triage {command}`. Ask <@UADMIN>."
+    assert audit_log(factory) == []
+    assert web.fake.calls_to("chat.postMessage") == []
+
+
+ARGUMENT_ERRORS = [
+    ("threshold", "Wrong number of arguments."),
+    ("threshold abc", "The threshold `abc` must be a number from 0 to 1"),
+    ("threshold 1.5", "must be a number from 0 to 1"),
+    ("threshold card_arival 0.9", "Label `card_arival` is unknown. Did you mean `card_arrival`?"),
+    ("target 0.3", "The target precision must be above 0.5"),
+    ("target high", "The precision `high` must be a number"),
+    ("audit 120%", "The audit rate `120%` must be a number"),
+    ("quorum 0", "The quorum must be a whole number from 1 to 10."),
+    ("quorum two", "The quorum `two` must be a whole number."),
+    ("pause now", "Wrong number of arguments."),
+    ("rollback", "Wrong number of arguments."),
+    ("rollback v99", "There is no model version 99."),
+    ("rollback latest", "The version `latest` must be a whole number."),
+    ("stats 2d", "`2d` is not a period: use 1d, 7d or 30d."),
+    ("reviewers 1d 7d", "Wrong number of arguments."),
+    ("labels add", "Wrong number of arguments."),
+    ("labels add bad<name>", "`bad&lt;name&gt;` is not a valid label name"),
+    ("labels add card_arrival", "Label `card_arrival` already exists."),
+    ("labels rename card_arrival", "Wrong number of arguments."),
+    ("labels rename card_arrival lost_card", "Label `lost_card` already exists"),
+    ("labels retire card_arival", "Did you mean `card_arrival`?"),
+    ("labels route card_arrival not/a/channel", "`not/a/channel` is not a channel"),
+]
+
+
+def test_every_argument_error_gets_the_reason_and_the_usage_line(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    with factory.begin() as session:
+        ensure_labels(["card_arrival", "lost_card"], session=session, now=NOW)
+    for text, reason in ARGUMENT_ERRORS:
+        answer = triage(web, slack_signing_secret, text)["text"]
+        command = text.split()[0] if not text.startswith("labels") else " ".join(text.split()[:2])
+        assert reason in answer, (text, answer)
+        assert f"Usage: `/triage {command}" in answer, (text, answer)
+    unknown = triage(web, slack_signing_secret, "frobnicate <!channel>")["text"]
+    assert unknown == "Unknown command `frobnicate`. See `/triage help`."
+    sub = triage(web, slack_signing_secret, "labels delete x")["text"]
+    assert "Unknown labels command `delete`" in sub and "/triage labels add NAME" in sub
+    assert audit_log(factory) == []
+
+
+def test_threshold_change_is_audited_announced_and_used_by_the_next_ticket(
+    web: RunningWeb,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+    slack_signing_secret: str,
+) -> None:
+    install_model(factory, trained)
+    answer = triage(web, slack_signing_secret, "threshold 1")["text"]
+    assert answer == (
+        "Threshold for all labels set to 1.00 (was the model's tuned thresholds). "
+        f"Announced in <#{ALERTS_CHANNEL}>."
+    )
+    assert post_ticket(web)["status"] == "pending"
+
+    answer = triage(web, slack_signing_secret, "threshold 0%")["text"]
+    assert answer.startswith("Threshold for all labels set to 0.00 (was 1.00).")
+    assert post_ticket(web, external_id="second")["status"] == "auto"
+
+    entries = audit_log(factory)
+    assert [(e.actor, e.action, e.before, e.after) for e in entries] == [
+        (ADMIN, "set threshold", {"threshold": None}, {"threshold": 1.0}),
+        (ADMIN, "set threshold", {"threshold": 1.0}, {"threshold": 0.0}),
+    ]
+    posted = alerts(web, 2)
+    assert "Threshold for all labels set to 1.00" in posted[0] and "<@UADMIN>" in posted[0]
+    again = triage(web, slack_signing_secret, "threshold 0")["text"]
+    assert again.endswith("Nothing changed.") and len(audit_log(factory)) == 2
+
+    per_label = triage(web, slack_signing_secret, "threshold card_arrival 0.9")["text"]
+    assert per_label.startswith("Threshold for card_arrival set to 0.90 (was the model's")
+    tuned = triage(web, slack_signing_secret, "threshold tuned")["text"]
+    assert tuned.startswith("Threshold for every label set to the model's tuned thresholds")
+
+
+def test_settings_commands_store_their_values(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    target = triage(web, slack_signing_secret, "target 0.97")["text"]
+    assert "Target precision set to 97.0% (was 95.0%)" in target
+    assert "the next retraining tunes thresholds for it" in target
+    assert "Audit rate set to 5.0%" in triage(web, slack_signing_secret, "audit 5%")["text"]
+    assert "Quorum set to 2" in triage(web, slack_signing_secret, "quorum 2")["text"]
+    assert "paused" in triage(web, slack_signing_secret, "pause")["text"]
+    again = triage(web, slack_signing_secret, "pause")["text"]
+    assert again == "Automatic labelling is already paused. Nothing changed."
+    retrain = triage(web, slack_signing_secret, "retrain")["text"]
+    assert retrain == (
+        "Retraining requested; the worker starts it within a minute "
+        f"and posts the result in <#{ALERTS_CHANNEL}>."
+    )
+    with factory() as session:
+        stored = {r.key: r.value for r in session.scalars(select(RuntimeSetting))}
+    assert stored["target_precision"] == 0.97 and stored["audit_rate"] == 0.05
+    assert stored["quorum"] == 2 and stored[PAUSED] is True
+    assert stored[RETRAIN_REQUESTED]["by"] == ADMIN and stored[RETRAIN_REQUESTED]["at"]
+    assert "resumed" in triage(web, slack_signing_secret, "resume")["text"]
+    assert len(audit_log(factory)) == 6
+    assert len(alerts(web, 6)) == 6
+
+
+def test_label_commands_rename_everywhere_retire_and_route(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    with factory.begin() as session:
+        ensure_labels(["card_arrival", "lost_card"], session=session, now=NOW)
+        row = Ticket(
+            text="t",
+            created_at=NOW,
+            status="labelled",
+            predicted_label="card_arrival",
+            final_label="card_arrival",
+            decided_by="UALICE",
+        )
+        session.add(row)
+        session.add(
+            Review(
+                ticket=row, slack_user="UALICE", label="card_arrival", kind="review", created_at=NOW
+            )
+        )
+    set_policy(factory, "label_thresholds", {"card_arrival": 0.9})
+
+    added = triage(web, slack_signing_secret, "labels add refund_request Money &lt;b&gt;back")
+    assert added["text"].startswith("Label refund_request added.")
+    renamed = triage(web, slack_signing_secret, "labels rename card_arrival card_late")["text"]
+    assert "renamed to card_late; retrain" in renamed
+    assert (
+        "Label lost_card retired"
+        in triage(web, slack_signing_secret, "labels retire lost_card")["text"]
+    )
+    routed = triage(web, slack_signing_secret, "labels route card_late <#C0ROUTE|card-team>")
+    assert routed["text"].startswith("Tickets labelled card_late now go to <#C0ROUTE>.")
+    by_name = triage(web, slack_signing_secret, "labels route refund_request #refunds")
+    assert "now go to #refunds" in by_name["text"]
+
+    listed = shown(triage(web, slack_signing_secret, "labels"))
+    assert "*card_late*" in listed and "Money &lt;b&gt;back" in listed
+    assert "<#C0ROUTE>" in listed and "_Retired (1):_ lost_card" in listed
+    with factory() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert (ticket.predicted_label, ticket.final_label) == ("card_late", "card_late")
+        assert session.scalars(select(Review.label)).one() == "card_late"
+        labels = {label.name: label for label in session.scalars(select(Label))}
+        assert set(labels) == {"card_late", "lost_card", "refund_request"}
+        assert labels["lost_card"].active is False
+        assert labels["card_late"].route_channel == "C0ROUTE"
+        assert labels["refund_request"].route_channel == "refunds"
+        overrides = session.get(RuntimeSetting, "label_thresholds")
+        assert overrides is not None and overrides.value == {"card_late": 0.9}
+    actions = [e.action for e in audit_log(factory)]
+    assert actions[1:] == [
+        "add label",
+        "set label_thresholds",
+        "rename label",
+        "retire label",
+        "route label",
+        "route label",
+    ]
+    assert len(alerts(web, 5)) == 5
+
+
+def test_stats_queue_and_reviewers_answer_through_the_response_url(
+    reviewing: RunningWeb,
+    factory: sessionmaker[Session],
+    slack_signing_secret: str,
+) -> None:
+    web = reviewing
+    created = post_ticket(web)
+    message = review_message(web)
+
+    queue = shown(triage(web, slack_signing_secret, "queue", user=MEMBER))
+    link = f"https://fake.slack/archives/{message['channel']}/p{message['ts'].replace('.', '')}"
+    assert "*1 ticket waiting for review" in queue
+    assert f"<{link}|Ticket #{created['id']}>" in queue
+
+    stats = shown(triage(web, slack_signing_secret, "stats 30d", user=MEMBER))
+    assert "*Last 30 days:* 1 ticket in" in stats and "no audits answered yet" in stats
+    assert "Waiting for review now: 1" in stats
+    reviewers = shown(triage(web, slack_signing_secret, "reviewers"))
+    assert reviewers == "Nobody answered a review in the last 7 days."
+
+
+def test_models_and_rollback(
+    web: RunningWeb,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+    slack_signing_secret: str,
+) -> None:
+    first = install_model(factory, trained)
+    with factory.begin() as session:
+        original = session.get(ModelVersion, first)
+        assert original is not None
+        original.status = "retired"
+    second = install_model(factory, trained)
+
+    models = shown(triage(web, slack_signing_secret, "models"))
+    assert f"*v{second}* · active" in models and f"*v{first}* · retired" in models
+    assert "/triage rollback VERSION" in models
+
+    answer = triage(web, slack_signing_secret, f"rollback v{first}")["text"]
+    assert answer.startswith(f"Model v{first} is now active (was v{second}).")
+    assert "already active" in triage(web, slack_signing_secret, f"rollback {first}")["text"]
+    with factory() as session:
+        assert session.get(ModelVersion, first).status == "active"  # type: ignore[union-attr]
+    [entry] = audit_log(factory)
+    assert (entry.before, entry.after) == ({"active_version": second}, {"active_version": first})
+    assert f"Model v{first} is now active" in alerts(web, 1)[0]
+    assert post_ticket(web)["model_version"] == first
+
+
+@pytest.mark.parametrize("text", ["help", "stats", "stats 1d", "queue"])
+def test_public_commands_work_on_an_empty_service(
+    web: RunningWeb, slack_signing_secret: str, text: str
+) -> None:
+    answer = shown(triage(web, slack_signing_secret, text, user=MEMBER))
+    assert "Something went wrong" not in answer

@@ -1,0 +1,159 @@
+"""The statistics module on hand-made rows: known Wilson bounds, percentiles, confusion pairs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.services.stats import (
+    percentile,
+    reviewer_stats,
+    service_stats,
+    wilson_interval,
+)
+from storage.models import Review, Ticket, TicketStatus
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def ticket(session: Session, *, age_hours: float, **fields: Any) -> Ticket:
+    created = NOW - timedelta(hours=age_hours)
+    row = Ticket(text="t", source="api", created_at=created, **fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def reviewed(
+    session: Session, *, age_hours: float, predicted: str, final: str, by: str, after_s: float
+) -> Ticket:
+    row = ticket(
+        session,
+        age_hours=age_hours,
+        status=TicketStatus.LABELLED,
+        decision="review",
+        predicted_label=predicted,
+        final_label=final,
+        decided_by=by,
+    )
+    row.decided_at = row.created_at + timedelta(seconds=after_s)
+    session.add(
+        Review(ticket=row, slack_user=by, label=final, kind="review", created_at=row.decided_at)
+    )
+    return row
+
+
+def audit(session: Session, *, predicted: str, answer: str | None, by: str = "UAUD") -> Ticket:
+    row = ticket(
+        session,
+        age_hours=5,
+        status=TicketStatus.AUTO,
+        decision="audit",
+        predicted_label=predicted,
+        final_label=answer or predicted,
+        decided_by=by if answer else None,
+        decided_at=NOW - timedelta(hours=4),
+    )
+    if answer:
+        session.add(
+            Review(ticket=row, slack_user=by, label=answer, kind="audit", created_at=row.decided_at)
+        )
+    return row
+
+
+def test_wilson_interval_matches_published_values() -> None:
+    low, high = wilson_interval(81, 100)
+    assert low == pytest.approx(0.7222, abs=1e-4) and high == pytest.approx(0.8749, abs=1e-4)
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    low, high = wilson_interval(10, 10)
+    assert low == pytest.approx(0.7225, abs=1e-4) and high == 1.0
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    narrow = wilson_interval(81, 100, confidence=0.5)
+    assert low < narrow[0] and narrow[1] < 0.8749
+    with pytest.raises(ValueError):
+        wilson_interval(11, 10)
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    values = [50.0, 10.0, 40.0, 20.0, 30.0]
+    assert percentile(values, 0.5) == 30.0
+    assert percentile(values, 0.9) == pytest.approx(46.0)
+    assert percentile([7.0], 0.9) == 7.0
+    assert percentile([], 0.5) is None
+
+
+def test_service_stats_on_a_known_week(factory: sessionmaker[Session]) -> None:
+    with factory.begin() as session:
+        for predicted, answer in [("a", "a"), ("a", "a"), ("b", "b"), ("b", "c")]:
+            audit(session, predicted=predicted, answer=answer)
+        audit(session, predicted="a", answer=None)  # sampled, not answered yet
+        ticket(session, age_hours=2, status=TicketStatus.AUTO, decision="auto", final_label="a")
+        for i, seconds in enumerate([60, 120, 180, 240, 600]):
+            final = "c" if i < 3 else "b"
+            reviewed(
+                session, age_hours=10 + i, predicted="b", final=final, by="UREV", after_s=seconds
+            )
+        ticket(session, age_hours=30, status=TicketStatus.PENDING, decision="review")
+        ticket(session, age_hours=1, status=TicketStatus.PENDING, decision="review")
+        ticket(session, age_hours=24 * 20, status=TicketStatus.PENDING, decision="review")
+        ticket(
+            session, age_hours=24 * 20, status=TicketStatus.AUTO, decision="auto", final_label="a"
+        )
+        ticket(
+            session, age_hours=3, status=TicketStatus.IMPORTED, final_label="a", decided_by="csv"
+        )
+
+    with factory() as session:
+        week = service_stats(session=session, now=NOW, days=7)
+        month = service_stats(session=session, now=NOW, days=30)
+
+    assert week.tickets_in == 5 + 1 + 5 + 2
+    assert (week.automated, week.audited, week.reviewed) == (6, 5, 5)
+    assert week.automation_rate == pytest.approx(6 / 13)
+    assert (week.audit_total, week.audit_correct, week.audit_precision) == (4, 3, 0.75)
+    assert week.audit_interval == pytest.approx(wilson_interval(3, 4))
+    assert week.review_latency_p50 == 180.0
+    assert week.review_latency_p90 == pytest.approx(240 + 0.6 * 360)
+    assert (week.pending, week.oldest_pending_at) == (3, NOW - timedelta(days=20))
+    assert week.per_label == {"a": 4, "c": 4, "b": 3}
+    assert week.confused_pairs == [("b", "c", 4)]
+    assert month.tickets_in == 15 and month.automated == 7
+
+
+def test_empty_window_has_no_rates(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        empty = service_stats(session=session, now=NOW, days=1)
+    assert empty.tickets_in == 0 and empty.automation_rate is None
+    assert empty.audit_precision is None and empty.audit_interval is None
+    assert empty.review_latency_p50 is None and empty.confused_pairs == []
+
+
+def test_reviewer_stats_count_agreement_and_response_time(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory.begin() as session:
+        reviewed(session, age_hours=3, predicted="a", final="a", by="UALICE", after_s=60)
+        reviewed(session, age_hours=4, predicted="a", final="b", by="UALICE", after_s=300)
+        shared = reviewed(session, age_hours=5, predicted="a", final="a", by="UBOB", after_s=30)
+        session.add(  # Alice disagreed with the label that won on Bob's ticket
+            Review(ticket=shared, slack_user="UALICE", label="c", kind="review", created_at=NOW)
+        )
+        audit(session, predicted="a", answer="a", by="UBOB")
+        audit(session, predicted="a", answer="b", by="UBOB")
+        reviewed(session, age_hours=24 * 10, predicted="a", final="a", by="UBOB", after_s=1)
+
+    with factory() as session:
+        people = reviewer_stats(session=session, now=NOW, days=7)
+        only_bob = reviewer_stats(session=session, now=NOW, days=7, user="UBOB")
+
+    alice, bob = people
+    assert (alice.user, alice.answers, alice.decided, alice.agreed) == ("UALICE", 3, 3, 2)
+    assert alice.agreement == pytest.approx(2 / 3) and alice.audit_agreement is None
+    assert alice.median_response == 300.0  # 60 s, 300 s, 5 h
+    assert (bob.answers, bob.audit_answers, bob.audit_agreed) == (3, 2, 1)
+    assert bob.agreement == 1.0 and bob.audit_agreement == 0.5
+    assert only_bob == [bob]

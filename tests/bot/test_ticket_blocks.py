@@ -1,0 +1,96 @@
+"""Ticket message builders as data: limits, escaping, and what each state shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.blocks import ids
+from bot.blocks.text import chunks, counted, duration, escape, quote
+from bot.blocks.ticket import Decided, TicketCard, build_full_text_reply, build_ticket_message
+from tests.slack_fake import assert_valid_message
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def card(**changes: object) -> TicketCard:
+    base = TicketCard(
+        ticket_id=1042,
+        text="I still haven't received my card",
+        source="api/zendesk",
+        created_at=NOW - timedelta(minutes=2),
+        kind="review",
+        labels=tuple(f"label_{i:03d}" for i in range(77)),
+        suggestions=(("card_arrival", 0.54), ("card_delivery_estimate", 0.31), ("x" * 100, 0.06)),
+        model_version=7,
+        threshold=0.78,
+        waiting=12,
+    )
+    return TicketCard(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def actions(message: dict) -> list[dict]:
+    return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_review_message_shows_suggestions_picker_skip_and_reason() -> None:
+    message = build_ticket_message(card(), now=NOW)
+    assert_valid_message(message)
+    buttons = [e for e in actions(message) if e["type"] == "button"]
+    assert [b["text"]["text"] for b in buttons[:2]] == [
+        "card_arrival 54%",
+        "card_delivery_estimate 31%",
+    ]
+    assert len(buttons[2]["text"]["text"]) <= 75 and buttons[2]["value"] == "x" * 100
+    assert buttons[-1]["action_id"] == ids.SKIP
+    assert "54% is under the 78% needed for card_arrival · 12 waiting" in str(message["blocks"])
+
+
+def test_many_labels_use_a_searchable_external_select() -> None:
+    message = build_ticket_message(card(labels=tuple(f"l{i}" for i in range(150))), now=NOW)
+    assert_valid_message(message)
+    [picker] = [e for e in actions(message) if e["action_id"] == ids.PICK_LABEL]
+    assert picker["type"] == "external_select" and "options" not in picker
+
+
+def test_audit_hides_the_model() -> None:
+    message = build_ticket_message(card(kind="audit"), now=NOW)
+    assert_valid_message(message)
+    text = str(message)
+    assert "card_arrival" not in text and "%" not in text and "hidden on purpose" in text
+
+
+def test_decided_message_offers_undo_only_within_the_window() -> None:
+    decided = Decided(
+        "card_delivery_estimate", "UALICE", NOW, undo_until=NOW + timedelta(minutes=5)
+    )
+    fresh = build_ticket_message(card(decided=decided), now=NOW + timedelta(minutes=1))
+    assert_valid_message(fresh)
+    headline = fresh["blocks"][0]["text"]["text"]
+    assert "*card_delivery_estimate* — chosen by <@UALICE> after 2 min" in headline
+    assert "model suggested card_arrival (54%)" in headline
+    assert fresh["blocks"][0]["accessory"]["action_id"] == ids.UNDO
+    later = build_ticket_message(card(decided=decided), now=NOW + timedelta(minutes=6))
+    assert "accessory" not in later["blocks"][0]
+
+
+def test_long_hostile_text_is_cut_escaped_and_posted_whole_in_the_thread() -> None:
+    text = "<!here> <@U1> & " + "é" * 30_000
+    message = build_ticket_message(card(text=text), now=NOW)
+    assert_valid_message(message)
+    body = message["blocks"][1]["text"]["text"]
+    assert "&lt;!here&gt; &lt;@U1&gt; &amp;" in body and "full text in thread" in body
+    reply = build_full_text_reply(text)
+    assert_valid_message(reply)
+    assert "".join(b["text"]["text"] for b in reply["blocks"]) == escape(text)
+
+
+def test_text_helpers() -> None:
+    assert quote("a\nb") == "> a\n> b"
+    assert chunks("<<", 4) == ["&lt;", "&lt;"]
+    assert [duration(s) for s in (5, 120, 3_900, 90_000)] == [
+        "5 s",
+        "2 min",
+        "1 h 5 min",
+        "1 d 1 h",
+    ]
+    assert [counted(n, "ticket") for n in (0, 1, 2)] == ["0 tickets", "1 ticket", "2 tickets"]

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from classifier.errors import ClassifierError
+from classifier.text import SpacyNormalizer, build_nlp
+
+
+def test_blank_pipeline_lemmatizes_offline() -> None:
+    nlp = build_nlp()
+    lemmas = [token.lemma_ for token in nlp("cards charged")]
+    assert lemmas == ["card", "charge"]
+
+
+def test_build_nlp_is_cached() -> None:
+    assert build_nlp(None) is build_nlp(None)
+    assert build_nlp("blank") is build_nlp("blank")
+
+
+def test_missing_pipeline_raises_classifier_error() -> None:
+    with pytest.raises(ClassifierError, match="not installed"):
+        build_nlp("xx_no_such_pipeline_sm")
+
+
+def test_normalizer_masks_lowercases_and_lemmatizes() -> None:
+    (out,) = SpacyNormalizer().transform(["My Cards were charged, mail me at a@b.com"])
+    assert out.split() == ["my", "card", "be", "charge", ",", "mail", "me", "at", "email"]
+
+
+def test_normalizer_uses_pipe_and_matches_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = ["I was charged twice", "Where is my new card?", "top-up failed again"]
+    nlp = build_nlp()
+    calls: list[int] = []
+    original_pipe = type(nlp).pipe
+
+    def counting_pipe(self, stream, **kwargs):  # noqa: ANN001, ANN202 - spaCy's signature
+        items = list(stream)
+        calls.append(len(items))
+        return original_pipe(self, items, **kwargs)
+
+    one_by_one = [SpacyNormalizer(batch_size=2).transform([text])[0] for text in texts]
+    monkeypatch.setattr(type(nlp), "pipe", counting_pipe)
+    batched = SpacyNormalizer(batch_size=2).transform(texts)
+    assert batched == one_by_one
+    assert calls == [3]
+
+
+def test_normalizer_holds_no_nlp_state() -> None:
+    normalizer = SpacyNormalizer().fit(["a text"])
+    assert set(vars(normalizer)) == {"pipeline", "batch_size"}

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from classifier.errors import ClassifierError
+from classifier.thresholds import (
+    Thresholds,
+    choose_thresholds,
+    guaranteed_threshold,
+    precision_lower_bound,
+)
+
+
+def test_lower_bound_matches_closed_form_for_all_correct() -> None:
+    # with k = n, the one-sided Clopper-Pearson lower bound is delta ** (1 / n)
+    assert precision_lower_bound(100, 100, 0.05) == pytest.approx(0.05 ** (1 / 100))
+    assert precision_lower_bound(0, 10, 0.05) == 0.0
+
+
+def test_all_correct_large_sample_admits_everything() -> None:
+    confidences = np.linspace(0.3, 1.0, 2000)
+    correct = np.ones(2000, dtype=bool)
+    threshold = guaranteed_threshold(confidences, correct, target_precision=0.99, delta=0.05)
+    assert threshold == pytest.approx(0.3)
+
+
+def test_too_small_sample_gives_no_threshold() -> None:
+    confidences = np.linspace(0.9, 1.0, 20)
+    correct = np.ones(20, dtype=bool)
+    assert guaranteed_threshold(confidences, correct, target_precision=0.99, delta=0.05) > 1.0
+
+
+def test_threshold_excludes_the_error_prone_low_confidence_region() -> None:
+    rng = np.random.default_rng(1)
+    high = rng.uniform(0.8, 1.0, 3000)
+    low = rng.uniform(0.0, 0.8, 3000)
+    confidences = np.concatenate([high, low])
+    correct = np.concatenate([np.ones(3000, dtype=bool), rng.random(3000) < 0.5])
+    threshold = guaranteed_threshold(confidences, correct, target_precision=0.98, delta=0.05)
+    assert 0.7 < threshold <= 0.8
+    covered = confidences >= threshold
+    assert correct[covered].mean() >= 0.98
+
+
+def _two_label_data() -> tuple[np.ndarray, list[str], list[str]]:
+    """'good' predictions are always right, 'bad' ones wrong half the time."""
+    rng = np.random.default_rng(2)
+    n = 2000
+    confidences = rng.uniform(0.5, 1.0, 2 * n)
+    predicted = ["good"] * n + ["bad"] * n
+    gold = ["good"] * n + ["bad" if i % 2 else "good" for i in range(n)]
+    return confidences, predicted, gold
+
+
+def test_per_label_override_raises_a_bad_label_only() -> None:
+    confidences, predicted, gold = _two_label_data()
+    pooled = choose_thresholds(confidences, predicted, gold, target_precision=0.7, per_label=False)
+    split = choose_thresholds(
+        confidences, predicted, gold, target_precision=0.7, per_label=True, min_label_support=100
+    )
+    assert pooled.per_label == {}
+    assert split.default == pooled.default
+    assert set(split.per_label) == {"bad"}
+    assert split.for_label("bad") > 1.0
+    assert split.for_label("good") == split.default
+
+
+def test_labels_with_few_examples_are_never_auto() -> None:
+    confidences = np.full(3000, 0.99)
+    predicted = ["a"] * 3000
+    gold = ["a"] * 3000
+    thresholds = choose_thresholds(
+        confidences,
+        predicted,
+        gold,
+        target_precision=0.9,
+        label_counts={"a": 3000, "rare": 3},
+        min_examples=5,
+    )
+    assert thresholds.never_auto == frozenset({"rare"})
+    assert thresholds.for_label("rare") == math.inf
+    assert thresholds.for_label("a") == pytest.approx(0.99)
+
+
+def test_invalid_target_is_rejected() -> None:
+    with pytest.raises(ClassifierError):
+        choose_thresholds(np.ones(3), ["a"] * 3, ["a"] * 3, target_precision=1.0)
+
+
+def test_thresholds_json_round_trip_with_infinity() -> None:
+    thresholds = Thresholds(
+        default=math.inf, per_label={"a": 0.8, "b": math.inf}, never_auto=frozenset({"c"})
+    )
+    data = json.loads(json.dumps(thresholds.to_dict(), allow_nan=False))
+    assert data["default"] is None
+    assert Thresholds.from_dict(data) == thresholds
+
+
+def test_with_default_and_with_label_return_new_objects() -> None:
+    base = Thresholds(default=0.9)
+    changed = base.with_default(0.8).with_label("card_arrival", 0.95)
+    assert base.default == 0.9 and dict(base.per_label) == {}
+    assert changed.for_label("card_arrival") == 0.95
+    assert changed.for_label("other") == 0.8
+    assert changed.with_label("card_arrival", None).for_label("card_arrival") == 0.8
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_out_of_range_threshold_is_refused(bad: float) -> None:
+    with pytest.raises(ClassifierError):
+        Thresholds(default=0.5).with_label("a", bad)

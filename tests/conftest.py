@@ -1,0 +1,64 @@
+"""Shared fixtures: a migrated database per test (SQLite, or PostgreSQL via TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import Settings
+from storage.database import create_db_engine, session_factory
+from storage.migrate import upgrade
+
+pytest_plugins = ["tests.slack_fake.plugin"]
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_TRAIN = REPO / "bot" / "sample" / "banking77_sample_train.csv"
+SAMPLE_HOLDOUT = REPO / "bot" / "sample" / "banking77_sample_holdout.csv"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh schema in TEST_DATABASE_URL's PostgreSQL."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp_path / 'triage.db'}"
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database."""
+    created = create_db_engine(database_url)
+    upgrade(created)
+    yield created
+    created.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    """The session factory a process would build."""
+    return session_factory(engine)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings as a deployment with no configuration would have them, on the test database."""
+    return Settings.from_env({"DATABASE_URL": database_url}, dotenv_path=None)

@@ -1,0 +1,45 @@
+"""Small builders for job tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import OutboxKind, OutboxMessage, Ticket, TicketStatus
+
+
+def add_ticket(factory: sessionmaker[Session], created_at: datetime, **fields: Any) -> int:
+    values: dict[str, Any] = {
+        "text": "Where is my card?",
+        "source": "api",
+        "status": TicketStatus.PENDING,
+        "decision": "review",
+        **fields,
+    }
+    with factory.begin() as session:
+        ticket = Ticket(created_at=created_at, **values)
+        session.add(ticket)
+        session.flush()
+        return ticket.id
+
+
+def alerts(factory: sessionmaker[Session]) -> list[str]:
+    """The text of every alert queued for the alerts channel, oldest first."""
+    with factory() as session:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == OutboxKind.CHANNEL_MESSAGE)
+            .order_by(OutboxMessage.id)
+        )
+        return [str(row.payload.get("blocks", row.payload.get("text"))) for row in rows]
+
+
+def thread_replies(factory: sessionmaker[Session]) -> list[dict[str, Any]]:
+    with factory() as session:
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.THREAD_REPLY)
+        )
+        return [row.payload for row in rows]

@@ -1,0 +1,314 @@
+"""A fake Slack Web API on loopback so the real slack_sdk clients can be tested offline."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from http.server import ThreadingHTTPServer
+from typing import Any, TypeVar
+
+from .records import Fault, RecordedCall
+from .transport import Handler, bearer_token, parse_request
+from .workspace import Workspace
+
+T = TypeVar("T")
+RESPONSE_URL = "response_url"
+_DEFAULT_ERRORS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
+
+
+class FakeSlack:
+    """Threaded HTTP server speaking Slack's Web API and response_url protocol."""
+
+    def __init__(
+        self,
+        *,
+        tokens: Iterable[str] = ("xoxb-test",),
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        team_id: str = "T0001",
+        users: Mapping[str, Mapping[str, Any]] | None = None,
+        channels: Mapping[str, Mapping[str, Any]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.tokens = set(tokens)
+        self.workspace = Workspace(
+            bot_user_id=bot_user_id, bot_id=bot_id, team_id=team_id, users=users, channels=channels
+        )
+        self._address = (host, port)
+        self._cond = threading.Condition(threading.RLock())
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._reset_records()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        """Bind and serve in a background thread; returns self for chaining."""
+        if self._server is not None:
+            raise RuntimeError("FakeSlack already started")
+        server = ThreadingHTTPServer(self._address, Handler)
+        server.daemon_threads = False  # so server_close() joins handler threads: no leaks
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"FakeSlack:{self.port}",
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket and all handler threads."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """Port the server was bound to (port 0 asks the OS for a free one)."""
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Root URL of the server."""
+        return f"http://{self._address[0]}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as slack_sdk's base_url (it must end with a slash)."""
+        return f"{self.url}/api/"
+
+    # -- configuration and faults ------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget calls, responses, faults and workspace state; keep running."""
+        with self._cond:
+            self._reset_records()
+            self.workspace.reset()
+
+    def _reset_records(self) -> None:
+        """Start the recorded history and the fault queue from scratch."""
+        self.calls: list[RecordedCall] = []
+        self.responses: list[tuple[str, Any]] = []
+        self._faults: dict[str, deque[Fault]] = {}
+        self._down = False
+        self._response_targets: dict[str, tuple[str | None, str | None]] = {}
+        self._response_ids = itertools.count(1)
+
+    def fail_next(
+        self,
+        method: str,
+        status: int | None = None,
+        *,
+        error: str | None = None,
+        retry_after: int = 1,
+        count: int = 1,
+    ) -> None:
+        """Make the next `count` calls of `method` fail (429 by default; "*" for any method).
+
+        status=429 answers with Retry-After; status=5xx answers that status; error="x" with no
+        status answers HTTP 200 {"ok": false, "error": "x"}. Use "response_url" for hooks.
+        """
+        if status is None:
+            status = 200 if error else 429
+        fault = Fault(
+            status=status,
+            error=error or _DEFAULT_ERRORS.get(status, "fatal_error"),
+            retry_after=retry_after if status == 429 else None,
+            remaining=count,
+        )
+        with self._cond:
+            self._faults.setdefault(method, deque()).append(fault)
+
+    def set_down(self, down: bool = True) -> None:
+        """Simulate an outage: every request (API and response_url) answers 503."""
+        with self._cond:
+            self._down = down
+
+    def new_response_url(self, channel: str | None = None, message_ts: str | None = None) -> str:
+        """Hand out a response_url on this server; with channel/ts it edits that message."""
+        with self._cond:
+            url_id = f"R{next(self._response_ids):04d}"
+            self._response_targets[url_id] = (channel, message_ts)
+        return f"{self.url}/response/{url_id}"
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    def calls_to(self, method: str, *, include_faulty: bool = True) -> list[RecordedCall]:
+        """Recorded calls of one method, oldest first."""
+        with self._cond:
+            return [
+                c for c in self.calls if c.method == method and (include_faulty or not c.faulty)
+            ]
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Current state of posted messages (updates applied), oldest first."""
+        with self._cond:
+            return self.workspace.messages(channel)
+
+    @property
+    def ephemerals(self) -> list[dict[str, Any]]:
+        """Params of every successful chat.postEphemeral, oldest first."""
+        with self._cond:
+            return copy.deepcopy(self.workspace.ephemerals)
+
+    @property
+    def home_views(self) -> dict[str, dict[str, Any]]:
+        """Last App Home view published per user."""
+        with self._cond:
+            return copy.deepcopy(self.workspace.home_views)
+
+    def wait_until(
+        self, condition: Callable[[], T], timeout: float = 15.0, what: str = "condition"
+    ) -> T:
+        """Block until condition() is truthy (re-checked on every request) or fail clearly."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                value = condition()
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"timed out after {timeout}s waiting for {what}; {self.describe_calls()}"
+                    )
+                self._cond.wait(min(remaining, 0.1))
+
+    def wait_for(
+        self,
+        predicate_or_method: str | Callable[[RecordedCall], bool],
+        count: int = 1,
+        timeout: float = 15.0,
+        *,
+        include_faulty: bool = False,
+    ) -> list[RecordedCall]:
+        """Wait for `count` calls of a method (or matching a predicate); returns them."""
+        matches: Callable[[RecordedCall], bool]
+        if isinstance(predicate_or_method, str):
+            name = predicate_or_method
+            matches = lambda call: call.method == name  # noqa: E731
+            what = f"{count} x {name}"
+        else:
+            matches = predicate_or_method
+            what = f"{count} call(s) matching {getattr(matches, '__name__', matches)!s}"
+
+        def found() -> list[RecordedCall]:
+            hits = [c for c in self.calls if (include_faulty or not c.faulty) and matches(c)]
+            return hits if len(hits) >= count else []
+
+        return self.wait_until(found, timeout, what)
+
+    def wait_for_response(
+        self, count: int = 1, timeout: float = 15.0, url: str | None = None
+    ) -> list[Any]:
+        """Wait for `count` JSON bodies POSTed to response_urls (optionally one url/id)."""
+        url_id = url.rstrip("/").rsplit("/", 1)[-1] if url else None
+
+        def found() -> list[Any]:
+            hits = [b for i, b in self.responses if url_id in (None, i)]
+            return hits if len(hits) >= count else []
+
+        return self.wait_until(found, timeout, f"{count} response_url POST(s)")
+
+    def describe_calls(self) -> str:
+        """One line per recorded call, for assertion messages."""
+        with self._cond:
+            if not self.calls:
+                return "no calls seen"
+            lines = [
+                f"  {c.method} -> {c.status} {c.response.get('error', 'ok')}"
+                f"{' (injected)' if c.faulty else ''}"
+                for c in self.calls
+            ]
+        return "calls seen:\n" + "\n".join(lines)
+
+    # -- request handling (called from server threads) ---------------------------------------
+
+    def _take_fault(self, method: str) -> Fault | None:
+        """Pop one pending fault for this method (or the wildcard)."""
+        for key in (method, "*"):
+            queue = self._faults.get(key)
+            if queue:
+                fault = queue[0]
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.popleft()
+                return fault
+        return None
+
+    def _handle(
+        self, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Route one request, record it and produce (status, JSON body, extra headers)."""
+        route = path.split("?", 1)[0]
+        try:
+            params = parse_request(path, headers, raw)
+        except ValueError:
+            return 400, {"ok": False, "error": "invalid_json"}, {}
+        with self._cond:
+            if route.startswith("/api/"):
+                method = route[len("/api/") :]
+            elif route.startswith("/response/"):
+                method = RESPONSE_URL
+            else:
+                return 404, {"ok": False, "error": "not_found"}, {}
+            status, body, extra, faulty = self._answer(method, route, params, headers)
+            self.calls.append(
+                RecordedCall(method, params, headers, time.time(), status, body, faulty)
+            )
+            self._cond.notify_all()
+        return status, body, extra
+
+    def _answer(
+        self, method: str, route: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], dict[str, str], bool]:
+        """Decide the answer: outage, injected fault, auth failure, or the method itself."""
+        if self._down:
+            return 503, {"ok": False, "error": "service_unavailable"}, {}, True
+        fault = self._take_fault(method)
+        if fault is not None:
+            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return fault.status, {"ok": False, "error": fault.error}, extra, True
+        if method == RESPONSE_URL:
+            return (*self._accept_response(route, params), {}, False)
+        token = bearer_token(headers, params)
+        if token is None:
+            return 200, {"ok": False, "error": "not_authed"}, {}, False
+        if token not in self.tokens:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}, False
+        handler = self.workspace.handler(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}, False
+        return 200, handler(params), {}, False
+
+    def _accept_response(self, route: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Record a response_url POST and apply it to the original message, like Slack."""
+        url_id = route.rsplit("/", 1)[-1]
+        if url_id not in self._response_targets:
+            return 404, {"ok": False, "error": "no_such_response_url"}
+        body = params.get("_json", params)
+        self.responses.append((url_id, copy.deepcopy(body)))
+        if isinstance(body, dict):
+            self.workspace.apply_response(*self._response_targets[url_id], body)
+        return 200, {"ok": True}

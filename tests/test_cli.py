@@ -1,0 +1,117 @@
+"""The `triage` command line as an operator runs it: real processes, exit codes, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE_HOLDOUT
+
+REPO = Path(__file__).resolve().parents[1]
+TRIAGE = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+
+
+def triage(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `triage ARGS` in `cwd` with only the given settings (no developer .env leaks in)."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TRIAGE_", "SLACK_", "DATABASE_URL", "TEST_DATABASE_URL"))
+    }
+    return subprocess.run(
+        [*TRIAGE, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**clean, "PYTHONPATH": str(REPO), **env},
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory where `triage demo` ran once with no configuration at all."""
+    directory = tmp_path_factory.mktemp("demo")
+    result = triage("demo", cwd=directory)
+    assert result.returncode == 0, result.stderr
+    (directory / "demo.out").write_text(result.stdout)
+    return directory
+
+
+def test_demo_runs_the_whole_job_on_a_fresh_directory(demo_dir: Path) -> None:
+    out = (demo_dir / "demo.out").read_text()
+    assert (demo_dir / "triage.db").exists()
+    assert "Imported 1,848 labelled tickets from the Banking77 sample" in out
+    assert "Promoted: v1 is now active" in out
+    assert "308 held-out sample tickets through the decision" in out
+    assert "handled automatically" in out and "sent to people for review" in out
+    assert "Automatic labels were right for" in out
+
+
+def classify_json(cwd: Path, first: str, listing: Path) -> list[dict]:
+    result = triage("classify", first, "--file", str(listing), "--json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_classify_json_keeps_input_order(demo_dir: Path, tmp_path: Path) -> None:
+    texts = ["I want to change my PIN", "How long does a transfer to Germany take?", "hello"]
+    forward, backward = tmp_path / "forward.txt", tmp_path / "backward.txt"
+    forward.write_text("\n".join(texts[1:]) + "\n\n")
+    backward.write_text("\n".join(reversed(texts[:-1])) + "\n")
+    rows = classify_json(demo_dir, texts[0], forward)
+    assert len(rows) == 3 and rows[0]["label"] == "change_pin"
+    assert {"label", "confidence", "decision"} <= set(rows[0])
+    assert all(r["decision"] in {"auto", "audit", "review"} for r in rows)
+    reordered = classify_json(demo_dir, texts[-1], backward)
+    labels = [(r["label"], r["confidence"]) for r in rows]
+    assert [(r["label"], r["confidence"]) for r in reordered] == labels[::-1]
+
+
+def test_eval_json_reports_the_agreed_keys(demo_dir: Path) -> None:
+    result = triage("eval", str(SAMPLE_HOLDOUT), "--json", cwd=demo_dir)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert {"accuracy", "macro_f1", "calibration_error", "coverage", "auto_precision"} <= set(
+        metrics
+    )
+    assert 0.5 < metrics["accuracy"] <= 1 and 0 <= metrics["coverage"] <= 1
+
+
+def test_malformed_import_is_one_line_and_changes_nothing(demo_dir: Path, tmp_path: Path) -> None:
+    with sqlite3.connect(demo_dir / "triage.db") as db:
+        before = db.execute("select count(*) from tickets").fetchone()[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("body,category\nhello,card_arrival\n")
+    result = triage("import", str(bad), cwd=demo_dir)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"triage: error: {bad} has no column 'text' or 'label' (found 'body', 'category'); "
+        "name them with --text-column / --label-column"
+    ]
+    with sqlite3.connect(demo_dir / "triage.db") as db:
+        assert db.execute("select count(*) from tickets").fetchone()[0] == before
+
+
+def test_unmigrated_database_is_refused_with_the_fix(tmp_path: Path) -> None:
+    result = triage("train", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Run `triage db upgrade`" in result.stderr and "Traceback" not in result.stderr
+    upgrade = triage("db", "upgrade", cwd=tmp_path)
+    assert upgrade.returncode == 0 and "upgraded from empty to migration" in upgrade.stdout
+    again = triage("train", cwd=tmp_path)
+    assert again.returncode == 2 and "Not enough labelled tickets to train" in again.stderr
+
+
+def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = triage("classify", "hi", cwd=tmp_path, TRIAGE_TARGET_PRECISION="1.7")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "triage: error: TRIAGE_TARGET_PRECISION=1.7 is invalid: must be a number in (0.5, 0.999]"
+    ]
