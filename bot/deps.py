@@ -6,9 +6,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.admin_group import AdminGroup
+from bot.services.admin import is_admin, require_admin
 from bot.services.model_cache import ModelCache
 from bot.settings import Settings
 
@@ -23,3 +26,12 @@ class Deps:
     now: Callable[[], datetime]
     rng: random.Random
     wake_deliveries: Callable[[], None]
+    admin_group: AdminGroup
+
+    async def is_admin(self, user: str, client: Any) -> bool:
+        """Whether `user` may run admin commands (TRIAGE_ADMINS or the admin user group)."""
+        return is_admin(user, self.settings, await self.admin_group.members(client))
+
+    async def require_admin(self, user: str, client: Any, what: str) -> None:
+        """Refuse `what` to a non-admin with a message naming who to ask."""
+        require_admin(user, self.settings, what, await self.admin_group.members(client))

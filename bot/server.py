@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.admin_group import AdminGroup
 from bot.api.health import health_endpoint
 from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
 from bot.app import build_bolt_app
@@ -74,6 +75,7 @@ def build_web_process(
         now=utc_now,
         rng=random.Random(),
         wake_deliveries=wake.set,
+        admin_group=AdminGroup(settings.admin_group, utc_now),
     )
     slack_enabled = check_slack_settings(settings)
     bolt = build_bolt_app(deps) if slack_enabled else None

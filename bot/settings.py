@@ -60,6 +60,15 @@ def _channel(raw: str) -> str | None:
     return value
 
 
+def _user_group(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if not (value.startswith("S") and value.isalnum() and value.isupper()):
+        raise ValueError("must be a Slack user group ID like S0123ABCD (not its @handle)")
+    return value
+
+
 def _database_url(raw: str) -> str:
     """Accept the URLs hosting platforms hand out and pin the psycopg 3 driver."""
     url = raw.strip()
@@ -92,6 +101,7 @@ class Settings:
     alerts_channel: str | None = None
     intake_channel: str | None = None
     admins: frozenset[str] = frozenset()
+    admin_group: str | None = None
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     target_precision: float = 0.95
     audit_rate: float = 0.02
@@ -161,6 +171,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_ALERTS_CHANNEL": ("alerts_channel", _channel),
     "TRIAGE_INTAKE_CHANNEL": ("intake_channel", _channel),
     "TRIAGE_ADMINS": ("admins", lambda raw: frozenset(_csv(raw))),
+    "TRIAGE_ADMIN_GROUP": ("admin_group", _user_group),
     "TRIAGE_API_TOKEN": ("api_tokens", _csv),
     "TRIAGE_TARGET_PRECISION": ("target_precision", _probability(0.5, 0.999, low_open=True)),
     "TRIAGE_AUDIT_RATE": ("audit_rate", _probability(0.0, 1.0)),

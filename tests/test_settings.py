@@ -30,6 +30,7 @@ def test_defaults_need_no_configuration() -> None:
         ("TRIAGE_AUDIT_RATE", "-0.1", "TRIAGE_AUDIT_RATE=-0.1 is invalid"),
         ("PORT", "70000", "PORT=70000 is invalid"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL=mysql://x is invalid"),
+        ("TRIAGE_ADMIN_GROUP", "@support-leads", "TRIAGE_ADMIN_GROUP=@support-leads is invalid"),
         ("SLACK_API_URL", "ftp://x", "SLACK_API_URL=ftp://x is invalid"),
         ("TRIAGE_LOG_LEVEL", "LOUD", "TRIAGE_LOG_LEVEL=LOUD is invalid"),
     ],

@@ -48,16 +48,24 @@ class AdminChange:
     announced: bool = False
 
 
-def is_admin(user_id: str, settings: Settings) -> bool:
-    """Admins are the Slack user ids in TRIAGE_ADMINS."""
-    return user_id in settings.admins
+def is_admin(
+    user_id: str, settings: Settings, group_members: frozenset[str] = frozenset()
+) -> bool:
+    """Admins are the Slack user ids in TRIAGE_ADMINS and the members of TRIAGE_ADMIN_GROUP
+    (looked up by the caller, which owns the Slack client)."""
+    return user_id in settings.admins or user_id in group_members
 
 
-def require_admin(user_id: str, settings: Settings, what: str) -> None:
+def require_admin(
+    user_id: str, settings: Settings, what: str, group_members: frozenset[str] = frozenset()
+) -> None:
     """Refuse `what` to anyone who is not an admin, naming who to ask."""
-    if is_admin(user_id, settings):
+    if is_admin(user_id, settings, group_members):
         return
-    ask = ", ".join(f"<@{admin}>" for admin in sorted(settings.admins)) or "your Slack admin"
+    whom = [f"<@{admin}>" for admin in sorted(settings.admins)]
+    if settings.admin_group:
+        whom.append(f"<!subteam^{settings.admin_group}>")
+    ask = ", ".join(whom) or "your Slack admin"
     raise Forbidden(f"Only triage admins can {what}. Ask {ask}.")
 
 

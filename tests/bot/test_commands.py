@@ -5,16 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED
 from classifier import TrainedModel
 from storage.models import AuditLogEntry, Label, ModelVersion, Review, RuntimeSetting, Ticket
 from storage.queries.labels import ensure_labels
-from tests.bot.conftest import ALERTS_CHANNEL, NOW, RunningWeb, install_model, set_policy
+from tests.bot.conftest import (
+    ALERTS_CHANNEL,
+    NOW,
+    RunningWeb,
+    install_model,
+    serving,
+    set_policy,
+    web_settings,
+)
 from tests.bot.steps import post_ticket, review_message
-from tests.slack_fake import assert_valid_message, signed_slash_command
+from tests.slack_fake import FakeSlack, assert_valid_message, signed_slash_command
 
 ADMIN, MEMBER = "UADMIN", "UBOB"
 
@@ -70,6 +78,35 @@ def test_members_are_refused_admin_commands_clearly(
         assert answer == f"Only triage admins can use `/triage {command}`. Ask <@UADMIN>."
     assert audit_log(factory) == []
     assert web.fake.calls_to("chat.postMessage") == []
+
+
+def test_members_of_the_admin_user_group_are_admins(
+    database_url: str,
+    engine: Engine,
+    fake_slack: FakeSlack,
+    factory: sessionmaker[Session],
+    slack_signing_secret: str,
+) -> None:
+    fake_slack.workspace.usergroups["SADMINS"] = ["UCAROL"]
+    settings = web_settings(
+        database_url, fake_slack, slack_signing_secret, TRIAGE_ADMIN_GROUP="SADMINS"
+    )
+    with serving(settings, engine, fake_slack) as web:
+        assert (
+            "/triage threshold" in triage(web, slack_signing_secret, "help", user="UCAROL")["text"]
+        )
+        paused = triage(web, slack_signing_secret, "pause", user="UCAROL")["text"]
+        assert paused.startswith("Automatic labelling paused")
+        refused = triage(web, slack_signing_secret, "resume", user=MEMBER)["text"]
+        assert refused == (
+            "Only triage admins can use `/triage resume`. Ask <@UADMIN>, <!subteam^SADMINS>."
+        )
+        triage(web, slack_signing_secret, "resume")  # TRIAGE_ADMINS still count
+    assert [(e.actor, e.action, e.after) for e in audit_log(factory)] == [
+        ("UCAROL", "set paused", {"paused": True}),
+        ("UADMIN", "set paused", {"paused": False}),
+    ]
+    assert len(web.fake.calls_to("usergroups.users.list")) == 1  # kept, not asked per command
 
 
 ARGUMENT_ERRORS = [

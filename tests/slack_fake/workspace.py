@@ -38,6 +38,7 @@ class Workspace:
         self.team_name = team_name
         self.users = {k: dict(v) for k, v in (users or {}).items()}
         self.channels = {k: dict(v) for k, v in (channels or {}).items()}
+        self.usergroups: dict[str, list[str]] = {}  # user group id -> member ids; tests set it
         self.reset()
 
     def reset(self) -> None:
@@ -70,6 +71,7 @@ class Workspace:
             "views.publish": self.views_publish,
             "users.info": self.users_info,
             "conversations.info": self.conversations_info,
+            "usergroups.users.list": self.usergroups_users_list,
             "reactions.add": self.reactions_add,
         }.get(method)
 
@@ -223,6 +225,13 @@ class Workspace:
             **{k: v for k, v in extra.items() if k not in ("name", "real_name")},
         }
         return {"ok": True, "user": user}
+
+    def usergroups_users_list(self, params: Params) -> Answer:
+        """List a user group's members, failing like Slack for an unknown group."""
+        group = params.get("usergroup")
+        if group not in self.usergroups:
+            return _fail("no_such_subteam")
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     def conversations_info(self, params: Params) -> Answer:
         """Describe a channel, generating a plausible one unless the test configured it."""

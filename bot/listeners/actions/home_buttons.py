@@ -21,7 +21,8 @@ COMMAND_NAMES = {HOME_RETRAIN: "retrain", HOME_PAUSE: "pause", HOME_RESUME: "res
 
 
 async def _run(call: Call, action_id: str) -> str:
-    admin.require_admin(call.user, call.deps.settings, f"use `/triage {COMMAND_NAMES[action_id]}`")
+    what = f"use `/triage {COMMAND_NAMES[action_id]}`"
+    await call.deps.require_admin(call.user, call.client, what)
     if action_id == HOME_RETRAIN:
         await changes.run_change(call, admin.request_retraining)
         return str(retrain_reply(call.deps.settings.alerts_channel)["text"])

@@ -14,14 +14,13 @@ from bot.deps import Deps
 from bot.errors import InvalidInput, TriageError
 from bot.listeners.commands import changes, info, parsing
 from bot.listeners.commands.context import Call, Command, Message
-from bot.services.admin import is_admin, require_admin
 
 WORKING = "Working on it…"
 
 
 async def _help(call: Call) -> Message:
     """The commands this person may run."""
-    admin = is_admin(call.user, call.deps.settings)
+    admin = await call.deps.is_admin(call.user, call.client)
     shown = [(c.usage, c.summary) for c in COMMANDS.values() if not c.admin]
     admin_shown = [(c.usage, c.summary) for c in COMMANDS.values() if c.admin] if admin else []
     return help_message(shown, admin_shown)
@@ -176,7 +175,7 @@ def handler(deps: Deps) -> Any:
         try:
             chosen, args = resolve(parsing.words(command.get("text") or ""))
             if chosen.admin:
-                require_admin(user, deps.settings, f"use `/triage {chosen.name}`")
+                await deps.require_admin(user, client, f"use `/triage {chosen.name}`")
         except TriageError as error:
             await ack(text=error.reason, response_type="ephemeral")
             return

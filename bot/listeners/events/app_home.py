@@ -8,7 +8,6 @@ from typing import Any
 from bot.blocks.home import build_home_view
 from bot.deps import Deps
 from bot.listeners.commands.links import review_links
-from bot.services.admin import is_admin
 from bot.services.stats import HomeFigures, home_figures
 from storage.database import unit_of_work
 
@@ -22,7 +21,8 @@ async def publish_home(deps: Deps, client: Any, user: str, notice: str | None = 
 
     figures = await asyncio.to_thread(read)
     links = await review_links(client, figures.waiting)
-    view = build_home_view(figures, links=links, admin=is_admin(user, deps.settings), notice=notice)
+    admin = await deps.is_admin(user, client)
+    view = build_home_view(figures, links=links, admin=admin, notice=notice)
     await client.views_publish(user_id=user, view=view)
 
 
