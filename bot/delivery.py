@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks.alerts import build_alert_from
 from bot.blocks.routing import build_intake_reply, build_route_message
 from bot.blocks.text import PREVIEW_CHARS
 from bot.blocks.ticket import build_full_text_reply, build_ticket_message
@@ -28,7 +29,7 @@ from bot.services.cards import ticket_card
 from bot.services.policy import current_policy
 from bot.settings import Settings
 from storage.database import unit_of_work
-from storage.models import OutboxKind, OutboxMessage, Ticket
+from storage.models import Alert, OutboxKind, OutboxMessage, Ticket
 from storage.queries.outbox import claim_due, enqueue, mark_delivered, mark_failed
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ class Deliverer:
             mark_delivered(message.id, session=session, now=now)
             if message.kind == OutboxKind.POST_TICKET and sent.ts is not None:
                 self._remember_post(message.ticket_id, sent, session=session, now=now)
+            if message.kind == OutboxKind.ALERT and sent.ts is not None:
+                remember_alert_post(message.payload["alert_id"], sent, session=session)
         log.info("delivered", extra={"outbox_id": message.id, "kind": message.kind})
         return 1
 
@@ -171,6 +174,8 @@ class Deliverer:
         kind, payload, now = message.kind, message.payload, self._now()
         if kind == OutboxKind.CHANNEL_MESSAGE:
             return "chat.postMessage", {**payload, "unfurl_links": False, "unfurl_media": False}
+        if kind == OutboxKind.ALERT:
+            return self._alert(payload["alert_id"], session=session)
         if ticket is None:
             return None  # the ticket was deleted since
         if kind == OutboxKind.CALLBACK:
@@ -201,6 +206,25 @@ class Deliverer:
             "unfurl_media": False,
         }
 
+    def _alert(self, alert_id: int, *, session: Session) -> tuple[Any, ...] | None:
+        """Post the alert, or edit its posted message to show the newest repeat."""
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            return None
+        message = build_alert_from(
+            alert.content, repeats=alert.repeats, last_seen=alert.last_seen_at
+        )
+        if alert.slack_ts is not None:
+            return "chat.update", {"channel": alert.slack_channel, "ts": alert.slack_ts, **message}
+        if not self._settings.alerts_channel:
+            raise DeliveryError("TRIAGE_ALERTS_CHANNEL is not set")
+        return "chat.postMessage", {
+            "channel": self._settings.alerts_channel,
+            **message,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+
     def _thread_reply(self, ticket: Ticket, payload: dict[str, Any]) -> tuple[Any, ...] | None:
         if payload.get("full_text"):
             if ticket.slack_ts is None:
@@ -220,6 +244,13 @@ class Deliverer:
             "thread_ts": payload["thread_ts"],
             **message,
         }
+
+
+def remember_alert_post(alert_id: int, sent: Sent, *, session: Session) -> None:
+    """Keep where the alert was posted, so its repeats edit that message."""
+    alert = session.get(Alert, alert_id)
+    if alert is not None and alert.slack_ts is None:
+        alert.slack_channel, alert.slack_ts = sent.channel, sent.ts
 
 
 def callback_body(ticket: Ticket) -> dict[str, Any]:

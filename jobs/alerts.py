@@ -1,4 +1,4 @@
-"""Post an ops alert through the outbox, at most once per cooldown for the same key."""
+"""Raise an ops alert: a new message, or a repeat counted into the one already posted."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.alerts import Severity, build_alert
-from bot.services.alerts_channel import post_to_alerts
+from bot.blocks.alerts import Severity, alert_content
 from bot.settings import Settings
-from storage.queries.alerts import claim_alert
+from storage.models import OutboxKind
+from storage.queries.alerts import record_alert
+from storage.queries.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +28,17 @@ def raise_alert(
     now: datetime,
     rate_limited: bool = True,
 ) -> bool:
-    """Queue the alert for the alerts channel; False when the rate limit held it back.
+    """Queue the alert for the alerts channel; False when it repeats a recent one.
 
-    One-off events (a model promoted) pass `rate_limited=False`; conditions that persist
-    (a backlog) are rate-limited by `key` so the channel is not flooded.
+    One-off events (a model promoted) pass `rate_limited=False` and always get a message;
+    conditions that persist (a backlog) are rate-limited by `key`: within the cooldown a
+    repeat edits the posted message ("happened 3 more times") instead of flooding the channel.
+    The message is rendered when it is delivered, so it always shows the newest count.
     """
     log.warning("alert", extra={"key": key, "headline": headline})
-    repeats = 0
-    if rate_limited:
-        cooldown = timedelta(minutes=settings.alert_cooldown_minutes)
-        claimed = claim_alert(key, session=session, now=now, cooldown=cooldown)
-        if claimed is None:
-            return False
-        repeats = claimed
-    message = build_alert(
-        severity, headline, what_to_do=what_to_do, details=details, repeats=repeats
-    )
-    post_to_alerts(message, session=session, settings=settings, now=now)  # else: logged above
-    return True
+    content = alert_content(severity, headline, what_to_do=what_to_do, details=details)
+    cooldown = timedelta(minutes=settings.alert_cooldown_minutes) if rate_limited else None
+    alert, new = record_alert(key, content, session=session, now=now, cooldown=cooldown)
+    if settings.alerts_channel:  # else: logged above, and kept in the alerts table
+        enqueue(OutboxKind.ALERT, session=session, now=now, payload={"alert_id": alert.id})
+    return new

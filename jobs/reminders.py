@@ -59,13 +59,18 @@ def send_reminders(*, session: Session, settings: Settings, now: datetime) -> in
 
 
 def escalate(*, session: Session, settings: Settings, now: datetime, permalink: Permalink) -> int:
-    """One alert for the reviews waiting past the escalation delay, with links to the oldest."""
+    """Tell ops about reviews newly waiting past the escalation delay; returns how many.
+
+    The alert lists every review waiting that long (oldest first), so when a repeat within
+    the cooldown is edited into the posted alert, the message shows the whole current picture.
+    """
     after = timedelta(minutes=settings.escalation_minutes)
-    due = [t for t in _waiting(session=session, older_than=now - after) if t.escalated_at is None]
-    if not due:
+    overdue = _waiting(session=session, older_than=now - after)
+    new = [t for t in overdue if t.escalated_at is None]
+    if not new:
         return 0
     links = []
-    for ticket in due[:LINKS_IN_ESCALATION]:
+    for ticket in overdue[:LINKS_IN_ESCALATION]:
         url = permalink(ticket.slack_channel or "", ticket.slack_ts or "")
         waited = duration((now - ticket.created_at).total_seconds())
         links.append(
@@ -73,10 +78,10 @@ def escalate(*, session: Session, settings: Settings, now: datetime, permalink: 
             if url
             else f"Ticket #{ticket.id} waiting {waited}"
         )
-    posted = raise_alert(
+    raise_alert(
         "escalation",
         Severity.WARNING,
-        f"{counted(len(due), 'review')} waiting over {duration(after.total_seconds())}",
+        f"{counted(len(overdue), 'review')} waiting over {duration(after.total_seconds())}",
         what_to_do="Ask someone to answer them in the review channel, or `/triage queue` "
         "for the list.",
         details=links,
@@ -84,8 +89,6 @@ def escalate(*, session: Session, settings: Settings, now: datetime, permalink: 
         settings=settings,
         now=now,
     )
-    if not posted:
-        return 0  # rate-limited: they stay unescalated and join the next alert
-    for ticket in due:
+    for ticket in new:
         ticket.escalated_at = now
-    return len(due)
+    return len(new)

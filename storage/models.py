@@ -207,7 +207,8 @@ class OutboxKind(StrEnum):
     THREAD_REPLY = "thread_reply"  # text reply in a ticket's thread (long text, intake outcome)
     ROUTE = "route"  # the labelled ticket posted to its label's route channel
     CALLBACK = "callback"  # the outcome POSTed to the ticket's callback_url
-    CHANNEL_MESSAGE = "channel_message"  # a prepared message (alerts, announcements)
+    CHANNEL_MESSAGE = "channel_message"  # a prepared message (announcements, digests)
+    ALERT = "alert"  # an ops alert, posted or edited from its row's current state
 
 
 class OutboxMessage(Base):
@@ -272,14 +273,36 @@ class TrainingRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class Alert(Base):
+    """One alert message in the ops channel, with the repeats counted into it.
+
+    A persisting problem does not post again within the cooldown: the repeat bumps `repeats`
+    and its newest content, and the posted message is edited to show them, as ops expect.
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    content: Mapped[dict[str, Any]]  # severity, headline, what_to_do, details (newest)
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+    raised_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+
 class AlertState(Base):
-    """When an alert was last posted and how many repeats were held back since."""
+    """Per alert key: when its current message was posted, and which message that is.
+
+    The row is also the lock that keeps two raisers of the same alert from both posting.
+    """
 
     __tablename__ = "alert_state"
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     last_sent_at: Mapped[datetime]
-    suppressed: Mapped[int] = mapped_column(Integer, default=0)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
 
 
 # APScheduler's SQLAlchemyJobStore table, declared here so Alembic owns the schema.

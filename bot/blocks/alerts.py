@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.blocks.text import SECTION_LIMIT, counted, shorten
+from bot.blocks.text import SECTION_LIMIT, counted, shorten, slack_time
 
 
 class Severity(StrEnum):
@@ -23,11 +24,14 @@ def build_alert(
     what_to_do: str = "",
     details: list[str] | None = None,
     repeats: int = 0,
+    last_seen: datetime | None = None,
 ) -> dict[str, Any]:
-    """An alert message; `repeats` counts occurrences held back by the rate limit."""
+    """An alert message; `repeats` counts later occurrences edited into it by the rate limit
+    (the content then is the newest occurrence's, seen at `last_seen`)."""
     first = f"{severity.value}  *{headline}*"
     if repeats:
-        first += f" _(happened {counted(repeats, 'more time')} since the last alert)_"
+        latest = f", latest {slack_time(last_seen, '{time}')}" if last_seen else ""
+        first += f" _(happened {counted(repeats, 'more time')}{latest})_"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": shorten(first, SECTION_LIMIT)}}
     ]
@@ -39,3 +43,29 @@ def build_alert(
         text = shorten("\n".join(f"• {line}" for line in details), SECTION_LIMIT)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
     return {"text": f"{severity.value} {headline}", "blocks": blocks}
+
+
+def alert_content(
+    severity: Severity, headline: str, *, what_to_do: str = "", details: list[str] | None = None
+) -> dict[str, Any]:
+    """What an alert says, as stored with it so its message can be rebuilt when it repeats."""
+    return {
+        "severity": severity.name,
+        "headline": headline,
+        "what_to_do": what_to_do,
+        "details": list(details or []),
+    }
+
+
+def build_alert_from(
+    content: dict[str, Any], *, repeats: int = 0, last_seen: datetime | None = None
+) -> dict[str, Any]:
+    """The message for stored alert content (see `alert_content`)."""
+    return build_alert(
+        Severity[content["severity"]],
+        content["headline"],
+        what_to_do=content.get("what_to_do", ""),
+        details=content.get("details"),
+        repeats=repeats,
+        last_seen=last_seen,
+    )

@@ -48,9 +48,7 @@ class AdminChange:
     announced: bool = False
 
 
-def is_admin(
-    user_id: str, settings: Settings, group_members: frozenset[str] = frozenset()
-) -> bool:
+def is_admin(user_id: str, settings: Settings, group_members: frozenset[str] = frozenset()) -> bool:
     """Admins are the Slack user ids in TRIAGE_ADMINS and the members of TRIAGE_ADMIN_GROUP
     (looked up by the caller, which owns the Slack client)."""
     return user_id in settings.admins or user_id in group_members

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import OutboxKind, OutboxMessage, Ticket, TicketStatus
+from bot.blocks.alerts import build_alert_from
+from storage.models import Alert, OutboxKind, OutboxMessage, Ticket, TicketStatus
 
 
 def add_ticket(factory: sessionmaker[Session], created_at: datetime, **fields: Any) -> int:
@@ -27,7 +28,18 @@ def add_ticket(factory: sessionmaker[Session], created_at: datetime, **fields: A
 
 
 def alerts(factory: sessionmaker[Session]) -> list[str]:
-    """The text of every alert queued for the alerts channel, oldest first."""
+    """Every alert message as the alerts channel shows it now (repeats edited in), oldest
+    first; rendered by the builder the deliverer uses."""
+    with factory() as session:
+        rows = session.scalars(select(Alert).order_by(Alert.id))
+        return [
+            str(build_alert_from(a.content, repeats=a.repeats, last_seen=a.last_seen_at)["blocks"])
+            for a in rows
+        ]
+
+
+def channel_posts(factory: sessionmaker[Session]) -> list[str]:
+    """Prepared messages queued for a channel (digests, announcements), oldest first."""
     with factory() as session:
         rows = session.scalars(
             select(OutboxMessage)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery import Deliverer
 from bot.services.answers import record_answer
 from bot.settings import Settings
 from jobs.checks import run_checks
@@ -12,7 +14,8 @@ from storage.models import OutboxKind, TicketStatus
 from storage.queries.labels import ensure_labels
 from storage.queries.outbox import enqueue, mark_failed
 from tests.jobs.conftest import Clock
-from tests.jobs.helpers import add_ticket, alerts
+from tests.jobs.helpers import add_ticket, alerts, channel_posts
+from tests.slack_fake import FakeSlack
 
 
 def checks(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> list[str]:
@@ -26,13 +29,19 @@ def test_backlog_alert_is_rate_limited_and_counts_repeats(
     for _ in range(3):
         add_ticket(factory, clock())
     assert checks(factory, job_settings, clock) == ["backlog"]
-    assert "3 reviews waiting (alert above 2)" in alerts(factory)[0]
-    assert "What to do" in alerts(factory)[0]
+    [first] = alerts(factory)
+    assert "3 reviews waiting (alert above 2)" in first and "What to do" in first
+    assert "happened" not in first
     clock.advance(minutes=10)
-    assert checks(factory, job_settings, clock) == []
+    add_ticket(factory, clock())
+    assert checks(factory, job_settings, clock) == []  # counted into the posted alert
+    [first] = alerts(factory)
+    assert "4 reviews waiting (alert above 2)" in first  # its newest figures
+    assert "happened 1 more time, latest <!date^" in first
     clock.advance(minutes=55)
-    assert checks(factory, job_settings, clock) == ["backlog"]
-    assert "happened 1 more time since the last alert" in alerts(factory)[1]
+    assert checks(factory, job_settings, clock) == ["backlog"]  # the cooldown is over
+    assert "happened 1 more time" in alerts(factory)[0]
+    assert "happened" not in alerts(factory)[1]
 
 
 def test_audit_precision_below_target_needs_enough_audits(
@@ -103,6 +112,34 @@ def test_digest_summarises_the_day(
     clock.advance(hours=1)
     with factory.begin() as session:
         assert post_digest(session=session, settings=job_settings, now=clock())
-    digest = alerts(factory)[-1]
+    digest = channel_posts(factory)[-1]
     assert "Tickets in:* 2" in digest and "automated 1 (50.0%)" in digest
     assert "waiting now:* 1" in digest and "no active model" in digest
+
+
+def test_a_repeat_edits_the_posted_alert_in_slack(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock, fake_slack: FakeSlack
+) -> None:
+    client = WebClient(token="xoxb-test", base_url=fake_slack.base_url)
+    deliverer = Deliverer(factory, client, job_settings, now=clock)
+    for _ in range(3):
+        add_ticket(factory, clock())
+    assert checks(factory, job_settings, clock) == ["backlog"]
+    assert deliverer.run_once() == 1
+    [posted] = fake_slack.messages("CALERTS")
+    assert "3 reviews waiting" in posted["text"]
+
+    for minutes in (5, 5):
+        clock.advance(minutes=minutes)
+        add_ticket(factory, clock())
+        assert checks(factory, job_settings, clock) == []
+        assert deliverer.run_once() == 1
+    [edited] = fake_slack.messages("CALERTS")  # still one message in the channel
+    assert edited["ts"] == posted["ts"]
+    shown = str(edited["blocks"])
+    assert "5 reviews waiting" in shown and "happened 2 more times" in shown
+    assert [c.method for c in fake_slack.calls] == [
+        "chat.postMessage",
+        "chat.update",
+        "chat.update",
+    ]
