@@ -173,7 +173,7 @@ class Deliverer:
         """The API call for one outbox row, or None when there is nothing left to send."""
         kind, payload, now = message.kind, message.payload, self._now()
         if kind == OutboxKind.CHANNEL_MESSAGE:
-            return "chat.postMessage", {**payload, "unfurl_links": False, "unfurl_media": False}
+            return post(payload)
         if kind == OutboxKind.ALERT:
             return self._alert(payload["alert_id"], session=session)
         if ticket is None:
@@ -181,12 +181,7 @@ class Deliverer:
         if kind == OutboxKind.CALLBACK:
             return (ticket.callback_url, callback_body(ticket)) if ticket.callback_url else None
         if kind == OutboxKind.ROUTE:
-            return "chat.postMessage", {
-                "channel": payload["channel"],
-                **build_route_message(ticket),
-                "unfurl_links": False,
-                "unfurl_media": False,
-            }
+            return post({"channel": payload["channel"], **build_route_message(ticket)})
         if kind == OutboxKind.THREAD_REPLY:
             return self._thread_reply(ticket, payload)
         quorum = current_policy(session=session, settings=self._settings).quorum
@@ -199,12 +194,7 @@ class Deliverer:
             return "chat.update", {"channel": ticket.slack_channel, "ts": ticket.slack_ts, **card}
         if not self._settings.review_channel:
             raise DeliveryError("TRIAGE_REVIEW_CHANNEL is not set")
-        return "chat.postMessage", {
-            "channel": self._settings.review_channel,
-            **card,
-            "unfurl_links": False,
-            "unfurl_media": False,
-        }
+        return post({"channel": self._settings.review_channel, **card})
 
     def _alert(self, alert_id: int, *, session: Session) -> tuple[Any, ...] | None:
         """Post the alert, or edit its posted message to show the newest repeat."""
@@ -218,12 +208,7 @@ class Deliverer:
             return "chat.update", {"channel": alert.slack_channel, "ts": alert.slack_ts, **message}
         if not self._settings.alerts_channel:
             raise DeliveryError("TRIAGE_ALERTS_CHANNEL is not set")
-        return "chat.postMessage", {
-            "channel": self._settings.alerts_channel,
-            **message,
-            "unfurl_links": False,
-            "unfurl_media": False,
-        }
+        return post({"channel": self._settings.alerts_channel, **message})
 
     def _thread_reply(self, ticket: Ticket, payload: dict[str, Any]) -> tuple[Any, ...] | None:
         if payload.get("full_text"):
@@ -244,6 +229,11 @@ class Deliverer:
             "thread_ts": payload["thread_ts"],
             **message,
         }
+
+
+def post(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A new channel message; links in user text or alerts are never unfurled into previews."""
+    return "chat.postMessage", {**message, "unfurl_links": False, "unfurl_media": False}
 
 
 def remember_alert_post(alert_id: int, sent: Sent, *, session: Session) -> None:
