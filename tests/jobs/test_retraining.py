@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utc_now
 from bot.services.importing import import_labelled_rows, read_labelled_csv
 from bot.services.policy import RETRAIN_REQUESTED
 from bot.settings import Settings
@@ -154,13 +155,9 @@ def test_retraining_killed_halfway_is_reported_and_changes_nothing(
     child.wait(timeout=10)
 
     assert active_id(factory) is None
-    with factory.begin() as session:
-        assert (
-            mark_interrupted_runs(
-                session=session, settings=job_settings, now=clock() + timedelta(days=1)
-            )
-            == 1
-        )
+    with factory.begin() as session:  # the child beat on the real clock: a day after it, stale
+        later = utc_now() + timedelta(days=1)
+        assert mark_interrupted_runs(session=session, settings=job_settings, now=later) == 1
     [run] = runs(factory)
     assert run.status == "interrupted" and run.model_version_id is None
     assert "was interrupted" in alerts(factory)[-1]
