@@ -150,8 +150,8 @@ async def run_socket_mode(bolt: AsyncApp, app_token: str) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(bolt, app_token)
-    await handler.connect_async()
-    try:
+    try:  # connecting retries until Slack accepts, so shutdown can cancel it: close even then
+        await handler.connect_async()
         await asyncio.Event().wait()
     finally:
         await handler.close_async()

@@ -10,16 +10,21 @@ import time
 import urllib.parse
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_async_handlers, builtin_handlers
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
 from tests.slack_fake import (
+    APP_TOKEN,
     FakeSlack,
     assert_valid_message,
     assert_valid_view,
@@ -31,6 +36,7 @@ from tests.slack_fake import (
     signed_slash_command,
     signed_url_verification,
     signed_view_submission,
+    slash_command_fields,
 )
 
 TOKEN = "xoxb-test"
@@ -293,6 +299,98 @@ def test_stop_releases_the_port(no_proxy: None) -> None:
     fake.stop()  # idempotent
     with pytest.raises(httpx.ConnectError):
         httpx.post(base_url + "auth.test")
+
+
+# -- Socket Mode -------------------------------------------------------------------------------
+
+
+def test_connections_open_needs_the_app_level_token(fake_slack: FakeSlack) -> None:
+    client = client_for(fake_slack)
+    for token, error in [(TOKEN, "not_allowed_token_type"), ("xapp-other", "invalid_auth")]:
+        with pytest.raises(SlackApiError) as info:
+            client.apps_connections_open(app_token=token)
+        assert info.value.response["error"] == error
+    url = client.apps_connections_open(app_token=APP_TOKEN)["url"]
+    port = fake_slack.socket_mode.port
+    assert port != fake_slack.port
+    assert re.fullmatch(rf"ws://127\.0\.0\.1:{port}/link/\?ticket=\w+", url)
+    assert fake_slack.socket_connections == []
+
+
+def test_socket_refuses_tickets_it_did_not_issue(fake_slack: FakeSlack) -> None:
+    url = client_for(fake_slack).apps_connections_open(app_token=APP_TOKEN)["url"]
+    forged = url.split("?")[0] + "?ticket=forged"
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+                await session.ws_connect(forged)
+            assert info.value.status == 401
+
+    asyncio.run(scenario())
+    assert fake_slack.socket_connections == []
+
+
+async def _until(condition: Any, what: str, timeout: float = 5.0) -> None:
+    """Let the event loop run until condition() holds, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def test_socket_mode_client_is_greeted_served_and_reconnected(fake_slack: FakeSlack) -> None:
+    seen: list[dict[str, Any]] = []
+    fields = slash_command_fields(text="help", user_id="U1", response_url="http://127.0.0.1:1/r")
+
+    async def on_message(_client: Any, message: dict[str, Any], _raw: str | None) -> None:
+        seen.append(message)
+
+    async def on_request(client: Any, request: SocketModeRequest) -> None:
+        text = f"{request.payload['command']} {request.payload['text']}"
+        reply = SocketModeResponse(request.envelope_id, payload={"text": text})
+        await client.send_socket_mode_response(reply)
+
+    async def scenario() -> None:
+        web_client = AsyncWebClient(base_url=fake_slack.base_url)
+        client = SocketModeClient(APP_TOKEN, web_client=web_client, ping_interval=1)
+        client.message_listeners.append(on_message)
+        client.socket_mode_request_listeners.append(on_request)
+        try:
+            await client.connect()
+            await asyncio.to_thread(fake_slack.wait_for_socket)
+            await _until(lambda: seen, "the hello message")
+            assert seen[0]["type"] == "hello" and seen[0]["num_connections"] == 1
+            assert seen[0]["connection_info"] == {"app_id": "A0001"}
+            await _until(lambda: client.last_ping_pong_time is not None, "a pong")
+
+            envelope_id = await asyncio.to_thread(
+                fake_slack.send_envelope, "slash_commands", fields, accepts_response_payload=True
+            )
+            ack = await asyncio.to_thread(fake_slack.wait_for_ack, envelope_id)
+            assert ack == {"envelope_id": envelope_id, "payload": {"text": "/triage help"}}
+            [envelope] = [m for m in seen if m.get("envelope_id") == envelope_id]
+            assert envelope["type"] == "slash_commands" and envelope["payload"] == fields
+
+            await asyncio.to_thread(fake_slack.send_disconnect)
+            await asyncio.to_thread(
+                fake_slack.wait_until,
+                lambda: [c.open for c in fake_slack.socket_mode.connections] == [False, True],
+                what="a new connection replacing the old",
+            )
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
+    fake_slack.wait_until(
+        lambda: not any(c.open for c in fake_slack.socket_mode.connections), what="all closed"
+    )
+    first, second = fake_slack.socket_connections
+    assert first.ticket != second.ticket
+    assert len(fake_slack.calls_to("apps.connections.open")) == 2
+    assert fake_slack.calls_to("apps.connections.open")[0].headers["authorization"] == (
+        f"Bearer {APP_TOKEN}"
+    )
 
 
 # -- signing -----------------------------------------------------------------------------------

@@ -47,6 +47,29 @@ def element(message: dict[str, Any], action_id: str) -> dict[str, Any]:
     raise AssertionError(f"no {action_id} in {message['blocks']}")
 
 
+def click_fields(
+    web: RunningWeb,
+    message: dict[str, Any],
+    action_id: str,
+    *,
+    user: str,
+    option: str | None = None,
+) -> dict[str, Any]:
+    """What Slack reports when `user` clicks `action_id` on `message`, with a new response url."""
+    target = element(message, action_id)
+    return {
+        "user_id": user,
+        "action_id": action_id,
+        "block_id": target["block_id"],
+        "value": target.get("value"),
+        "selected_option_value": option,
+        "channel_id": message["channel"],
+        "message_ts": message["ts"],
+        "message": message,
+        "response_url": web.fake.new_response_url(),
+    }
+
+
 def click(
     web: RunningWeb,
     secret: str,
@@ -57,21 +80,8 @@ def click(
     option: str | None = None,
 ) -> tuple[int, str]:
     """Send a signed click on `action_id` as `user`; return (HTTP status, response url)."""
-    target = element(message, action_id)
-    response_url = web.fake.new_response_url()
-    signed = signed_block_action(
-        secret,
-        user_id=user,
-        action_id=action_id,
-        block_id=target["block_id"],
-        value=target.get("value"),
-        selected_option_value=option,
-        channel_id=message["channel"],
-        message_ts=message["ts"],
-        message=message,
-        response_url=response_url,
-    )
-    return web.slack(signed).status_code, response_url
+    fields = click_fields(web, message, action_id, user=user, option=option)
+    return web.slack(signed_block_action(secret, **fields)).status_code, fields["response_url"]
 
 
 def reviews(factory: sessionmaker[Session]) -> list[Review]:

@@ -1,12 +1,13 @@
-"""Offline Slack for tests: a fake Web API server, signed request builders, Block Kit checks."""
+"""Offline Slack for tests: fake Web API and Socket Mode, request builders, Block Kit checks."""
 
 from __future__ import annotations
 
 from .blockkit import assert_valid_message, assert_valid_view
 from .plugin import SIGNING_SECRET
 from .records import RecordedCall
-from .server import FakeSlack
+from .server import APP_TOKEN, FakeSlack
 from .signing import (
+    block_action_payload,
     sign,
     signed_app_home_opened,
     signed_block_action,
@@ -15,14 +16,19 @@ from .signing import (
     signed_slash_command,
     signed_url_verification,
     signed_view_submission,
+    slash_command_fields,
 )
+from .socket_mode import SocketConnection
 
 __all__ = [
+    "APP_TOKEN",
     "SIGNING_SECRET",
     "FakeSlack",
     "RecordedCall",
+    "SocketConnection",
     "assert_valid_message",
     "assert_valid_view",
+    "block_action_payload",
     "sign",
     "signed_app_home_opened",
     "signed_block_action",
@@ -31,4 +37,5 @@ __all__ = [
     "signed_slash_command",
     "signed_url_verification",
     "signed_view_submission",
+    "slash_command_fields",
 ]

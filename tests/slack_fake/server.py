@@ -12,11 +12,14 @@ from http.server import ThreadingHTTPServer
 from typing import Any, TypeVar
 
 from .records import Fault, RecordedCall
+from .socket_mode import SocketConnection, SocketModeServer, disconnect, envelope
 from .transport import Handler, bearer_token, parse_request
 from .workspace import Workspace
 
 T = TypeVar("T")
 RESPONSE_URL = "response_url"
+APP_TOKEN = "xapp-1-A0001-1-test"
+CONNECTIONS_OPEN = "apps.connections.open"
 _DEFAULT_ERRORS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
 
 
@@ -27,15 +30,18 @@ class FakeSlack:
         self,
         *,
         tokens: Iterable[str] = ("xoxb-test",),
+        app_tokens: Iterable[str] = (APP_TOKEN,),
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         team_id: str = "T0001",
+        app_id: str = "A0001",
         users: Mapping[str, Mapping[str, Any]] | None = None,
         channels: Mapping[str, Mapping[str, Any]] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.tokens = set(tokens)
+        self.app_tokens = set(app_tokens)
         self.workspace = Workspace(
             bot_user_id=bot_user_id, bot_id=bot_id, team_id=team_id, users=users, channels=channels
         )
@@ -43,6 +49,7 @@ class FakeSlack:
         self._cond = threading.Condition(threading.RLock())
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.socket_mode = SocketModeServer(self._cond, host=host, app_id=app_id)
         self._reset_records()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -62,6 +69,11 @@ class FakeSlack:
             name=f"FakeSlack:{self.port}",
         )
         self._thread.start()
+        try:
+            self.socket_mode.start()
+        except RuntimeError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -70,6 +82,7 @@ class FakeSlack:
         self._server = self._thread = None
         if server is None:
             return
+        self.socket_mode.stop()
         server.shutdown()
         server.server_close()
         if thread is not None:
@@ -243,6 +256,58 @@ class FakeSlack:
             ]
         return "calls seen:\n" + "\n".join(lines)
 
+    # -- Socket Mode -------------------------------------------------------------------------
+
+    @property
+    def socket_connections(self) -> list[SocketConnection]:
+        """Every WebSocket apps opened, oldest first, as a snapshot."""
+        with self._cond:
+            return copy.deepcopy(self.socket_mode.connections)
+
+    def wait_for_socket(self, count: int = 1, timeout: float = 15.0) -> list[SocketConnection]:
+        """Wait until `count` Socket Mode connections are open (and greeted); returns them."""
+
+        def opened() -> list[SocketConnection]:
+            found = [c for c in self.socket_mode.connections if c.open]
+            return copy.deepcopy(found) if len(found) >= count else []
+
+        return self.wait_until(opened, timeout, f"{count} open Socket Mode connection(s)")
+
+    def send_envelope(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool = False,
+        timeout: float = 15.0,
+    ) -> str:
+        """Push a request to the app as Slack does over Socket Mode; returns its envelope_id.
+
+        `kind` is "slash_commands", "interactive" or "events_api"; the envelope goes to the
+        newest open connection, waiting for one if the app has not connected yet.
+        """
+        message = envelope(kind, payload, accepts_response_payload=accepts_response_payload)
+        newest = self.wait_for_socket(timeout=timeout)[-1]
+        self.socket_mode.send(newest, message)
+        return str(message["envelope_id"])
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 15.0) -> dict[str, Any]:
+        """Wait for the app's acknowledgement of one envelope ({"envelope_id", "payload"?})."""
+
+        def acked() -> dict[str, Any]:
+            for connection in self.socket_mode.connections:
+                for message in connection.received:
+                    if message.get("envelope_id") == envelope_id:
+                        return copy.deepcopy(message)
+            return {}
+
+        return self.wait_until(acked, timeout, f"the ack of envelope {envelope_id}")
+
+    def send_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Warn the newest connection that Slack will close it, so the app reconnects."""
+        newest = self.wait_for_socket()[-1]
+        self.socket_mode.send(newest, disconnect(reason))
+
     # -- request handling (called from server threads) ---------------------------------------
 
     def _take_fault(self, method: str) -> Fault | None:
@@ -295,12 +360,22 @@ class FakeSlack:
         token = bearer_token(headers, params)
         if token is None:
             return 200, {"ok": False, "error": "not_authed"}, {}, False
+        if method == CONNECTIONS_OPEN:
+            return 200, self._open_connection(token), {}, False
         if token not in self.tokens:
             return 200, {"ok": False, "error": "invalid_auth"}, {}, False
         handler = self.workspace.handler(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}, False
         return 200, handler(params), {}, False
+
+    def _open_connection(self, token: str) -> dict[str, Any]:
+        """apps.connections.open: only an app-level token gets a WebSocket URL."""
+        if token in self.tokens:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if token not in self.app_tokens:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": self.socket_mode.new_url()}
 
     def _accept_response(self, route: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Record a response_url POST and apply it to the original message, like Slack."""

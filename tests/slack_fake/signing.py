@@ -143,8 +143,12 @@ def _option_text(element: dict[str, Any], value: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": value, "emoji": True}
 
 
-def signed_block_action(
-    secret: str,
+def signed_block_action(secret: str, *, timestamp: int | None = None, **fields: Any) -> Signed:
+    """A `block_actions` interaction as Slack POSTs it; `fields` go to block_action_payload."""
+    return _payload_request(secret, block_action_payload(**fields), timestamp)
+
+
+def block_action_payload(
     *,
     user_id: str,
     action_id: str,
@@ -160,8 +164,7 @@ def signed_block_action(
     user_name: str | None = None,
     team_id: str = "T0001",
     api_app_id: str = "A0001",
-    timestamp: int | None = None,
-) -> Signed:
+) -> dict[str, Any]:
     """A `block_actions` interaction: a button click, or a static_select choice if given."""
     element = _find_element(message, action_id)
     action: dict[str, Any] = {
@@ -202,7 +205,7 @@ def signed_block_action(
     }
     if message is not None:
         payload["message"] = {"ts": message_ts, **message}
-    return _payload_request(secret, payload, timestamp)
+    return payload
 
 
 def signed_block_suggestion(
@@ -280,8 +283,12 @@ def signed_view_submission(
     return _payload_request(secret, payload, timestamp)
 
 
-def signed_slash_command(
-    secret: str,
+def signed_slash_command(secret: str, *, timestamp: int | None = None, **fields: Any) -> Signed:
+    """A slash command as Slack POSTs it; `fields` go to slash_command_fields."""
+    return _form_request(secret, slash_command_fields(**fields), timestamp)
+
+
+def slash_command_fields(
     *,
     command: str = "/triage",
     text: str,
@@ -293,10 +300,9 @@ def signed_slash_command(
     trigger_id: str | None = None,
     team_id: str = "T0001",
     api_app_id: str = "A0001",
-    timestamp: int | None = None,
-) -> Signed:
-    """A slash command, form-encoded with the fields Slack sends."""
-    fields = {
+) -> dict[str, str]:
+    """The fields Slack sends for a slash command (form-encoded over HTTP, JSON in Socket Mode)."""
+    return {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
         "team_domain": "fake",
@@ -311,4 +317,3 @@ def signed_slash_command(
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
     }
-    return _form_request(secret, fields, timestamp)
