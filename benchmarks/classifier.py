@@ -22,7 +22,12 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from classifier import evaluate, metrics_from_predictions, train  # noqa: E402
 from classifier.model import TicketClassifier  # noqa: E402
-from classifier.thresholds import Thresholds, choose_thresholds  # noqa: E402
+from classifier.thresholds import (  # noqa: E402
+    NEVER,
+    Thresholds,
+    choose_thresholds,
+    fixed_sequence_threshold,
+)
 from classifier.training import TrainedModel  # noqa: E402
 
 TARGETS = (0.95, 0.97, 0.99)
@@ -117,6 +122,32 @@ def trained_thresholds(
     )
 
 
+def fixed_sequence_comparison(
+    trained: TrainedModel, confidence_level: float, confidences: np.ndarray, correct: np.ndarray
+) -> list[dict[str, Any]]:
+    """Test coverage and precision had the thresholds come from fixed-sequence testing."""
+    held_out = trained.cv_predictions
+    held_out_correct = held_out.predicted == held_out.gold
+    rows = []
+    for target in TARGETS:
+        threshold = fixed_sequence_threshold(
+            held_out.confidences,
+            held_out_correct,
+            target_precision=target,
+            delta=1.0 - confidence_level,
+        )
+        covered = confidences >= threshold
+        rows.append(
+            {
+                "target_precision": target,
+                "threshold": None if threshold == NEVER else threshold,
+                "coverage": float(covered.mean()),
+                "realised_precision": float(correct[covered].mean()) if covered.any() else None,
+            }
+        )
+    return rows
+
+
 def main() -> None:
     """Train on train.csv, evaluate on test.csv, write JSON and PNG."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -199,6 +230,9 @@ def main() -> None:
         "cv_accuracy": trained.cv_metrics.accuracy,
         "targets": rows,
         "confidence_level_sweep_at_0.99": sweep,
+        "fixed_sequence_thresholds": fixed_sequence_comparison(
+            trained, args.confidence_level, confidences, correct
+        ),
         "train_seconds": train_seconds,
         "batch_texts_per_second_one_core": throughput,
         "single_text_latency_ms": latency,

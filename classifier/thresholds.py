@@ -128,6 +128,47 @@ def guaranteed_threshold(
     return NEVER if passing < 0 else float(ranked[passing])
 
 
+# Where the fixed sequence starts, as a share of the held-out predictions. On Banking77
+# nested CV, starting at 10 %, 20 % or 30 % gave the same thresholds; starting at the first
+# count that could pass, confidently mislabelled tickets near the top stopped 3 folds of 5.
+SEQUENCE_START_SHARE = 0.1
+
+
+def fixed_sequence_threshold(
+    confidences: np.ndarray, correct: np.ndarray, *, target_precision: float, delta: float
+) -> float:
+    """Find the lowest threshold whose precision bound meets the target (fixed-sequence test).
+
+    The measured alternative to ``guaranteed_threshold``, kept so benchmarks/classifier.py
+    can report both. Candidate thresholds are the distinct confidences, tested from the
+    most confident down, each with the full ``delta``, stopping at the first failure; a
+    fixed order keeps the family-wise error at ``delta`` without SGR's Bonferroni split
+    (Learn-then-Test, Angelopoulos et al. 2021). It starts at the most confident
+    ``SEQUENCE_START_SHARE`` (and no earlier than the smallest count that could pass), so
+    one confidently mislabelled example does not end the search.
+
+    Not the default: on Banking77 nested CV it raised coverage at target 0.99 from 0.671
+    to 0.689, but realised precision sat only 0.002-0.003 above each target, so a
+    3,080-ticket test set would fall below a target 9-19 % of the time (SGR: 2-5 %).
+    Returns infinity when nothing passes.
+    """
+    order = np.argsort(-np.asarray(confidences, dtype=np.float64), kind="stable")
+    ranked = np.asarray(confidences, dtype=np.float64)[order]
+    cum_correct = np.cumsum(np.asarray(correct, dtype=bool)[order])
+    n = len(ranked)
+    if n == 0:
+        return NEVER
+    # covered count at each distinct threshold (tied confidences are covered together)
+    covered = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True)) + 1
+    least_passing = math.ceil(math.log(delta) / math.log(target_precision))
+    covered = covered[covered >= max(least_passing, math.ceil(SEQUENCE_START_SHARE * n))]
+    right = cum_correct[covered - 1]
+    bounds = np.where(right > 0, beta.ppf(delta, np.maximum(right, 1), covered - right + 1), 0.0)
+    failing = np.flatnonzero(bounds < target_precision)
+    passed = int(failing[0]) if failing.size else len(covered)
+    return NEVER if passed == 0 else float(ranked[covered[passed - 1] - 1])
+
+
 def choose_thresholds(
     confidences: np.ndarray,
     predicted: Sequence[str],

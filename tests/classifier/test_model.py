@@ -90,3 +90,9 @@ def test_large_data_solver_learns_and_saves_like_the_exact_one(
     restored = load_model(artifact, sha256=sha256_hex(artifact))
     assert np.allclose(restored.predict_proba(texts[:50]), proba)
     assert [resolve_solver("auto", n) for n in (20_000, 20_001)] == ["exact", "sgd"]
+
+
+def test_texts_sharing_no_word_still_train() -> None:
+    """Word n-grams need two texts each, except when no n-gram repeats at all."""
+    model = TicketClassifier(temperature=1.0).fit(["hello there", "refund now"], ["a", "b"])
+    assert list(model.predict(["refund now please"])) == ["b"]

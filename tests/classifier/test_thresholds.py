@@ -10,6 +10,7 @@ from classifier.errors import ClassifierError
 from classifier.thresholds import (
     Thresholds,
     choose_thresholds,
+    fixed_sequence_threshold,
     guaranteed_threshold,
     precision_lower_bound,
 )
@@ -44,6 +45,47 @@ def test_threshold_excludes_the_error_prone_low_confidence_region() -> None:
     assert 0.7 < threshold <= 0.8
     covered = confidences >= threshold
     assert correct[covered].mean() >= 0.98
+
+
+def test_fixed_sequence_uses_the_full_delta_unlike_sgr() -> None:
+    # 2 errors in 5,000: the bound passes at delta = 0.05 but not at SGR's 0.05 / 13
+    confidences = np.linspace(0.5, 1.0, 5000)
+    correct = np.ones(5000, dtype=bool)
+    correct[[10, 20]] = False
+    assert (
+        precision_lower_bound(4998, 5000, 0.05)
+        >= 0.9985
+        > precision_lower_bound(4998, 5000, 0.05 / 13)
+    )
+    assert guaranteed_threshold(confidences, correct, target_precision=0.9985, delta=0.05) > 0.5
+    assert fixed_sequence_threshold(
+        confidences, correct, target_precision=0.9985, delta=0.05
+    ) == pytest.approx(0.5)
+
+
+def test_fixed_sequence_stops_at_the_first_failing_threshold() -> None:
+    rng = np.random.default_rng(3)
+    confidences = rng.uniform(0.0, 1.0, 4000)
+    correct = rng.random(4000) < 0.9 + 0.1 * confidences  # precision falls with confidence
+    threshold = fixed_sequence_threshold(confidences, correct, target_precision=0.97, delta=0.05)
+    covered = confidences >= threshold
+    assert precision_lower_bound(int(correct[covered].sum()), int(covered.sum()), 0.05) >= 0.97
+    wider = confidences >= confidences[confidences < threshold].max()
+    assert precision_lower_bound(int(correct[wider].sum()), int(wider.sum()), 0.05) < 0.97
+
+
+def test_fixed_sequence_survives_a_confident_mistake_at_the_top() -> None:
+    # one error among the 300 most confident would fail a first test there; the sequence
+    # starts at the most confident tenth (1,000 predictions) instead
+    confidences = np.linspace(0.5, 1.0, 10_000)
+    correct = np.ones(10_000, dtype=bool)
+    correct[-1] = False
+    threshold = fixed_sequence_threshold(confidences, correct, target_precision=0.99, delta=0.05)
+    assert threshold == pytest.approx(0.5)
+    assert (
+        fixed_sequence_threshold(confidences[:20], correct[:20], target_precision=0.99, delta=0.05)
+        > 1.0
+    )  # too few predictions for any bound to pass
 
 
 def _two_label_data() -> tuple[np.ndarray, list[str], list[str]]:
