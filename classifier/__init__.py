@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from classifier.persistence import dump_model, load_model, sha256_hex
     from classifier.text import build_nlp
     from classifier.thresholds import Thresholds, choose_thresholds
-    from classifier.training import TrainedModel, train
+    from classifier.training import TrainedModel, refit, train
 
 _EXPORTS = MappingProxyType(
     {
@@ -41,6 +41,7 @@ _EXPORTS = MappingProxyType(
         "Thresholds": "classifier.thresholds",
         "choose_thresholds": "classifier.thresholds",
         "TrainedModel": "classifier.training",
+        "refit": "classifier.training",
         "train": "classifier.training",
     }
 )
@@ -62,6 +63,7 @@ __all__ = [
     "load_model",
     "mask_sensitive",
     "metrics_from_predictions",
+    "refit",
     "sha256_hex",
     "train",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -41,6 +41,14 @@ def fold_assignment(y_index: np.ndarray, folds: int, random_state: int) -> tuple
     return assignment, used
 
 
+class OutOfFold(NamedTuple):
+    """Held-out scores of the examples, and of extra texts scored the same way."""
+
+    scores: np.ndarray
+    held_out: np.ndarray  # False for examples never held out (a label seen once)
+    extra_scores: np.ndarray
+
+
 def out_of_fold_scores(
     make_estimator: Callable[[], ScoringEstimator],
     texts: Sequence[str],
@@ -50,12 +58,22 @@ def out_of_fold_scores(
     folds: int,
     random_state: int,
     progress: Progress | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Score each example with a model that never saw it; returns (scores, held-out mask)."""
+    extra_texts: Sequence[str] = (),
+) -> OutOfFold:
+    """Score each example with a model that never saw it.
+
+    Each of ``extra_texts`` (unlabelled tickets) is scored by one fold model drawn at
+    random, so its scores come from the same kind of model, trained on as much data, as the
+    examples' held-out scores: the two sets of confidences can be compared as they are.
+    """
     texts_arr = np.asarray(texts, dtype=object)
     labels_arr = np.asarray(labels, dtype=object)
+    extra_arr = np.asarray(list(extra_texts), dtype=object)
     assignment, used = fold_assignment(y_index, folds, random_state)
-    scores = np.zeros((len(texts_arr), int(y_index.max()) + 1), dtype=np.float64)
+    extra_fold = np.random.default_rng(random_state).integers(used, size=len(extra_arr))
+    n_classes = int(y_index.max()) + 1
+    scores = np.zeros((len(texts_arr), n_classes), dtype=np.float64)
+    extra_scores = np.zeros((len(extra_arr), n_classes), dtype=np.float64)
     for fold in range(used):
         if progress is not None:
             progress("cross-validation", fold, used)
@@ -64,6 +82,8 @@ def out_of_fold_scores(
             texts_arr[~held_out].tolist(), labels_arr[~held_out].tolist()
         )
         scores[held_out] = estimator.decision_function(texts_arr[held_out].tolist())
+        if (chosen := extra_fold == fold).any():
+            extra_scores[chosen] = estimator.decision_function(extra_arr[chosen].tolist())
     if progress is not None:
         progress("cross-validation", used, used)
-    return scores, assignment >= 0
+    return OutOfFold(scores, assignment >= 0, extra_scores)

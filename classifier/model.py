@@ -111,7 +111,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         """Learn from labelled texts; returns self as scikit-learn expects."""
         texts, labels, classes, y_index = check_training_data(texts, labels)
         if self.temperature is None:
-            scores, held_out = out_of_fold_scores(
+            scores, held_out, _ = out_of_fold_scores(
                 lambda: clone(self).set_params(temperature=1.0),
                 texts,
                 labels,

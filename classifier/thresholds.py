@@ -13,6 +13,7 @@ import numpy as np
 from scipy.stats import beta
 
 from classifier.errors import ClassifierError
+from classifier.shift import population_weights
 
 NEVER = math.inf
 
@@ -84,14 +85,32 @@ class Thresholds:
         )
 
 
-def precision_lower_bound(correct: int, total: int, delta: float) -> float:
-    """One-sided Clopper-Pearson lower bound: precision is at least this with prob. 1 - delta."""
+def precision_lower_bound(correct: float, total: float, delta: float) -> float:
+    """One-sided Clopper-Pearson lower bound: precision is at least this with prob. 1 - delta.
+
+    Counts may be fractional: a weighted sample enters as its effective size (see
+    ``guaranteed_threshold``), which the beta quantile takes as it is.
+    """
     if correct <= 0:
         return 0.0
     return float(beta.ppf(delta, correct, total - correct + 1))
 
 
-def precision_upper_bound(correct: int, total: int, delta: float) -> float:
+def effective_counts(correct: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """(correct, total) of a weighted sample, at its Kish effective size (sum w)^2 / sum w^2.
+
+    Uneven weights make a sample worth fewer examples than it has, so a bound computed on
+    these counts widens instead of pretending to more evidence than there is; unit weights
+    give the plain counts.
+    """
+    total_weight = float(weights.sum())
+    if total_weight <= 0:
+        return 0.0, 0.0
+    effective = total_weight**2 / float((weights * weights).sum())
+    return effective * float(weights[correct].sum()) / total_weight, effective
+
+
+def precision_upper_bound(correct: float, total: float, delta: float) -> float:
     """One-sided Clopper-Pearson upper bound, used to show a label is significantly worse."""
     if correct >= total:
         return 1.0
@@ -99,7 +118,12 @@ def precision_upper_bound(correct: int, total: int, delta: float) -> float:
 
 
 def guaranteed_threshold(
-    confidences: np.ndarray, correct: np.ndarray, *, target_precision: float, delta: float
+    confidences: np.ndarray,
+    correct: np.ndarray,
+    *,
+    target_precision: float,
+    delta: float,
+    weights: np.ndarray | None = None,
 ) -> float:
     """Find the lowest threshold whose precision bound meets the target (SGR binary search).
 
@@ -107,21 +131,26 @@ def guaranteed_threshold(
     candidate thresholds are the sorted confidences, searched by bisection; because at
     most ceil(log2(n + 1)) thresholds are tested, each test uses delta / that number
     (Bonferroni), so the returned threshold holds its precision bound with prob. 1 - delta.
+
+    ``weights`` (see ``classifier.shift``) make the bound about a population other than
+    the sample, through ``effective_counts``; unit weights give the plain bound exactly.
     Returns infinity when no threshold can be justified.
     """
-    order = np.argsort(-np.asarray(confidences, dtype=np.float64), kind="stable")
-    ranked = np.asarray(confidences, dtype=np.float64)[order]
-    cum_correct = np.cumsum(np.asarray(correct, dtype=bool)[order])
+    confidences = np.asarray(confidences, dtype=np.float64)
+    order = np.argsort(-confidences, kind="stable")
+    ranked = confidences[order]
     n = len(ranked)
     if n == 0:
         return NEVER
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)[order]
+    hits = np.asarray(correct, dtype=bool)[order]
     step_delta = delta / math.ceil(math.log2(n + 1))
     passing, failing = -1, n
     while failing - passing > 1:
         mid = (passing + failing) // 2
         covered = int(np.searchsorted(-ranked, -ranked[mid], side="right"))
-        bound = precision_lower_bound(int(cum_correct[covered - 1]), covered, step_delta)
-        if bound >= target_precision:
+        right, effective = effective_counts(hits[:covered], w[:covered])
+        if precision_lower_bound(right, effective, step_delta) >= target_precision:
             passing = mid
         else:
             failing = mid
@@ -180,6 +209,7 @@ def choose_thresholds(
     min_label_support: int = 50,
     label_counts: Mapping[str, int] | None = None,
     min_examples: int = 5,
+    population_confidences: np.ndarray | None = None,
 ) -> Thresholds:
     """Pick thresholds from held-out predictions so auto-applied precision is guaranteed.
 
@@ -191,6 +221,11 @@ def choose_thresholds(
     (``label_counts``, default: counts of ``gold``) are never automated.
     ``per_label`` defaults to False by measurement on Banking77: overrides only ever raised
     thresholds there, costing coverage (0.881 -> 0.848 at target 0.97) for no needed gain.
+
+    ``population_confidences`` are the same kind of confidences for every ticket that
+    arrived, labelled or not; given them, the bound is about precision over those tickets
+    rather than over the labelled ones, which people answered because they were hard
+    (``classifier.shift``).
     """
     if not 0.0 < target_precision < 1.0:
         raise ClassifierError("target_precision must be between 0 and 1 (exclusive).")
@@ -200,8 +235,13 @@ def choose_thresholds(
     predicted_arr = np.asarray(predicted, dtype=object)
     correct = predicted_arr == np.asarray(gold, dtype=object)
     delta = 1.0 - confidence_level
+    weights = (
+        np.ones(len(confidences))
+        if population_confidences is None
+        else population_weights(confidences, population_confidences)
+    )
     default = guaranteed_threshold(
-        confidences, correct, target_precision=target_precision, delta=delta
+        confidences, correct, target_precision=target_precision, delta=delta, weights=weights
     )
     counts = Counter(gold) if label_counts is None else label_counts
     never_auto = frozenset(label for label, count in counts.items() if count < min_examples)
@@ -216,7 +256,12 @@ def choose_thresholds(
         for label in supported:
             mask = predicted_arr == label
             override = _label_override(
-                confidences[mask], correct[mask], default, target_precision, label_delta
+                confidences[mask],
+                correct[mask],
+                weights[mask],
+                default=default,
+                target_precision=target_precision,
+                delta=label_delta,
             )
             if override is not None:
                 overrides[label] = override
@@ -226,18 +271,20 @@ def choose_thresholds(
 def _label_override(
     confidences: np.ndarray,
     correct: np.ndarray,
+    weights: np.ndarray,
+    *,
     default: float,
     target_precision: float,
     delta: float,
 ) -> float | None:
     """Return a per-label threshold only when the label's own evidence justifies deviating."""
-    own = guaranteed_threshold(confidences, correct, target_precision=target_precision, delta=delta)
+    own = guaranteed_threshold(
+        confidences, correct, target_precision=target_precision, delta=delta, weights=weights
+    )
     if own < default:
         return own
     at_default = confidences >= default
-    total = int(at_default.sum())
-    if total and precision_upper_bound(int(correct[at_default].sum()), total, delta) < (
-        target_precision
-    ):
+    right, effective = effective_counts(correct[at_default], weights[at_default])
+    if effective and precision_upper_bound(right, effective, delta) < target_precision:
         return own
     return None

@@ -24,13 +24,14 @@ from classifier import (
     dump_model,
     evaluate,
     load_model,
+    refit,
     sha256_hex,
     train,
 )
 from storage.database import unit_of_work
 from storage.models import ModelStatus, ModelVersion, Review
 from storage.queries.model_versions import activate, active_version, version_by_id
-from storage.queries.tickets import LabelledExample, labelled_examples
+from storage.queries.tickets import LabelledExample, labelled_examples, unlabelled_texts
 
 # The candidate may trail the active model by this much (accuracy, coverage) and still win:
 # re-training on the same data is not bit-identical, and refusing every near-tie would freeze
@@ -39,6 +40,9 @@ PROMOTION_TOLERANCE = 0.01
 HOLDOUT_SHARE = 0.1
 HOLDOUT_MAX = 1_000
 MIN_TRAINING_EXAMPLES = 10
+# Unlabelled tickets scored to learn what arriving tickets look like (classifier.shift).
+# Past this many the labelled share is overstated, which only makes thresholds stricter.
+UNLABELLED_MAX = 50_000
 
 Progress = Callable[[str, int, int], None]
 
@@ -118,6 +122,7 @@ def retrain(
         incumbent_row = active_version(session=session)
         incumbent = None if incumbent_row is None else load_version(incumbent_row)
         n_answers = session.scalar(select(func.count()).select_from(Review)) or 0
+        unlabelled = unlabelled_texts(session=session, limit=UNLABELLED_MAX)
     _check_enough(examples)
     training, holdout = split_holdout(examples)
     trained = train(
@@ -127,6 +132,7 @@ def retrain(
         min_examples=settings.min_label_examples,
         pipeline=settings.spacy_pipeline,
         progress=progress,
+        unlabelled_texts=unlabelled,
     )
     texts, labels = [e.text for e in holdout], [e.label for e in holdout]
     candidate_metrics = evaluate(trained.model, texts, labels, trained.thresholds)
@@ -136,13 +142,22 @@ def retrain(
         else evaluate(incumbent.model, texts, labels, incumbent.thresholds)
     )
     promoted, reason = gate(candidate_metrics, incumbent_metrics)
-    artifact = dump_model(trained.model)
+    model, learned_from = trained.model, training
+    if promoted and holdout:
+        # The held-out answers are the newest, often the very tickets the active model got
+        # wrong: once the recipe has passed the gate, learn them too. Thresholds stay those
+        # justified by cross-validation on less data, which more data only makes safer.
+        model = refit(trained.model, [e.text for e in examples], [e.label for e in examples])
+        learned_from = examples
+    artifact = dump_model(model)
     metrics: dict[str, Any] = {
         "holdout": candidate_metrics.to_dict(),
         "incumbent_holdout": None if incumbent_metrics is None else incumbent_metrics.to_dict(),
         "incumbent_version": None if incumbent is None else incumbent.version_id,
         "cv": trained.cv_metrics.to_dict(),
         "holdout_size": len(holdout),
+        "refit_on_holdout": learned_from is examples and bool(holdout),
+        "unlabelled_scored": trained.n_unlabelled,
         "target_precision": settings.target_precision,
         "gate": reason,
     }
@@ -154,9 +169,9 @@ def retrain(
             sha256=sha256_hex(artifact),
             metrics=metrics,
             thresholds=trained.thresholds.to_dict(),
-            n_examples=len(training),
+            n_examples=len(learned_from),
             n_answers=n_answers,
-            data_cutoff=training[-1].decided_at,
+            data_cutoff=learned_from[-1].decided_at,
             created_at=stamp,
         )
         session.add(version)
@@ -172,7 +187,7 @@ def retrain(
         incumbent=incumbent_metrics,
         incumbent_version=None if incumbent is None else incumbent.version_id,
         cv=trained.cv_metrics,
-        n_examples=len(training),
+        n_examples=len(learned_from),
         holdout_size=len(holdout),
     )
 

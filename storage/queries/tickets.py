@@ -66,6 +66,21 @@ def imported_examples(*, session: Session) -> list[LabelledExample]:
     return _examples(session, Ticket.status == TicketStatus.IMPORTED)
 
 
+def unlabelled_texts(*, session: Session, limit: int) -> list[str]:
+    """Texts of the most recent tickets no person labelled (automated or still pending).
+
+    Retraining scores them to learn what all arriving tickets look like, not only the
+    labelled ones; `limit` bounds the work on a long-lived database.
+    """
+    query = (
+        select(Ticket.text)
+        .where(Ticket.decided_by.is_(None))
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def count_by_status(*, session: Session) -> dict[str, int]:
     """Number of tickets in each status."""
     query = select(Ticket.status, func.count()).group_by(Ticket.status)
