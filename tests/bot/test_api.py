@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.database import create_db_engine
 from storage.models import Ticket
-from tests.bot.conftest import RunningWeb
+from tests.bot.conftest import RunningWeb, serving, web_settings
+from tests.slack_fake import FakeSlack
 
 
 def ticket_count(factory: sessionmaker[Session]) -> int:
@@ -76,6 +80,27 @@ def test_unknown_ticket_is_404_json(web: RunningWeb) -> None:
 def test_health_checks_the_database(web: RunningWeb) -> None:
     response = web.client.get(web.url + "/healthz")
     assert response.status_code == 200 and response.json() == {"ok": True, "database": "ok"}
+
+
+@pytest.mark.parametrize("database", ["unmigrated", "unreachable"])
+def test_health_is_503_when_the_database_is_not_usable(
+    database: str,
+    database_url: str,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    slack_signing_secret: str,
+) -> None:
+    url = database_url if database == "unmigrated" else f"sqlite:///{tmp_path}/missing/dir/x.db"
+    engine = create_db_engine(url)
+    settings = web_settings(url, fake_slack, slack_signing_secret)
+    try:
+        with serving(settings, engine, fake_slack) as web:
+            response = web.client.get(web.url + "/healthz")
+    finally:
+        engine.dispose()
+    assert response.status_code == 503 and response.json()["ok"] is False
+    expected = "triage db upgrade" if database == "unmigrated" else "unreachable"
+    assert expected in response.json()["database"]
 
 
 def test_without_a_model_everything_goes_to_review(web: RunningWeb) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from bot.listeners.commands import COMMAND
-from bot.listeners.events import EVENT_TYPES
+from bot.listeners.events import EVENT_TYPES, SUBSCRIPTIONS
 from tests.bot.conftest import INTAKE_CHANNEL, RunningWeb
 from tests.slack_fake import signed_event, signed_slash_command
 
@@ -23,10 +23,9 @@ def test_manifest_lists_exactly_the_registered_commands_and_events() -> None:
     data = manifest()
     commands = {c["command"] for c in data["features"]["slash_commands"]}
     assert commands == {COMMAND}
-    subscribed = {
-        name.split(".")[0] for name in data["settings"]["event_subscriptions"]["bot_events"]
-    }
-    assert subscribed == set(EVENT_TYPES)
+    subscribed = data["settings"]["event_subscriptions"]["bot_events"]
+    assert sorted(subscribed) == sorted(SUBSCRIPTIONS)  # full names: message.im is not message
+    assert set(SUBSCRIPTIONS.values()) == set(EVENT_TYPES)
     urls = {c["url"] for c in data["features"]["slash_commands"]}
     urls |= {
         data["settings"]["event_subscriptions"]["request_url"],
