@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -105,6 +106,17 @@ class ModelVersion(Base):
     """A trained model stored as skops bytes, so every process loads the same version."""
 
     __tablename__ = "model_versions"
+    __table_args__ = (
+        # At most one active version, enforced by the database: a rollback racing a promotion
+        # fails instead of leaving two active rows for every ticket to trip over.
+        Index(
+            "uq_model_versions_one_active",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(16), index=True)

@@ -6,13 +6,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, TriageError
 from bot.services.admin import AdminChange, announce
 from bot.services.models import activate_version
 from bot.settings import Settings
 from classifier import ModelIntegrityError
 from storage.models import ModelVersion
-from storage.queries.model_versions import active_version_id, list_versions
+from storage.queries.model_versions import (
+    ConcurrentActivation,
+    active_version_id,
+    list_versions,
+)
 from storage.queries.runtime_settings import record_admin_action
 
 MODELS_SHOWN = 10
@@ -34,6 +38,8 @@ def rollback(
         activate_version(version_id, session=session, now=now)
     except ModelIntegrityError as error:
         raise InvalidInput(f"Model v{version_id} cannot be loaded: {error}") from None
+    except ConcurrentActivation as error:
+        raise TriageError(error.reason) from None
     summary = (
         f"Model v{version_id} is now active (was {'none' if before is None else f'v{before}'})."
     )

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.errors import StorageError
 from storage.models import ModelStatus, ModelVersion
+
+
+class ConcurrentActivation(StorageError):
+    """Another process activated a model version in the same moment; this one changed nothing."""
 
 
 def active_version(*, session: Session) -> ModelVersion | None:
@@ -34,11 +40,25 @@ def list_versions(*, session: Session, limit: int = 20) -> list[ModelVersion]:
 
 
 def activate(version: ModelVersion, *, session: Session, now: datetime) -> None:
-    """Make `version` the only active model; the previous one is retired."""
+    """Make `version` the only active model, the previous one retired, in the caller's transaction.
+
+    The demotion is flushed before the promotion, so the partial unique index (one row with
+    status 'active') holds at every statement. Two activations racing on PostgreSQL: the
+    second waits on the first's row lock, finds the winner active, and its promotion breaks
+    the index, which is reported as `ConcurrentActivation` instead of a second active row.
+    """
+    version_id = version.id  # the row cannot be read once a failed flush spoils the session
     session.execute(
         update(ModelVersion)
-        .where(ModelVersion.status == ModelStatus.ACTIVE, ModelVersion.id != version.id)
+        .where(ModelVersion.status == ModelStatus.ACTIVE, ModelVersion.id != version_id)
         .values(status=ModelStatus.RETIRED)
     )
     version.status = ModelStatus.ACTIVE
     version.activated_at = now
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ConcurrentActivation(
+            f"Model v{version_id} was not activated: another version was activated at the "
+            "same moment. Nothing changed; look at the versions again and retry."
+        ) from None
