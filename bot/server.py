@@ -18,18 +18,19 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.admin_group import AdminGroup
+from bot.api.errors import EXCEPTION_HANDLERS, JsonServerErrors
 from bot.api.health import health_endpoint
 from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
 from bot.app import build_bolt_app
 from bot.clock import utc_now
 from bot.delivery import Deliverer, slack_client
 from bot.deps import Deps
-from bot.errors import SettingsError, TriageError
+from bot.errors import SettingsError
 from bot.services.model_cache import ModelCache
 from bot.settings import Settings
 from storage.database import session_factory
@@ -114,23 +115,10 @@ def build_web_process(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={TriageError: triage_error_response, 404: not_found, 405: not_allowed},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(JsonServerErrors)],
     )
     return WebProcess(deps, app, bolt, deliverer)
-
-
-async def triage_error_response(_request: Request, error: Exception) -> JSONResponse:
-    """Our errors become JSON with the reason and their status code."""
-    assert isinstance(error, TriageError)
-    return JSONResponse({"error": error.reason}, status_code=error.status)
-
-
-async def not_found(_request: Request, _error: Exception) -> JSONResponse:
-    return JSONResponse({"error": "No such endpoint."}, status_code=404)
-
-
-async def not_allowed(_request: Request, _error: Exception) -> JSONResponse:
-    return JSONResponse({"error": "Method not allowed here."}, status_code=405)
 
 
 async def deliver_forever(deliverer: Deliverer, wake: asyncio.Event) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 MAX_TEXT_LENGTH = 20_000
 MAX_LABEL_LENGTH = 100
 
@@ -28,3 +30,18 @@ def clean_ticket_text(raw: str) -> str:
     if len(text) > MAX_TEXT_LENGTH:
         raise TextProblem(f"text longer than {MAX_TEXT_LENGTH:,} characters")
     return text
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a JSON value holds NUL in any string, dict key included, at any depth.
+
+    Every field is held to the text's rule: PostgreSQL refuses NUL in text columns, and a
+    value that only one of the two supported databases can store is refused on both.
+    """
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.database import create_db_engine
@@ -61,6 +61,43 @@ def test_invalid_body_gets_a_reason(
     assert response.status_code == status
     assert reason in response.json()["error"]
     assert ticket_count(factory) == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"subject": "a\x00b"}, "subject contains a NUL"),
+        ({"source": "zen\x00desk"}, "source contains a NUL"),
+        ({"external_id": "zd\x001"}, "external_id contains a NUL"),
+        ({"callback_url": "https://x.example/\x00"}, "callback_url contains a NUL"),
+        ({"metadata": {"tags": ["ok", "b\x00d"]}}, "metadata contains a NUL"),
+        ({"metadata": {"k\x00": 1}}, "metadata contains a NUL"),
+    ],
+)
+def test_nul_in_any_field_is_refused_with_a_reason(
+    web: RunningWeb, factory: sessionmaker[Session], fields: dict[str, object], reason: str
+) -> None:
+    response = web.api("POST", "/api/tickets", json={"text": "Where is my card?", **fields})
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["error"]
+    assert ticket_count(factory) == 0
+
+
+def test_an_unexpected_failure_is_a_json_500_without_a_traceback(
+    web: RunningWeb, engine: Engine
+) -> None:
+    with engine.begin() as connection:  # the schema broken under the running server
+        connection.execute(text("ALTER TABLE tickets RENAME TO tickets_gone"))
+    for method, path, body in (
+        ("GET", "/api/tickets/1", None),
+        ("POST", "/api/tickets", {"text": "Where is my card?"}),
+    ):
+        response = web.api(method, path, json=body)
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {"error": "Internal error; the details are in the logs."}
+    response = web.api("PUT", "/api/tickets/1")
+    assert response.status_code == 405 and "error" in response.json()
 
 
 def test_oversized_body_is_413(web: RunningWeb, factory: sessionmaker[Session]) -> None:

@@ -1,0 +1,77 @@
+"""Every HTTP answer is JSON, errors included: 4xx with the reason, 500 without a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.errors import TriageError
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Internal error; the details are in the logs."
+
+
+async def triage_error_response(_request: Request, error: Exception) -> JSONResponse:
+    """Our errors become JSON with the reason and their status code."""
+    assert isinstance(error, TriageError)
+    return JSONResponse({"error": error.reason}, status_code=error.status)
+
+
+async def not_found(_request: Request, _error: Exception) -> JSONResponse:
+    return JSONResponse({"error": "No such endpoint."}, status_code=404)
+
+
+async def not_allowed(_request: Request, _error: Exception) -> JSONResponse:
+    return JSONResponse({"error": "Method not allowed here."}, status_code=405)
+
+
+async def http_error(_request: Request, error: Exception) -> JSONResponse:
+    """Any other HTTP error Starlette raises, as JSON like every other answer."""
+    assert isinstance(error, HTTPException)
+    return JSONResponse({"error": error.detail}, status_code=error.status_code)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    TriageError: triage_error_response,
+    404: not_found,
+    405: not_allowed,
+    HTTPException: http_error,
+}
+
+
+class JsonServerErrors:
+    """Turn an unexpected exception into a JSON 500 and log it once.
+
+    Starlette's own handler for `Exception` answers and then re-raises, and uvicorn closes
+    the connection on a re-raised error, so a client can lose the answer; this middleware
+    answers and keeps the connection usable. An error after the answer started is re-raised.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            log.exception("request failed", extra={"path": scope.get("path")})
+            response = JSONResponse({"error": INTERNAL_ERROR}, status_code=500)
+            await response(scope, receive, send)
