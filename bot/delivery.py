@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=15)
+MAX_RETRY_AFTER = timedelta(hours=1)  # a longer wait asked for is taken as a glitch
 
 
 class DeliveryError(Exception):
@@ -157,12 +160,13 @@ class Deliverer:
             response = self._client.api_call(method, json=arguments)
         except SlackApiError as error:
             status = error.response.status_code
-            retry = error.response.headers.get("Retry-After") if status == 429 else None
+            retry = (
+                retry_after_seconds(error.response.headers, now=self._now())
+                if status == 429
+                else None
+            )
             code = error.response.get("error") if isinstance(error.response.data, dict) else None
-            raise DeliveryError(
-                f"{method}: HTTP {status} {code or ''}".strip(),
-                None if retry is None else float(retry),
-            ) from None
+            raise DeliveryError(f"{method}: HTTP {status} {code or ''}".strip(), retry) from None
         except OSError as error:  # connection refused, timeout, DNS
             raise DeliveryError(f"{method}: {type(error).__name__}: {error}") from None
         return Sent(response.get("channel"), response.get("ts"))
@@ -229,6 +233,27 @@ class Deliverer:
             "thread_ts": payload["thread_ts"],
             **message,
         }
+
+
+def retry_after_seconds(headers: Mapping[str, Any], *, now: datetime) -> float | None:
+    """Slack's Retry-After in seconds, or None (then the usual backoff applies).
+
+    The header name is matched in any case (HTTP/2 and proxies lower-case it); the value may
+    be seconds or an HTTP date. Anything unreadable is ignored rather than failing the send.
+    """
+    value = next((str(v).strip() for k, v in headers.items() if k.lower() == "retry-after"), "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        seconds = (aware - now).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER.total_seconds())
 
 
 def post(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:

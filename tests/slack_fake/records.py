@@ -30,5 +30,6 @@ class Fault:
 
     status: int
     error: str
-    retry_after: int | None = None
+    retry_after: int | str | None = None
+    retry_after_header: str = "Retry-After"
     remaining: int = 1

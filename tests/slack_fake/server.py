@@ -134,13 +134,16 @@ class FakeSlack:
         status: int | None = None,
         *,
         error: str | None = None,
-        retry_after: int = 1,
+        retry_after: int | str = 1,
+        retry_after_header: str = "Retry-After",
         count: int = 1,
     ) -> None:
         """Make the next `count` calls of `method` fail (429 by default; "*" for any method).
 
-        status=429 answers with Retry-After; status=5xx answers that status; error="x" with no
-        status answers HTTP 200 {"ok": false, "error": "x"}. Use "response_url" for hooks.
+        status=429 answers with Retry-After (any value, under any spelling of the header
+        name: HTTP/2 proxies send it lower-case); status=5xx answers that status; error="x"
+        with no status answers HTTP 200 {"ok": false, "error": "x"}. Use "response_url" for
+        hooks.
         """
         if status is None:
             status = 200 if error else 429
@@ -148,6 +151,7 @@ class FakeSlack:
             status=status,
             error=error or _DEFAULT_ERRORS.get(status, "fatal_error"),
             retry_after=retry_after if status == 429 else None,
+            retry_after_header=retry_after_header,
             remaining=count,
         )
         with self._cond:
@@ -353,7 +357,11 @@ class FakeSlack:
             return 503, {"ok": False, "error": "service_unavailable"}, {}, True
         fault = self._take_fault(method)
         if fault is not None:
-            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            extra = (
+                {fault.retry_after_header: str(fault.retry_after)}
+                if fault.retry_after is not None
+                else {}
+            )
             return fault.status, {"ok": False, "error": fault.error}, extra, True
         if method == RESPONSE_URL:
             return (*self._accept_response(route, params), {}, False)
