@@ -7,6 +7,7 @@ that names the variable, so a deployer never meets a traceback for a typo.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -114,6 +115,7 @@ class Settings:
     retrain_check_seconds: int = 60
     delivery_seconds: int = 5
     reminder_minutes: int = 30
+    reminder_check_seconds: int = 60
     escalation_minutes: int = 120
     backlog_alert: int = 50
     min_audits_for_alert: int = 30
@@ -140,8 +142,9 @@ class Settings:
             try:
                 values[attribute] = parse(raw)
             except ValueError as error:
-                shown = raw if attribute not in _SECRETS else "<hidden>"
-                raise SettingsError(f"{name}={shown} is invalid: {error}") from None
+                raise SettingsError(
+                    f"{name}={_shown(attribute, raw)} is invalid: {error}"
+                ) from None
         return cls(**values)
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -184,6 +187,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_RETRAIN_CHECK_SECONDS": ("retrain_check_seconds", _int_between(5, 86_400)),
     "TRIAGE_DELIVERY_SECONDS": ("delivery_seconds", _int_between(1, 3_600)),
     "TRIAGE_REMINDER_MINUTES": ("reminder_minutes", _int_between(1, 10_080)),
+    "TRIAGE_REMINDER_CHECK_SECONDS": ("reminder_check_seconds", _int_between(5, 86_400)),
     "TRIAGE_ESCALATION_MINUTES": ("escalation_minutes", _int_between(1, 10_080)),
     "TRIAGE_BACKLOG_ALERT": ("backlog_alert", _int_between(1, 1_000_000)),
     "TRIAGE_MIN_AUDITS_FOR_ALERT": ("min_audits_for_alert", _int_between(1, 100_000)),
@@ -195,5 +199,17 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
 _PARSERS = {name: parse for name, (_, parse) in _SPEC.items()}
 _ATTRIBUTES = {name: attribute for name, (attribute, _) in _SPEC.items()}
 _SECRETS = {"slack_bot_token", "slack_signing_secret", "slack_app_token", "api_tokens"}
+# user:password@ in a URL; greedy to the last "@", since a password may hold an unescaped one.
+_URL_PASSWORD = re.compile(r"(://[^/:@]*:).*@")
+
+
+def _shown(attribute: str, raw: str) -> str:
+    """The rejected value as the error may echo it: secrets hidden, URL passwords masked."""
+    if attribute in _SECRETS:
+        return "<hidden>"
+    if attribute == "database_url":
+        return _URL_PASSWORD.sub(r"\1***@", raw)
+    return raw
+
 
 ENVIRONMENT_VARIABLES: tuple[str, ...] = tuple(_SPEC)

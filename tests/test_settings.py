@@ -33,6 +33,7 @@ def test_defaults_need_no_configuration() -> None:
         ("TRIAGE_ADMIN_GROUP", "@support-leads", "TRIAGE_ADMIN_GROUP=@support-leads is invalid"),
         ("SLACK_API_URL", "ftp://x", "SLACK_API_URL=ftp://x is invalid"),
         ("TRIAGE_LOG_LEVEL", "LOUD", "TRIAGE_LOG_LEVEL=LOUD is invalid"),
+        ("TRIAGE_REMINDER_CHECK_SECONDS", "1", "TRIAGE_REMINDER_CHECK_SECONDS=1 is invalid"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str, expected: str) -> None:
@@ -73,6 +74,14 @@ def test_secrets_stay_out_of_repr_and_errors() -> None:
         {"SLACK_BOT_TOKEN": "xoxb-secret", "TRIAGE_API_TOKEN": "tok-secret"}, dotenv_path=None
     )
     assert "secret" not in repr(settings)
+
+
+def test_a_rejected_database_url_does_not_show_its_password() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"DATABASE_URL": "mysql://triage:s3cr@t@db.internal/x"}, dotenv_path=None)
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL=mysql://triage:***@db.internal/x is invalid")
+    assert "s3cr" not in message
 
 
 def test_every_setting_is_documented_in_env_example() -> None:
