@@ -5,18 +5,22 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.blocks.commands import channel_mention
 from bot.blocks.text import escape
 from bot.errors import InvalidInput
 from bot.services.admin import AdminChange, announce, find_label
-from bot.services.policy import LABEL_THRESHOLDS, current_policy
+from bot.services.policy import LABEL_RENAMES, LABEL_THRESHOLDS, current_policy
 from bot.settings import Settings
-from storage.models import Label, Review, Ticket
+from storage.models import Label, ModelVersion, Review, Ticket
 from storage.queries.labels import label_by_name
-from storage.queries.runtime_settings import record_admin_action, set_runtime_setting
+from storage.queries.runtime_settings import (
+    record_admin_action,
+    runtime_settings,
+    set_runtime_setting,
+)
 
 LABEL_NAME = re.compile(r"^[A-Za-z0-9][\w.:/-]{0,99}$")
 MAX_DESCRIPTION = 500
@@ -95,7 +99,11 @@ def add_label(
 def rename_label(
     old: str, new: str, *, session: Session, settings: Settings, actor: str, now: datetime
 ) -> AdminChange:
-    """Rename a label everywhere it is used, so training data keeps one name per category."""
+    """Rename a label everywhere it is used, so training data keeps one name per category.
+
+    Stored models still say the old name until the next retraining; the rename is kept in
+    the policy so their predictions arrive under the new name, with its route and bar.
+    """
     label = find_label(old, session=session, active_only=False)
     _check_name(new)
     if label_by_name(new, session=session) is not None:
@@ -108,9 +116,15 @@ def rename_label(
     if old in overrides:
         overrides[new] = overrides.pop(old)
         set_runtime_setting(LABEL_THRESHOLDS, overrides, session=session, actor=actor, now=now)
+    newest_model = session.scalar(select(func.max(ModelVersion.id))) or 0
+    renames = [
+        *(runtime_settings(session=session).get(LABEL_RENAMES) or []),
+        [old, new, newest_model],
+    ]
+    set_runtime_setting(LABEL_RENAMES, renames, session=session, actor=actor, now=now)
     summary = (
-        f"Label {escape(old)} renamed to {new}; "
-        "retrain so the model suggests the new name (`/triage retrain`)."
+        f"Label {escape(old)} renamed to {new}, in history too; "
+        "the model's suggestions use the new name from the next ticket."
     )
     return _record(
         "rename label",
@@ -127,14 +141,19 @@ def rename_label(
 def retire_label(
     name: str, *, session: Session, settings: Settings, actor: str, now: datetime
 ) -> AdminChange:
-    """Stop offering a label; its tickets and answers stay for history."""
+    """Stop offering a label; its tickets and answers stay for history.
+
+    The model in use may still predict it: such tickets go to review (see
+    `Policy.thresholds_for`), and retraining leaves the label's tickets out.
+    """
     label = find_label(name, session=session)
     label.active = False
     return _record(
         "retire label",
         {"name": name, "active": True},
         {"name": name, "active": False},
-        f"Label {escape(name)} retired: people can no longer pick it.",
+        f"Label {escape(name)} retired: people can no longer pick it, tickets the model "
+        "still gives it go to review, and retraining leaves it out.",
         session=session,
         settings=settings,
         actor=actor,

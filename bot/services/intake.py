@@ -8,8 +8,8 @@ down. The model runs before the transaction opens: a lock is never held during i
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from bot.services.models import LoadedModel
 from bot.services.policy import Policy, current_policy
 from bot.services.ticket_text import TextProblem, clean_ticket_text
 from bot.settings import Settings
-from classifier import Decision
+from classifier import Decision, Thresholds
 from storage.database import unit_of_work
 from storage.models import OutboxKind, Ticket, TicketStatus
 from storage.queries.labels import label_by_name
@@ -114,21 +114,52 @@ def classify_for_intake(
     request: NewTicket, *, model: LoadedModel | None, policy: Policy, rng: random.Random
 ) -> tuple[Classification, float | None]:
     """Run the model and the decision under the current policy; also return the bar used."""
-    if model is not None:
-        model = LoadedModel(model.version_id, model.model, policy.thresholds_for(model.thresholds))
+    if model is None:
+        [cold] = classify_texts([request.text], model=None, audit_rate=policy.audit_rate, rng=rng)
+        return cold, None
+    renamed = policy.label_map((str(c) for c in model.model.classes_), model.version_id)
+    thresholds = policy.thresholds_for(model.thresholds, renamed)
+    model = LoadedModel(model.version_id, model.model, thresholds)
     [result] = classify_texts([request.text], model=model, audit_rate=policy.audit_rate, rng=rng)
-    threshold = (
-        None if model is None or result.label is None else model.thresholds.for_label(result.label)
+    result, threshold = in_current_names(
+        result, renamed=renamed, retired=policy.retired, thresholds=thresholds
     )
     if policy.paused and result.decision != Decision.REVIEW:
-        result = Classification(
-            result.label,
-            result.confidence,
-            Decision.REVIEW,
-            result.model_version,
-            result.suggestions,
-        )
+        result = replace(result, decision=Decision.REVIEW)
     return result, threshold
+
+
+def in_current_names(
+    result: Classification,
+    *,
+    renamed: Mapping[str, str],
+    retired: frozenset[str],
+    thresholds: Thresholds,
+) -> tuple[Classification, float | None]:
+    """The model's answer in today's label names, and the bar its label had to clear.
+
+    A class renamed since training takes its new name, so its route and history follow. A
+    retired label is never offered: the best label still in use is shown instead, and the
+    ticket goes to review (retired labels are never automatic, see `Policy.thresholds_for`).
+    """
+    if result.label is None:
+        return result, None
+
+    def now(name: str) -> str:
+        return renamed.get(name, name)
+
+    model_name = {now(name): name for name, _ in result.suggestions}
+    shown = tuple((now(name), p) for name, p in result.suggestions if now(name) not in retired)
+    label = now(result.label)
+    if label not in retired:
+        return replace(result, label=label, suggestions=shown), thresholds.for_label(result.label)
+    if not shown:
+        return replace(result, label=None, confidence=None, suggestions=()), None
+    best, probability = shown[0]
+    offered = replace(
+        result, label=best, confidence=probability, decision=Decision.REVIEW, suggestions=shown
+    )
+    return offered, thresholds.for_label(model_name[best])
 
 
 def submit_ticket(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.settings import Settings
 from classifier import Thresholds
+from storage.models import Label
 from storage.queries.runtime_settings import runtime_settings
 
 # Keys admins may set at run time (through /triage); values are JSON.
@@ -18,6 +22,19 @@ QUORUM = "quorum"
 TARGET_PRECISION = "target_precision"
 THRESHOLD = "threshold"  # overrides the model's global threshold
 LABEL_THRESHOLDS = "label_thresholds"  # {label: threshold}
+LABEL_RENAMES = "label_renames"  # [[old, new, models_up_to], ...], oldest first
+
+
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Rename:
+    """`labels rename OLD NEW`, and the newest model version stored when it happened."""
+
+    old: str
+    new: str
+    models_up_to: int
 
 
 @dataclass(frozen=True)
@@ -30,24 +47,55 @@ class Policy:
     target_precision: float = 0.95
     threshold: float | None = None
     label_thresholds: dict[str, float] = field(default_factory=dict)
+    renames: tuple[Rename, ...] = ()
+    labels: frozenset[str] = frozenset()  # every label name in use now, retired ones included
+    retired: frozenset[str] = frozenset()
 
-    def thresholds_for(self, tuned: Thresholds) -> Thresholds:
-        """The model's tuned thresholds with the admins' overrides on top.
+    def label_map(self, classes: Iterable[str], version_id: int) -> dict[str, str]:
+        """The current name of each class of model `version_id` that a rename has changed.
+
+        A model keeps the names it was trained with until the next retraining. Renames are
+        replayed in order on the model's own names. One applies to a model stored before it,
+        and to a later one (trained on data read before the rename) unless the old name has
+        since been given to a new label; it renames a class only while the model does not
+        already have a class of the new name.
+        """
+        current = {name: name for name in classes}
+        for rename in self.renames:
+            if version_id > rename.models_up_to and rename.old in self.labels:
+                continue
+            holders = [name for name, now in current.items() if now == rename.old]
+            if holders and rename.new not in current.values():
+                current.update(dict.fromkeys(holders, rename.new))
+        return {name: now for name, now in current.items() if now != name}
+
+    def thresholds_for(self, tuned: Thresholds, renamed: Mapping[str, str] = EMPTY) -> Thresholds:
+        """The model's tuned thresholds with the admins' overrides on top, in the model's names.
 
         An admin's global threshold replaces the tuned per-label ones ("for all labels");
-        labels with too few examples stay never-automatic whatever the override.
+        labels with too few examples stay never-automatic whatever the override, and so do
+        retired labels. Overrides and retirements name labels as they are called now;
+        `renamed` (from `label_map`) carries them to the model's older names.
         """
+
+        def model_names(label: str) -> set[str]:
+            own = set() if label in renamed else {label}
+            return own | {name for name, now in renamed.items() if now == label}
+
         result = tuned
         if self.threshold is not None:
             result = Thresholds(self.threshold, {}, tuned.never_auto)
         for label, value in self.label_thresholds.items():
-            result = result.with_label(label, value)
-        return result
+            for name in model_names(label):
+                result = result.with_label(name, value)
+        retired = {name for label in self.retired for name in model_names(label)}
+        return replace(result, never_auto=result.never_auto | retired) if retired else result
 
 
 def current_policy(*, session: Session, settings: Settings) -> Policy:
     """Read the overrides stored in the database over the deployment's defaults."""
     stored: dict[str, Any] = runtime_settings(session=session)
+    names = {name: active for name, active in session.execute(select(Label.name, Label.active))}
     return Policy(
         paused=bool(stored.get(PAUSED, False)),
         audit_rate=float(stored.get(AUDIT_RATE, settings.audit_rate)),
@@ -55,6 +103,9 @@ def current_policy(*, session: Session, settings: Settings) -> Policy:
         target_precision=float(stored.get(TARGET_PRECISION, settings.target_precision)),
         threshold=None if stored.get(THRESHOLD) is None else float(stored[THRESHOLD]),
         label_thresholds={k: float(v) for k, v in (stored.get(LABEL_THRESHOLDS) or {}).items()},
+        renames=tuple(Rename(old, new, upto) for old, new, upto in stored.get(LABEL_RENAMES) or ()),
+        labels=frozenset(names),
+        retired=frozenset(name for name, active in names.items() if not active),
     )
 
 

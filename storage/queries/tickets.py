@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Ticket, TicketStatus
+from storage.models import Label, Ticket, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,12 @@ def labelled_examples(*, session: Session) -> list[LabelledExample]:
     """Every ticket whose label came from a person or from imported history, oldest answer first.
 
     Model-applied labels are excluded on purpose: learning from its own guesses would let
-    the model confirm its mistakes.
+    the model confirm its mistakes. So are retired labels: a model still trained on a
+    category nobody may pick keeps predicting it, and each of those tickets goes to review.
+    Their tickets stay for history and return to training if the label is brought back.
     """
-    return _examples(session)
+    retired = select(Label.name).where(Label.active.is_(False))
+    return _examples(session, Ticket.final_label.not_in(retired))
 
 
 def imported_examples(*, session: Session) -> list[LabelledExample]:

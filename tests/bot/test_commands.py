@@ -236,7 +236,7 @@ def test_label_commands_rename_everywhere_retire_and_route(
     added = triage(web, slack_signing_secret, "labels add refund_request Money &lt;b&gt;back")
     assert added["text"].startswith("Label refund_request added.")
     renamed = triage(web, slack_signing_secret, "labels rename card_arrival card_late")["text"]
-    assert "renamed to card_late; retrain" in renamed
+    assert "renamed to card_late, in history too" in renamed
     assert (
         "Label lost_card retired"
         in triage(web, slack_signing_secret, "labels retire lost_card")["text"]
@@ -264,12 +264,43 @@ def test_label_commands_rename_everywhere_retire_and_route(
     assert actions[1:] == [
         "add label",
         "set label_thresholds",
+        "set label_renames",
         "rename label",
         "retire label",
         "route label",
         "route label",
     ]
     assert len(alerts(web, 5)) == 5
+
+
+def test_the_next_ticket_follows_a_rename_and_a_retirement(
+    web: RunningWeb,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+    slack_signing_secret: str,
+) -> None:
+    """The model still says card_arrival until it is retrained: its tickets must not."""
+    install_model(factory, trained)
+    triage(web, slack_signing_secret, "threshold 0")
+    assert post_ticket(web, external_id="before")["label"] == "card_arrival"
+
+    triage(web, slack_signing_secret, "labels rename card_arrival card_late")
+    triage(web, slack_signing_secret, "labels route card_late <#C0ROUTE|card-team>")
+    renamed = post_ticket(web, external_id="renamed")
+    assert (renamed["status"], renamed["label"]) == ("auto", "card_late")
+    assert renamed["suggested_label"] == "card_late"
+    [route] = web.fake.wait_for(
+        lambda c: c.method == "chat.postMessage" and c.params["channel"] == "C0ROUTE"
+    )
+    assert "card_late" in route.params["text"]
+
+    retired = triage(web, slack_signing_secret, "labels retire card_late")["text"]
+    assert "tickets the model still gives it go to review" in retired
+    held = post_ticket(web, external_id="retired")
+    assert (held["status"], held["decision"], held["label"]) == ("pending", "review", None)
+    assert held["suggested_label"] not in ("card_late", "card_arrival")
+    message = review_message(web)
+    assert "card_late" not in str(message["blocks"]) and "card_arrival" not in str(message)
 
 
 def test_stats_queue_and_reviewers_answer_through_the_response_url(
