@@ -186,6 +186,62 @@ def test_threshold_change_is_audited_announced_and_used_by_the_next_ticket(
     assert tuned.startswith("Threshold for every label set to the model's tuned thresholds")
 
 
+OTHER_TEXT = "How do I top up with Apple Pay?"  # the sample model does not say card_arrival
+
+
+@pytest.fixture
+def confident(
+    web: RunningWeb,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+    slack_signing_secret: str,
+) -> RunningWeb:
+    """The sample model active and, through `/triage threshold 0`, every prediction confident."""
+    install_model(factory, trained)
+    triage(web, slack_signing_secret, "threshold 0")
+    return web
+
+
+def test_pause_sends_the_next_ticket_to_review_and_resume_undoes_it(
+    confident: RunningWeb, slack_signing_secret: str
+) -> None:
+    web = confident
+    assert post_ticket(web, external_id="before")["status"] == "auto"
+    triage(web, slack_signing_secret, "pause")
+    paused = post_ticket(web, external_id="paused")
+    assert (paused["status"], paused["decision"], paused["label"]) == ("pending", "review", None)
+    assert paused["suggested_label"] == "card_arrival"  # the model still ran
+    review_message(web)
+    triage(web, slack_signing_secret, "resume")
+    assert post_ticket(web, external_id="resumed")["status"] == "auto"
+
+
+def test_a_label_threshold_holds_back_that_label_only(
+    confident: RunningWeb, slack_signing_secret: str
+) -> None:
+    web = confident
+    triage(web, slack_signing_secret, "threshold card_arrival 1")
+    held = post_ticket(web, external_id="card")
+    assert (held["status"], held["suggested_label"]) == ("pending", "card_arrival")
+    other = post_ticket(web, OTHER_TEXT, external_id="other")
+    assert other["status"] == "auto" and other["label"] not in (None, "card_arrival")
+    triage(web, slack_signing_secret, "threshold card_arrival tuned")
+    assert post_ticket(web, external_id="card again")["status"] == "auto"
+
+
+def test_the_audit_rate_samples_the_next_confident_tickets(
+    confident: RunningWeb, slack_signing_secret: str
+) -> None:
+    web = confident
+    assert post_ticket(web, external_id="unaudited")["decision"] == "auto"
+    triage(web, slack_signing_secret, "audit 100%")
+    audited = post_ticket(web, external_id="audited")
+    assert (audited["status"], audited["decision"]) == ("auto", "audit")
+    assert "Audit" in review_message(web)["text"]
+    triage(web, slack_signing_secret, "audit 0")
+    assert post_ticket(web, external_id="after")["decision"] == "auto"
+
+
 def test_settings_commands_store_their_values(
     web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
 ) -> None:
