@@ -31,8 +31,7 @@ import random  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator, Sequence  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -47,7 +46,6 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-import bot.services.models as models_service  # noqa: E402
 from bot.services.answers import record_answer  # noqa: E402
 from bot.services.intake import submit_ticket, validate_new_ticket  # noqa: E402
 from bot.services.models import LoadedModel, load_active  # noqa: E402
@@ -292,27 +290,6 @@ def print_progress(sim: Simulation, done: int, total: int, started: float) -> No
         file=sys.stderr,
         flush=True,
     )
-
-
-# --------------------------------------------------------------------------- experiments
-
-
-@contextmanager
-def experiment_holdout_share(share: float | None) -> Iterator[None]:
-    """EXPERIMENT (off by default): change the gate's hold-out share in models.py.
-
-    Measures what a different `HOLDOUT_SHARE` would buy without editing that module; the
-    value is restored afterwards. Results under it are labelled as an experiment.
-    """
-    if share is None:
-        yield
-        return
-    saved = models_service.HOLDOUT_SHARE
-    models_service.HOLDOUT_SHARE = share
-    try:
-        yield
-    finally:
-        models_service.HOLDOUT_SHARE = saved
 
 
 # --------------------------------------------------------------------------- metrics
@@ -560,12 +537,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--variants", type=Path, nargs="*", default=[], help="other runs' JSON for the md table"
     )
-    parser.add_argument(
-        "--experiment-holdout-share",
-        type=float,
-        default=None,
-        help="EXPERIMENT, off by default: override models.HOLDOUT_SHARE for this run",
-    )
     return parser.parse_args(argv)
 
 
@@ -588,11 +559,10 @@ def run_stream(
     sim = Simulation(factory, settings, args)
     sim.labels = sorted(set(gold))
     started = time.perf_counter()
-    with experiment_holdout_share(args.experiment_holdout_share):
-        for index, (text, label) in enumerate(stream):
-            sim.process(index, text, label)
-            if (index + 1) % 500 == 0 or index + 1 == len(stream):
-                print_progress(sim, index + 1, len(stream), started)
+    for index, (text, label) in enumerate(stream):
+        sim.process(index, text, label)
+        if (index + 1) % 500 == 0 or index + 1 == len(stream):
+            print_progress(sim, index + 1, len(stream), started)
     return sim, time.perf_counter() - started
 
 
@@ -615,11 +585,6 @@ def summarise(
         f"{sim.schedule.describe()}, target {args.target}"
         + (f", reviewer error {args.reviewer_error}" if args.reviewer_error else "")
         + (f", audit {args.audit_rate}" if args.audit_rate else "")
-        + (
-            f", EXPERIMENT holdout share {args.experiment_holdout_share}"
-            if args.experiment_holdout_share is not None
-            else ""
-        )
     )
     return {
         "title": f"HITL stream on Banking77 train ({label})",
@@ -635,7 +600,6 @@ def summarise(
             "audit_rate": args.audit_rate,
             "limit": args.limit,
             "window": args.window,
-            "experiment_holdout_share": args.experiment_holdout_share,
             "labels": "all 77 created up front with ensure_labels",
             "clock": "1 simulated minute per ticket; frozen while the job trains",
             "model_switch": "immediately after a promotion (web: within model_refresh_seconds)",
