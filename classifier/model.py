@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 from scipy import sparse
@@ -37,6 +39,31 @@ def check_training_data(
 
 EXACT_SOLVER_MAX_EXAMPLES = 20_000
 SOLVERS = ("auto", "exact", "sgd")
+SGD_EPOCHS = 6
+NORMALISE_CHUNK = 5_000  # texts lemmatised between two progress reports (seconds of work)
+
+Progress = Callable[[str, int, int], None]
+
+# `fit(texts, labels)` has scikit-learn's signature, and cross-validation and `train()` build
+# the estimators they fit, so a caller that must hear from inside every fit (the worker's
+# heartbeat, which also stops a shutting-down training) sets this for its own thread and
+# context, as scikit-learn's own `config_context` does. Unset, fit reports nothing.
+_fit_progress: ContextVar[Progress | None] = ContextVar("fit_progress", default=None)
+
+
+@contextmanager
+def reporting_fit_progress(progress: Progress) -> Iterator[None]:
+    """Within the block, every `TicketClassifier.fit` calls `progress(stage, step, total)`
+    between its sub-steps and SGD epochs; an exception it raises stops the fit there."""
+    token = _fit_progress.set(progress)
+    try:
+        yield
+    finally:
+        _fit_progress.reset(token)
+
+
+def _no_progress(_stage: str, _step: int, _total: int) -> None:
+    """What fit reports to when nobody listens."""
 
 
 def resolve_solver(solver: str, n_examples: int) -> str:
@@ -98,18 +125,20 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
 
     def _features(self, texts: list[str], normalized: list[str]) -> sparse.csr_matrix:
         """Stack lemma word/char TF-IDF and embeddings; direct calls keep one-text latency low."""
-        return sparse.hstack(
-            [
-                self.word_.transform(normalized),
-                self.char_.transform(normalized),
-                sparse.csr_matrix(WordLlamaEmbedder(weight=self.embedding_weight).transform(texts)),
-            ],
-            format="csr",
+        return self._stack(
+            self.word_.transform(normalized), self.char_.transform(normalized), texts
         )
+
+    def _stack(
+        self, word: sparse.csr_matrix, char: sparse.csr_matrix, texts: list[str]
+    ) -> sparse.csr_matrix:
+        embedded = WordLlamaEmbedder(weight=self.embedding_weight).transform(texts)
+        return sparse.hstack([word, char, sparse.csr_matrix(embedded)], format="csr")
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> TicketClassifier:
         """Learn from labelled texts; returns self as scikit-learn expects."""
         texts, labels, classes, y_index = check_training_data(texts, labels)
+        report = _fit_progress.get() or _no_progress
         if self.temperature is None:
             scores, held_out, _ = out_of_fold_scores(
                 lambda: clone(self).set_params(temperature=1.0),
@@ -122,31 +151,56 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
             self.temperature_ = fit_temperature(scores[held_out], y_index[held_out])
         else:
             self.temperature_ = float(self.temperature)
-        normalized = SpacyNormalizer(pipeline=self.pipeline).fit(texts).transform(texts)
+        normalizer = SpacyNormalizer(pipeline=self.pipeline).fit(texts)
+        starts = range(0, len(texts), NORMALISE_CHUNK)
+        normalized: list[str] = []
+        for done, start in enumerate(starts):  # texts are lemmatised one by one: chunks agree
+            report("fit: normalising", done, len(starts))
+            normalized += normalizer.transform(texts[start : start + NORMALISE_CHUNK])
+        report("fit: vectorising", 0, 4)
         self.word_ = _fit_word_vectorizer(normalized)
+        report("fit: vectorising", 1, 4)
         self.char_ = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2
         ).fit(normalized)
-        features = self._features(texts, normalized)
-        linear = self._linear_model(len(texts)).fit(features, y_index)
-        self.coef_ = linear.coef_.T.copy()
-        self.intercept_ = linear.intercept_.copy()
+        report("fit: vectorising", 2, 4)
+        word = self.word_.transform(normalized)
+        report("fit: vectorising", 3, 4)
+        char = self.char_.transform(normalized)
+        report("fit: embeddings", 0, 1)
+        features = self._stack(word, char, texts)
+        self.coef_, self.intercept_ = self._fit_linear(features, y_index, len(classes), report)
         self.classes_ = classes
         return self
 
-    def _linear_model(self, n_examples: int) -> LinearSVC | SGDClassifier:
-        """The exact solver while it is fast, averaged SGD on the same loss beyond that."""
+    def _fit_linear(
+        self, features: sparse.csr_matrix, y_index: np.ndarray, n_classes: int, report: Progress
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The exact solver while it is fast, averaged SGD on the same loss beyond that.
+
+        SGD runs one epoch per `partial_fit`, reporting between them; partial_fit continues
+        the learning-rate schedule and the average, and the shared RandomState gives each
+        epoch a new shuffle, as `fit(max_iter=6)` would (test accuracy on Banking77 the same
+        within seed noise: 0.916 against 0.917, three seeds).
+        """
+        n_examples = features.shape[0]
         if resolve_solver(self.solver, n_examples) == "exact":
-            return LinearSVC(C=self.C)
-        return SGDClassifier(
+            report("fit: solver", 0, 1)
+            linear = LinearSVC(C=self.C).fit(features, y_index)
+            return linear.coef_.T.copy(), linear.intercept_.copy()
+        sgd = SGDClassifier(
             loss="hinge",
             alpha=1.0 / (self.C * n_examples),  # the same regularisation as LinearSVC's C
             average=True,
-            max_iter=6,
             tol=None,
             n_jobs=2,
-            random_state=self.random_state,
+            random_state=np.random.RandomState(self.random_state),
         )
+        every_class = np.arange(n_classes)
+        for epoch in range(SGD_EPOCHS):
+            report("fit: solver epoch", epoch, SGD_EPOCHS)
+            sgd.partial_fit(features, y_index, classes=every_class)
+        return sgd.coef_.T.copy(), sgd.intercept_.copy()
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Return uncalibrated scores, one column per class (also for two classes)."""

@@ -3,6 +3,8 @@
 Every attempt is a `training_runs` row with a heartbeat. A worker killed mid-training leaves
 a RUNNING row whose heartbeat goes stale; the next check marks it INTERRUPTED and alerts ops.
 The active model is never touched until a finished candidate passes the promotion gate.
+Only a run that finished (SUCCEEDED or FAILED) uses up the answers and the admin's request
+that triggered it: an abandoned or interrupted one is retried at the next check.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +24,7 @@ from bot.services.models import TrainingOutcome, enough_to_train, retrain
 from bot.services.policy import RETRAIN_REQUESTED, current_policy
 from bot.settings import Settings
 from classifier import ClassifierError, Metrics
+from classifier.model import reporting_fit_progress
 from jobs.alerts import raise_alert
 from storage.database import unit_of_work
 from storage.models import Review, RuntimeSetting, TrainingRun, TrainingRunStatus
@@ -34,8 +38,16 @@ STALE_AFTER = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# Runs that used up their trigger; the new answers are counted from the latest one's start.
+FINISHED = (TrainingRunStatus.SUCCEEDED, TrainingRunStatus.FAILED)
+
+
 class Cancelled(Exception):
-    """The worker is shutting down; the training stops at the next stage boundary."""
+    """The worker is shutting down or lost its lease; training stops at its next progress point."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(stage)
+        self.stage = stage
 
 
 @dataclass(frozen=True)
@@ -48,9 +60,19 @@ class Due:
 
 
 def retraining_due(*, session: Session, settings: Settings) -> Due:
-    """Due when an admin asked, or enough new answers arrived since the last attempt."""
+    """Due when an admin asked, or enough new answers arrived since the last finished attempt.
+
+    A failed attempt counts (one that lacked data is not retried every minute); an abandoned
+    or interrupted one learned nothing, so its answers still count. Never due while another
+    run is going (a worker that just lost the lease stops its own at the next progress point).
+    """
     requested = runtime_settings(session=session).get(RETRAIN_REQUESTED)
-    last_start = session.scalar(select(func.max(TrainingRun.started_at))) or EPOCH
+    last_start = (
+        session.scalar(
+            select(func.max(TrainingRun.started_at)).where(TrainingRun.status.in_(FINISHED))
+        )
+        or EPOCH
+    )
     new_answers = (
         session.scalar(
             select(func.count())
@@ -63,6 +85,13 @@ def retraining_due(*, session: Session, settings: Settings) -> Due:
         )
         or 0
     )
+    running = session.scalar(
+        select(func.count())
+        .select_from(TrainingRun)
+        .where(TrainingRun.status == TrainingRunStatus.RUNNING)
+    )
+    if running:
+        return Due(False, "", new_answers)
     if requested:
         return Due(True, f"requested by <@{requested.get('by', '?')}>", new_answers)
     if new_answers >= settings.retrain_min_answers:
@@ -117,6 +146,8 @@ def run_retraining(
         if not (due.due or force):
             return None
         policy = current_policy(session=session, settings=settings)
+        # Left in place until the run finishes, so a restart mid-training does not lose it.
+        request = runtime_settings(session=session).get(RETRAIN_REQUESTED)
         stamp = now()
         run = TrainingRun(
             trigger=due.trigger or "manual",
@@ -125,41 +156,34 @@ def run_retraining(
             heartbeat_at=stamp,
         )
         session.add(run)
-        request = session.get(RuntimeSetting, RETRAIN_REQUESTED)
-        if request is not None:
-            session.delete(request)  # consumed: one request, one retraining
         session.flush()
         run_id = run.id
     tuned = settings.with_overrides(target_precision=policy.target_precision)
     heartbeat = Heartbeat(factory, run_id, now, should_stop)
+    ending = _Ending(factory, run_id, settings, now, request)
     try:
-        outcome = retrain(factory, settings=tuned, now=now, progress=heartbeat)
-    except Cancelled:
-        return _finish(
-            factory,
-            run_id,
+        with reporting_fit_progress(heartbeat):  # also inside each fit: stops within seconds
+            outcome = retrain(factory, settings=tuned, now=now, progress=heartbeat)
+    except Cancelled as stop:
+        return ending(
             TrainingRunStatus.ABANDONED,
-            settings,
-            now,
-            error="stopped because the worker was shutting down",
+            error=f"stopped at {stop.stage!r}: the worker was shutting down or lost the "
+            "scheduler lease",
         )
     except (TriageError, ClassifierError) as error:
-        return _finish(factory, run_id, TrainingRunStatus.FAILED, settings, now, error=error.reason)
+        return ending(TrainingRunStatus.FAILED, error=error.reason)
     except Exception as error:  # noqa: BLE001 - a failed job must still leave a record and an alert
         log.exception("retraining failed", extra={"run": run_id})
-        return _finish(
-            factory,
-            run_id,
-            TrainingRunStatus.FAILED,
-            settings,
-            now,
-            error=f"{type(error).__name__}: {error}",
-        )
-    return _finish(factory, run_id, TrainingRunStatus.SUCCEEDED, settings, now, outcome=outcome)
+        return ending(TrainingRunStatus.FAILED, error=f"{type(error).__name__}: {error}")
+    return ending(TrainingRunStatus.SUCCEEDED, outcome=outcome)
 
 
 class Heartbeat:
-    """The training progress callback: beats the run's heartbeat and honours shutdown."""
+    """The training progress callback: beats the run's heartbeat and honours shutdown.
+
+    The first call beats at once (the run has really started training), later ones at most
+    every HEARTBEAT_EVERY; the stop flag is checked on every call.
+    """
 
     def __init__(
         self,
@@ -174,13 +198,13 @@ class Heartbeat:
             now,
             should_stop,
         )
-        self._last = now()
+        self._last: datetime | None = None
 
     def __call__(self, stage: str, step: int, total: int) -> None:
         if self._should_stop():
-            raise Cancelled
+            raise Cancelled(f"{stage} {step}/{total}")
         moment = self._now()
-        if moment - self._last < HEARTBEAT_EVERY:
+        if self._last is not None and moment - self._last < HEARTBEAT_EVERY:
             return
         self._last = moment
         with unit_of_work(self._factory) as session:
@@ -194,23 +218,34 @@ class Heartbeat:
         )
 
 
-def _finish(
-    factory: sessionmaker[Session],
-    run_id: int,
-    status: TrainingRunStatus,
-    settings: Settings,
-    now: Callable[[], datetime],
-    *,
-    error: str | None = None,
-    outcome: TrainingOutcome | None = None,
-) -> TrainingRun:
-    with unit_of_work(factory) as session:
-        run = session.get(TrainingRun, run_id)
-        assert run is not None
-        run.status, run.finished_at, run.error = status, now(), error
-        run.model_version_id = None if outcome is None else outcome.version_id
-        _announce(run, outcome, session=session, settings=settings, now=now())
-        return run
+@dataclass(frozen=True)
+class _Ending:
+    """Records how a run ended, announces it, and uses up the admin's request if it finished."""
+
+    factory: sessionmaker[Session]
+    run_id: int
+    settings: Settings
+    now: Callable[[], datetime]
+    request: Any  # the RETRAIN_REQUESTED value seen at the start, or None
+
+    def __call__(
+        self,
+        status: TrainingRunStatus,
+        *,
+        error: str | None = None,
+        outcome: TrainingOutcome | None = None,
+    ) -> TrainingRun:
+        with unit_of_work(self.factory) as session:
+            run = session.get(TrainingRun, self.run_id)
+            assert run is not None
+            run.status, run.finished_at, run.error = status, self.now(), error
+            run.model_version_id = None if outcome is None else outcome.version_id
+            stored = session.get(RuntimeSetting, RETRAIN_REQUESTED)
+            # A request made while this run trained is newer than its data: it stays.
+            if status in FINISHED and stored is not None and stored.value == self.request:
+                session.delete(stored)
+            _announce(run, outcome, session=session, settings=self.settings, now=self.now())
+            return run
 
 
 def _announce(
@@ -223,12 +258,15 @@ def _announce(
 ) -> None:
     key = f"retrain-{run.id}"
     if outcome is None:
-        severity = Severity.INFO if run.status == TrainingRunStatus.ABANDONED else Severity.FAILURE
+        abandoned = run.status == TrainingRunStatus.ABANDONED
         raise_alert(
             key,
-            severity,
+            Severity.INFO if abandoned else Severity.FAILURE,
             f"Retraining #{run.id} {run.status}: {run.error}",
-            what_to_do="The active model is unchanged. Fix the cause above and run "
+            what_to_do="Nothing: the active model is unchanged and the worker that holds the "
+            "lease retries at its next check."
+            if abandoned
+            else "The active model is unchanged. Fix the cause above and run "
             "`/triage retrain` (or `triage train`).",
             details=[f"trigger: {run.trigger}"],
             session=session,

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.alerts import build_alert_from
-from storage.models import Alert, OutboxKind, OutboxMessage, Ticket, TicketStatus
+from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
+from storage.models import (
+    Alert,
+    OutboxKind,
+    OutboxMessage,
+    Review,
+    Ticket,
+    TicketStatus,
+    TrainingRun,
+)
+from storage.queries.model_versions import active_version_id
+from tests.conftest import SAMPLE_TRAIN
+from tests.jobs.conftest import Clock
 
 
 def add_ticket(factory: sessionmaker[Session], created_at: datetime, **fields: Any) -> int:
@@ -55,3 +70,63 @@ def thread_replies(factory: sessionmaker[Session]) -> list[dict[str, Any]]:
             select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.THREAD_REPLY)
         )
         return [row.payload for row in rows]
+
+
+SMALL_HISTORY = 700  # enough rows for a real model, few enough for a fast test
+
+
+def sample(path: Path = SAMPLE_TRAIN) -> list[LabelledRow]:
+    parsed, _, _ = read_labelled_csv(path, text_column="text", label_column="label")
+    return parsed
+
+
+def import_history(factory: sessionmaker[Session], clock: Clock, rows: int = SMALL_HISTORY) -> None:
+    with factory.begin() as session:
+        import_labelled_rows(sample()[:rows], session=session, now=clock())
+
+
+def answer(factory: sessionmaker[Session], clock: Clock, rows: list[tuple[str, str]]) -> None:
+    """People answered these (text, label) review tickets, one a second, newest last."""
+    with factory.begin() as session:
+        for text, label in rows:
+            moment = clock.advance(seconds=1)
+            ticket = Ticket(
+                text=text,
+                source="api",
+                status=TicketStatus.LABELLED,
+                decision="review",
+                final_label=label,
+                decided_by="U1",
+                decided_at=moment,
+                created_at=moment,
+            )
+            session.add(ticket)
+            session.add(
+                Review(
+                    ticket=ticket, slack_user="U1", label=label, kind="review", created_at=moment
+                )
+            )
+
+
+def runs(factory: sessionmaker[Session]) -> list[TrainingRun]:
+    with factory() as session:
+        return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id)))
+
+
+def training_has_begun(factory: sessionmaker[Session]) -> bool:
+    """A RUNNING run whose heartbeat moved: it reached training's first progress point."""
+    return any(r.status == "running" and r.heartbeat_at > r.started_at for r in runs(factory))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def active_id(factory: sessionmaker[Session]) -> int | None:
+    with factory() as session:
+        return active_version_id(session=session)

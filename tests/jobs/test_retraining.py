@@ -4,46 +4,67 @@ active model."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utc_now
-from bot.services.importing import import_labelled_rows, read_labelled_csv
 from bot.services.policy import RETRAIN_REQUESTED
 from bot.settings import Settings
 from jobs.retraining import mark_interrupted_runs, retraining_due, run_retraining
-from storage.models import ModelVersion, Review, TrainingRun
-from storage.queries.model_versions import active_version_id
+from storage.models import (
+    ModelStatus,
+    ModelVersion,
+    Review,
+    TrainingRun,
+    TrainingRunStatus,
+)
 from storage.queries.runtime_settings import runtime_settings, set_runtime_setting
-from tests.conftest import SAMPLE_TRAIN
+from tests.conftest import SAMPLE_HOLDOUT
 from tests.jobs.conftest import Clock
-from tests.jobs.helpers import add_ticket, alerts
+from tests.jobs.helpers import (
+    active_id,
+    add_ticket,
+    alerts,
+    answer,
+    import_history,
+    runs,
+    sample,
+    training_has_begun,
+    wait_until,
+)
 
-SMALL_HISTORY = 700  # enough rows for a real model, few enough for a fast test
 
-
-def import_history(factory: sessionmaker[Session], clock: Clock, rows: int = SMALL_HISTORY) -> None:
-    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+def add_run(factory: sessionmaker[Session], clock: Clock, status: TrainingRunStatus) -> None:
+    """A past attempt, as the job records one."""
     with factory.begin() as session:
-        import_labelled_rows(parsed[:rows], session=session, now=clock())
+        session.add(
+            TrainingRun(trigger="test", status=status, started_at=clock(), heartbeat_at=clock())
+        )
 
 
-def runs(factory: sessionmaker[Session]) -> list[TrainingRun]:
+def due_now(factory: sessionmaker[Session], settings: Settings) -> tuple[bool, str, int]:
     with factory() as session:
-        return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id)))
+        due = retraining_due(session=session, settings=settings)
+    return due.due, due.trigger, due.new_answers
 
 
-def active_id(factory: sessionmaker[Session]) -> int | None:
+def request_retraining(factory: sessionmaker[Session], clock: Clock, by: str) -> None:
+    with factory.begin() as session:
+        value = {"by": by, "at": clock().isoformat()}
+        set_runtime_setting(RETRAIN_REQUESTED, value, session=session, actor=by, now=clock())
+
+
+def stored_request(factory: sessionmaker[Session]) -> dict | None:
     with factory() as session:
-        return active_version_id(session=session)
+        return runtime_settings(session=session).get(RETRAIN_REQUESTED)
 
 
 def test_first_model_then_due_only_after_enough_answers_or_a_request(
@@ -147,12 +168,13 @@ def test_retraining_killed_halfway_is_reported_and_changes_nothing(
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
-    deadline = time.monotonic() + 60
-    while not runs(factory) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert runs(factory) and runs(factory)[0].status == "running", "training never started"
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=10)
+    try:
+        # Killed once it is really training: examples read and the first fold being fitted
+        # (the heartbeat beats at the first progress point), not while the RUNNING row is new.
+        assert wait_until(lambda: training_has_begun(factory), 60), "training never started"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
 
     assert active_id(factory) is None
     with factory.begin() as session:  # the child beat on the real clock: a day after it, stale
@@ -168,3 +190,136 @@ def test_retraining_killed_halfway_is_reported_and_changes_nothing(
 @pytest.fixture(autouse=True)
 def _quiet_tokenizers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+
+
+def test_new_answers_count_from_the_last_run_that_finished(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    add_run(factory, clock, TrainingRunStatus.SUCCEEDED)
+    answer(factory, clock, [("Where is my card?", "card_arrival")] * 2)
+    assert due_now(factory, job_settings) == (False, "", 2)
+    answer(factory, clock, [("Where is my card?", "card_arrival")])
+    assert due_now(factory, job_settings) == (True, "3 new answers", 3)  # N answers: due
+
+    for status in (TrainingRunStatus.ABANDONED, TrainingRunStatus.INTERRUPTED):
+        clock.advance(minutes=1)
+        add_run(factory, clock, status)  # learned nothing: the answers still count
+        assert due_now(factory, job_settings) == (True, "3 new answers", 3)
+
+    clock.advance(minutes=1)
+    add_run(factory, clock, TrainingRunStatus.RUNNING)
+    assert due_now(factory, job_settings)[0] is False  # one run at a time
+    with factory.begin() as session:  # that run stopped
+        session.execute(
+            update(TrainingRun)
+            .where(TrainingRun.status == TrainingRunStatus.RUNNING)
+            .values(status=TrainingRunStatus.ABANDONED)
+        )
+
+    clock.advance(minutes=1)
+    add_run(factory, clock, TrainingRunStatus.FAILED)  # a finished attempt uses them up
+    assert due_now(factory, job_settings) == (False, "", 0)
+
+
+def test_a_failure_for_lack_of_data_waits_for_new_answers(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    answer(factory, clock, [("Where is my card?", "card_arrival")] * 3)
+    failed = run_retraining(factory, settings=job_settings, now=clock)
+    assert failed is not None and failed.status == "failed"
+    assert "Not enough labelled tickets" in (failed.error or "")
+    clock.advance(minutes=1)
+    assert run_retraining(factory, settings=job_settings, now=clock) is None  # not every minute
+    answer(factory, clock, [("How do I top up?", "top_up_failed")] * 3)
+    again = run_retraining(factory, settings=job_settings, now=clock)
+    assert again is not None and again.status == "failed" and again.trigger == "3 new answers"
+
+
+def test_a_request_survives_an_abandoned_run_and_a_newer_one_survives_success(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    import_history(factory, clock)
+    add_run(factory, clock, TrainingRunStatus.SUCCEEDED)  # the imported history was learned
+    request_retraining(factory, clock, "UADMIN")
+    abandoned = run_retraining(factory, settings=job_settings, now=clock, should_stop=lambda: True)
+    assert abandoned is not None and abandoned.status == "abandoned"
+    assert abandoned.error is not None and "cross-validation" in abandoned.error
+    assert stored_request(factory) == {"by": "UADMIN", "at": clock().isoformat()}  # given back
+    assert "abandoned" in alerts(factory)[-1] and "retries at its next check" in alerts(factory)[-1]
+
+    asked_again: list[bool] = []
+
+    def an_admin_asks_again_while_it_trains() -> bool:
+        if not asked_again:
+            clock.advance(seconds=30)
+            request_retraining(factory, clock, "UOTHER")
+            asked_again.append(True)
+        return False
+
+    clock.advance(minutes=1)
+    retried = run_retraining(
+        factory, settings=job_settings, now=clock, should_stop=an_admin_asks_again_while_it_trains
+    )
+    assert retried is not None and retried.status == "succeeded"
+    assert retried.trigger == "requested by <@UADMIN>"
+    # The run used up the request it started for, not the one made after its data was read.
+    assert due_now(factory, job_settings)[:2] == (True, "requested by <@UOTHER>")
+
+
+def test_a_worse_candidate_is_rejected_and_the_active_model_stays(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    history = sample()
+    import_history(factory, clock, rows=600)
+    first = run_retraining(factory, settings=job_settings, now=clock)
+    assert first is not None and first.status == "succeeded"
+    clock.advance(hours=1)
+    noisy = [(row.text, row.label) for row in history[600:1200]]
+    shuffled = [label for _, label in noisy]
+    random.Random(0).shuffle(shuffled)  # careless answers: each one a random label
+    answer(
+        factory, clock, [(text, label) for (text, _), label in zip(noisy, shuffled, strict=True)]
+    )
+    answer(factory, clock, [(row.text, row.label) for row in sample(SAMPLE_HOLDOUT)[:150]])
+
+    run = run_retraining(factory, settings=job_settings, now=clock)
+    assert run is not None and run.status == "succeeded"
+    assert active_id(factory) == first.model_version_id  # unchanged
+    with factory() as session:
+        rejected = session.get(ModelVersion, run.model_version_id)
+        assert rejected is not None and rejected.status == ModelStatus.REJECTED
+        metrics = rejected.metrics
+    assert metrics["incumbent_version"] == first.model_version_id
+    assert metrics["holdout_size"] == 135 and metrics["gate"].startswith("worse than")
+    candidate, incumbent = metrics["holdout"], metrics["incumbent_holdout"]
+    assert candidate["accuracy"] < incumbent["accuracy"] - 0.1  # it learnt the noise
+    alert = alerts(factory)[-1]
+    assert f"Model v{run.model_version_id} rejected: worse than the active model" in alert
+    drop = (candidate["accuracy"] - incumbent["accuracy"]) * 100
+    assert f"accuracy {candidate['accuracy']:.1%} ({drop:+.1f} pts)" in alert
+    assert "coverage at target precision" in alert
+    assert "the active model stays" in alert
+
+
+def test_a_promoted_model_is_announced_with_its_metric_deltas(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    import_history(factory, clock)
+    first = run_retraining(factory, settings=job_settings, now=clock)
+    assert first is not None and first.status == "succeeded"
+    clock.advance(hours=1)
+    answer(factory, clock, [(row.text, row.label) for row in sample(SAMPLE_HOLDOUT)[:100]])
+
+    second = run_retraining(factory, settings=job_settings, now=clock)
+    assert second is not None and second.trigger == "100 new answers"
+    assert active_id(factory) == second.model_version_id != first.model_version_id
+    with factory() as session:
+        version = session.get(ModelVersion, second.model_version_id)
+        assert version is not None
+        candidate, incumbent = version.metrics["holdout"], version.metrics["incumbent_holdout"]
+    alert = alerts(factory)[-1]
+    assert f"Model v{second.model_version_id} promoted (not worse than the active model)" in alert
+    for name, key in (("accuracy", "accuracy"), ("coverage at target precision", "coverage")):
+        delta = (candidate[key] - incumbent[key]) * 100
+        assert f"{name} {candidate[key]:.1%} ({delta:+.1f} pts)" in alert
+    assert f"/triage rollback {first.model_version_id}" in alert
