@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from datetime import datetime, timedelta
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin_group import MEMBERS_TTL, RETRY_AFTER_FAILURE, AdminGroup
 from tests.bot.conftest import NOW
+from tests.bot.slack_proxy import SlackProxy
 from tests.slack_fake import FakeSlack
 
 
@@ -76,3 +80,49 @@ def test_no_group_set_never_asks_slack(fake_slack: FakeSlack) -> None:
     members = asyncio.run(AdminGroup(None, Clock()).members(client=None))
     assert members == frozenset()
     assert fake_slack.calls_to("usergroups.users.list") == []
+
+
+def test_a_network_failure_keeps_the_last_members_and_is_logged(
+    fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack unreachable (the connection drops): no exception reaches the command."""
+    clock = Clock()
+    group = AdminGroup("SADMINS", clock)
+    fake_slack.workspace.usergroups["SADMINS"] = ["UA"]
+    with SlackProxy(fake_slack) as proxy:
+        client = AsyncWebClient(token="xoxb-test", base_url=proxy.base_url, retry_handlers=[])
+
+        async def run() -> list[frozenset[str]]:
+            known = await group.members(client)
+            proxy.drop("usergroups.users.list")
+            clock.now += MEMBERS_TTL
+            return [known, await group.members(client)]
+
+        with caplog.at_level(logging.WARNING, logger="bot.admin_group"):
+            assert asyncio.run(run()) == [{"UA"}, {"UA"}]
+    [record] = [r for r in caplog.records if r.name == "bot.admin_group"]
+    assert record.getMessage().startswith("admin group unavailable")
+    assert record.error == "ServerDisconnectedError"  # type: ignore[attr-defined]
+
+
+def test_a_slow_lookup_does_not_hold_the_caller_and_its_answer_is_kept(
+    fake_slack: FakeSlack,
+) -> None:
+    group = AdminGroup("SADMINS", Clock(), wait=0.2)
+    fake_slack.workspace.usergroups["SADMINS"] = ["UA"]
+    with SlackProxy(fake_slack) as proxy:
+        release = proxy.hold("usergroups.users.list")
+        client = AsyncWebClient(token="xoxb-test", base_url=proxy.base_url)
+
+        async def run() -> tuple[frozenset[str], frozenset[str], float]:
+            started = time.monotonic()
+            first = await group.members(client)  # Slack has not answered: nobody known yet
+            waited = time.monotonic() - started
+            release.set()
+            await asyncio.to_thread(proxy.wait_answered, "usergroups.users.list")
+            return first, await group.members(client), waited
+
+        first, later, waited = asyncio.run(run())
+    assert first == frozenset() and waited < 2.0
+    assert later == {"UA"}
+    assert proxy.arrived.count("usergroups.users.list") == 1  # the answer came from the lookup

@@ -90,6 +90,7 @@ def _commands() -> dict[str, Command]:
             "make a stored model version active",
             changes.rollback,
             admin=True,
+            slow=True,  # loads the model to check it: seconds for a large one
         ),
         Command(
             "reviewers",
