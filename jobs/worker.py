@@ -3,8 +3,10 @@
 Workers compete for a lease in the database; the holder starts the scheduler (jobs kept in
 APScheduler's SQLAlchemy job store, in the same database) and renews the lease, the others
 wait. A crashed leader stops renewing and a standby takes over when the lease expires.
-SIGTERM stops the scheduler: a running retraining stops at its next stage and is recorded
-as abandoned, then the lease is released so a successor starts at once.
+SIGTERM stops the scheduler: a running retraining stops at its next progress point (seconds
+away, even inside one fit) and is recorded as abandoned, then the lease is released so a
+successor starts at once. A leader that finds its lease taken ends its term the same way:
+its running training stops rather than race the new leader's.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ LEASE_NAME = "scheduler"
 
 @dataclass
 class WorkerContext:
-    """What jobs need: settings, database, Slack, clock, and the shutdown flag."""
+    """What jobs need: settings, database, Slack, clock, and the flags that stop them."""
 
     settings: Settings
     factory: sessionmaker[Session]
@@ -53,6 +55,14 @@ class WorkerContext:
     deliverer: Deliverer
     now: Callable[[], datetime]
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Set when the lease this worker's scheduler started under is lost; a new one per term,
+    # so a job from an old term stays stopped if the worker becomes leader again.
+    term_over: threading.Event = field(default_factory=threading.Event)
+
+    def stop_check(self) -> Callable[[], bool]:
+        """For a job starting now: True once the worker stops or its leadership term ends."""
+        term = self.term_over
+        return lambda: self.stopping.is_set() or term.is_set()
 
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a Slack message, or None when Slack cannot give one right now."""
@@ -78,7 +88,7 @@ def build_context(
 
 def job_retrain(ctx: WorkerContext) -> None:
     """Retrain when due; the run records itself and alerts ops."""
-    run_retraining(ctx.factory, settings=ctx.settings, now=ctx.now, should_stop=ctx.stopping.is_set)
+    run_retraining(ctx.factory, settings=ctx.settings, now=ctx.now, should_stop=ctx.stop_check())
 
 
 def job_deliver(ctx: WorkerContext) -> None:
@@ -120,7 +130,7 @@ def triggers(settings: Settings) -> dict[str, Any]:
     return {
         "retrain": IntervalTrigger(seconds=settings.retrain_check_seconds),
         "deliver": IntervalTrigger(seconds=settings.delivery_seconds),
-        "remind": IntervalTrigger(seconds=60),
+        "remind": IntervalTrigger(seconds=settings.reminder_check_seconds),
         "alerts": IntervalTrigger(seconds=settings.alert_check_seconds),
         "digest": CronTrigger(hour=settings.digest_hour, minute=0, timezone=UTC),
     }
@@ -137,7 +147,7 @@ def run_job(name: str) -> None:
     if not _context:
         raise RuntimeError("no worker context: jobs run only inside `triage worker`")
     ctx = _context[0]
-    if ctx.stopping.is_set():
+    if ctx.stop_check()():
         return
     started = ctx.now()
     try:
@@ -175,6 +185,7 @@ class Worker:
                     self._start_scheduler()
                 elif not leader and self._scheduler is not None:
                     log.warning("lost the scheduler lease; stopping jobs")
+                    self.ctx.term_over.set()  # a running training stops at its next step
                     self._stop_scheduler(wait=False)
                 self.ctx.stopping.wait(renew_every)
         finally:
@@ -194,6 +205,7 @@ class Worker:
             return False
 
     def _start_scheduler(self) -> None:
+        self.ctx.term_over = threading.Event()
         scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self._engine)},
             executors={"default": ThreadPoolExecutor(2)},

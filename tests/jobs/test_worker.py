@@ -11,17 +11,26 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utc_now
 from bot.settings import Settings
-from jobs.worker import JOBS, LEASE_NAME, Worker, build_context
-from storage.models import OutboxKind
+from jobs.worker import JOBS, LEASE_NAME, Worker, build_context, triggers
+from storage.models import Lease, OutboxKind
 from storage.queries.leases import holder_of
 from storage.queries.outbox import enqueue
+from tests.jobs.conftest import Clock
+from tests.jobs.helpers import (
+    active_id,
+    alerts,
+    import_history,
+    runs,
+    training_has_begun,
+    wait_until,
+)
 from tests.slack_fake import FakeSlack
 
 START_WORKER = "from bot.cli import main; raise SystemExit(main())"
@@ -30,12 +39,13 @@ START_WORKER = "from bot.cli import main; raise SystemExit(main())"
 class WorkerProcess:
     """`triage worker` in a child process, with its JSON log lines collected as they come."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, **settings: str) -> None:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "TRIAGE_WORKER_LEASE_SECONDS": "2",
             "PYTHONPATH": os.getcwd(),
+            **settings,
         }
         self.process = subprocess.Popen(
             [sys.executable, "-c", START_WORKER, "worker"],
@@ -79,8 +89,8 @@ class WorkerProcess:
 
 
 @contextmanager
-def workers(database_url: str, count: int) -> Iterator[list[WorkerProcess]]:
-    started = [WorkerProcess(database_url) for _ in range(count)]
+def workers(database_url: str, count: int, **settings: str) -> Iterator[list[WorkerProcess]]:
+    started = [WorkerProcess(database_url, **settings) for _ in range(count)]
     try:
         yield started
     finally:
@@ -157,3 +167,86 @@ def test_scheduler_stores_its_jobs_and_delivers(
         thread.join(timeout=30)
     assert not thread.is_alive()
     assert lease_holder(factory) is None  # released on a clean stop
+
+
+def test_job_intervals_come_from_settings(database_url: str) -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "TRIAGE_RETRAIN_CHECK_SECONDS": "7",
+            "TRIAGE_DELIVERY_SECONDS": "3",
+            "TRIAGE_REMINDER_CHECK_SECONDS": "15",
+            "TRIAGE_ALERT_CHECK_SECONDS": "20",
+            "TRIAGE_DIGEST_HOUR": "6",
+        },
+        dotenv_path=None,
+    )
+    when = triggers(settings)
+    intervals = {name: when[name].interval for name in ("retrain", "deliver", "remind", "alerts")}
+    assert intervals == {
+        "retrain": timedelta(seconds=7),
+        "deliver": timedelta(seconds=3),
+        "remind": timedelta(seconds=15),
+        "alerts": timedelta(seconds=20),
+    }
+    assert str(when["digest"]) == "cron[hour='6', minute='0']"
+
+
+def test_sigterm_while_retraining_abandons_the_run_and_hands_over_at_once(
+    database_url: str, factory: sessionmaker[Session], clock: Clock
+) -> None:
+    import_history(factory, clock, rows=1848)  # due: a first model from imported history
+    # A long lease: if it is free right after the exit, the worker released it.
+    settings = {"TRIAGE_RETRAIN_CHECK_SECONDS": "5", "TRIAGE_WORKER_LEASE_SECONDS": "120"}
+    with workers(database_url, 1, **settings) as [worker]:
+        worker.wait_for_event("scheduler started")
+        assert wait_until(lambda: training_has_begun(factory), 60), "training never started"
+        signalled = time.monotonic()
+        assert worker.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - signalled < 5  # within Heroku's 30 s grace, by far
+    assert lease_holder(factory) is None
+    [run] = runs(factory)
+    assert run.status == "abandoned" and run.finished_at is not None
+    assert run.error is not None and "shutting down" in run.error
+    assert "Retraining #1 abandoned" in alerts(factory)[-1]
+    assert active_id(factory) is None
+
+
+def test_a_leader_that_loses_its_lease_stops_its_training(
+    database_url: str,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    fake_slack: FakeSlack,
+    clock: Clock,
+) -> None:
+    import_history(factory, clock, rows=1848)
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_API_URL": fake_slack.base_url,
+            "TRIAGE_RETRAIN_CHECK_SECONDS": "5",
+            "TRIAGE_WORKER_LEASE_SECONDS": "3",
+        },
+        dotenv_path=None,
+    )
+    ctx = build_context(settings, factory)
+    thread = threading.Thread(target=Worker(ctx, engine, holder="old-leader").run)
+    thread.start()
+    try:
+        assert wait_until(lambda: training_has_begun(factory), 60), "training never started"
+        with factory.begin() as session:  # another worker took over (say this one stalled)
+            session.execute(
+                update(Lease)
+                .where(Lease.name == LEASE_NAME)
+                .values(holder="new-leader", expires_at=utc_now() + timedelta(hours=1))
+            )
+        assert wait_until(lambda: runs(factory)[0].status != "running", 30)
+        [run] = runs(factory)
+        assert run.status == "abandoned" and active_id(factory) is None
+        assert thread.is_alive()  # standing by, not crashed
+        assert lease_holder(factory) == "new-leader"
+    finally:
+        ctx.stopping.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
