@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import SettingsError
 from bot.settings import Settings
-from classifier import TrainedModel
-from tests.bot.conftest import RunningWeb, install_model
+from classifier import TrainedModel, dump_model, sha256_hex
+from storage.models import ModelStatus, ModelVersion
+from storage.queries.model_versions import activate
+from tests.bot.conftest import API_TOKEN, NOW, RunningWeb, install_model
 
 
 def test_promoted_model_is_used_by_the_next_tickets(
@@ -30,3 +44,121 @@ def test_promoted_model_is_used_by_the_next_tickets(
 def test_model_refresh_interval_cannot_exceed_a_minute() -> None:
     with pytest.raises(SettingsError, match="TRIAGE_MODEL_REFRESH_SECONDS=120"):
         Settings.from_env({"TRIAGE_MODEL_REFRESH_SECONDS": "120"}, dotenv_path=None)
+
+
+START_SERVER = "from bot.cli import main; raise SystemExit(main())"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@contextmanager
+def triage_serve(database_url: str, log: Path, **settings: str) -> Iterator[str]:
+    """`triage serve` in a child process (API only, no Slack); yields its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "TRIAGE_API_TOKEN": API_TOKEN,
+        "PYTHONPATH": os.getcwd(),
+        **settings,
+    }
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        env.pop(name, None)
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-c", START_SERVER, "serve", "--host", "127.0.0.1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+
+            def healthy() -> bool:
+                assert server.poll() is None, f"triage serve exited: {log.read_text()}"
+                try:
+                    return httpx.get(url + "/healthz", timeout=2, trust_env=False).is_success
+                except httpx.TransportError:
+                    return False
+
+            wait_for(healthy, 60, "triage serve to start")
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def promote(factory: sessionmaker[Session], trained: TrainedModel) -> int:
+    """Store a new version and make it the only active one, as the worker's promotion does."""
+    artifact = dump_model(trained.model)
+    with factory.begin() as session:
+        version = ModelVersion(
+            status=ModelStatus.CANDIDATE,
+            artifact=artifact,
+            sha256=sha256_hex(artifact),
+            metrics={"cv": trained.cv_metrics.to_dict()},
+            thresholds=trained.thresholds.to_dict(),
+            n_examples=trained.n_examples,
+            n_answers=0,
+            created_at=NOW,
+        )
+        session.add(version)
+        session.flush()
+        activate(version, session=session, now=NOW)
+        return version.id
+
+
+def test_a_running_web_process_moves_from_v1_to_v2_without_dropping_requests(
+    database_url: str,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+    tmp_path: Path,
+) -> None:
+    v1 = install_model(factory, trained)
+    with (
+        triage_serve(database_url, tmp_path / "serve.log", TRIAGE_MODEL_REFRESH_SECONDS="1") as url,
+        httpx.Client(timeout=10.0, trust_env=False) as client,
+    ):
+        answers: list[tuple[int, int | None]] = []
+        done = threading.Event()
+
+        def keep_asking() -> None:  # tickets keep arriving while the model switches
+            while not done.is_set():
+                response = client.post(
+                    url + "/api/tickets",
+                    json={"text": "Is my card on its way?"},
+                    headers={"Authorization": f"Bearer {API_TOKEN}"},
+                )
+                body = response.json() if response.status_code == 201 else {}
+                answers.append((response.status_code, body.get("model_version")))
+
+        asking = threading.Thread(target=keep_asking)
+        asking.start()
+        try:
+            wait_for(lambda: (201, v1) in answers, 30, "v1 to serve")
+            v2 = promote(factory, trained)
+            promoted = time.monotonic()
+            wait_for(lambda: (201, v2) in answers[-1:], 15, "the web process to pick up v2")
+            switched_after = time.monotonic() - promoted
+            wait_for(lambda: len(answers) > answers.index((201, v2)) + 5, 15, "more answers")
+        finally:
+            done.set()
+            asking.join(timeout=30)
+    assert {status for status, _ in answers} == {201}  # not one request failed
+    versions = [version for _, version in answers]
+    first_v2 = versions.index(v2)
+    assert set(versions[:first_v2]) == {v1} and set(versions[first_v2:]) == {v2}
+    assert switched_after < 10  # TRIAGE_MODEL_REFRESH_SECONDS=1 here; <= 60 in deployments
