@@ -24,15 +24,27 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.alerts import build_alert_from
-from bot.blocks.routing import build_intake_reply, build_route_message
+from bot.blocks.routing import (
+    build_intake_outcome,
+    build_intake_reply,
+    build_route_message,
+    build_undone_notice,
+)
 from bot.blocks.text import PREVIEW_CHARS
 from bot.blocks.ticket import build_full_text_reply, build_ticket_message
+from bot.services.answers import FROM_ANSWER, OUTCOME, RETRACTS, SENT
 from bot.services.cards import ticket_card
 from bot.services.policy import current_policy
 from bot.settings import Settings
 from storage.database import unit_of_work
 from storage.models import Alert, OutboxKind, OutboxMessage, Ticket
-from storage.queries.outbox import claim_due, enqueue, mark_delivered, mark_failed
+from storage.queries.outbox import (
+    cancel_unclaimed,
+    claim_due,
+    enqueue,
+    mark_delivered,
+    mark_failed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +67,7 @@ class Sent:
 
     channel: str | None = None
     ts: str | None = None
+    nothing: bool = False  # there was nothing left to send, and nothing was sent
 
 
 def slack_client(settings: Settings) -> WebClient:
@@ -116,7 +129,10 @@ class Deliverer:
             return 0
         with unit_of_work(self._factory) as session:
             now = self._now()
-            mark_delivered(message.id, session=session, now=now)
+            kept = None  # what an answer's delivery sent is remembered, for an undo to correct
+            if message.payload.get(FROM_ANSWER) and not sent.nothing:
+                kept = {**message.payload, SENT: {"channel": sent.channel, "ts": sent.ts}}
+            mark_delivered(message.id, session=session, now=now, payload=kept)
             if message.kind == OutboxKind.POST_TICKET and sent.ts is not None:
                 self._remember_post(message.ticket_id, sent, session=session, now=now)
             if message.kind == OutboxKind.ALERT and sent.ts is not None:
@@ -151,7 +167,7 @@ class Deliverer:
             ticket = None if message.ticket_id is None else session.get(Ticket, message.ticket_id)
             request = self._render(message, ticket, session=session)
         if request is None:
-            return Sent()
+            return Sent(nothing=True)
         if message.kind == OutboxKind.CALLBACK:
             post_callback(*request)
             return Sent()
@@ -182,6 +198,10 @@ class Deliverer:
             return self._alert(payload["alert_id"], session=session)
         if ticket is None:
             return None  # the ticket was deleted since
+        if RETRACTS in payload:
+            return self._correction(message, ticket, session=session)
+        if payload.get(FROM_ANSWER) and not still_decided(ticket, payload.get("label")):
+            return None  # the person's decision was undone (or replaced) since
         if kind == OutboxKind.CALLBACK:
             return (ticket.callback_url, callback_body(ticket)) if ticket.callback_url else None
         if kind == OutboxKind.ROUTE:
@@ -214,7 +234,34 @@ class Deliverer:
             raise DeliveryError("TRIAGE_ALERTS_CHANNEL is not set")
         return post({"channel": self._settings.alerts_channel, **message})
 
+    def _correction(
+        self, message: OutboxMessage, ticket: Ticket, *, session: Session
+    ) -> tuple[Any, ...] | None:
+        """After an undo: edit the post it corrects to say so, or send the callback again."""
+        original = session.get(OutboxMessage, message.payload[RETRACTS])
+        if original is None:
+            return None  # cancelled before it was sent: nothing to correct
+        if original.delivered_at is None:
+            if cancel_unclaimed(original.id, session=session, now=self._now()):
+                return None  # it had failed and was waiting for a retry: now it never will
+            raise DeliveryError("waiting for the delivery it corrects to finish")
+        sent = original.payload.get(SENT)
+        if sent is None:
+            return None  # it found the decision undone and sent nothing
+        if message.kind == OutboxKind.CALLBACK:  # the receiver hears the ticket's state now
+            return (ticket.callback_url, callback_body(ticket)) if ticket.callback_url else None
+        notice = build_undone_notice(
+            ticket, label=message.payload["label"], by=message.payload["undone_by"]
+        )
+        return "chat.update", {"channel": sent["channel"], "ts": sent["ts"], **notice}
+
     def _thread_reply(self, ticket: Ticket, payload: dict[str, Any]) -> tuple[Any, ...] | None:
+        if payload.get(OUTCOME):
+            return "chat.postMessage", {
+                "channel": payload["channel"],
+                "thread_ts": payload["thread_ts"],
+                **build_intake_outcome(ticket),
+            }
         if payload.get("full_text"):
             if ticket.slack_ts is None:
                 return None
@@ -254,6 +301,11 @@ def retry_after_seconds(headers: Mapping[str, Any], *, now: datetime) -> float |
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER.total_seconds())
+
+
+def still_decided(ticket: Ticket, label: str | None) -> bool:
+    """Whether the person's decision a delivery reports stands (with `label`, when given)."""
+    return ticket.decided_by is not None and label in (None, ticket.final_label)
 
 
 def post(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:

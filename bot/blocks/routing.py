@@ -48,3 +48,22 @@ def build_intake_reply(ticket: LabelledTicket, *, review_channel: str | None) ->
         where = f" in <#{review_channel}>" if review_channel else ""
         text = f"Ticket #{ticket.id}: a person will pick the label{where}."
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def build_intake_outcome(ticket: LabelledTicket) -> dict[str, Any]:
+    """Tell the intake thread the label a person chose (the first reply said one would)."""
+    text = f"Ticket #{ticket.id}: labelled *{escape(ticket.final_label or '')}* {_who(ticket)}."
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def build_undone_notice(ticket: LabelledTicket, *, label: str, by: str) -> dict[str, Any]:
+    """What a route post or an intake-thread outcome becomes when its label is undone."""
+    if ticket.status == "pending":
+        after = "it is waiting for a label again"
+    else:  # an audit answer undone: the model's label is back
+        after = f"the automatic label *{escape(ticket.final_label or '')}* stands"
+    line = f"↩️  Ticket #{ticket.id}: ~{escape(label)}~ was undone by <@{by}>; {after}."
+    return {
+        "text": f"Ticket #{ticket.id}: the label {label} was undone",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": line}}],
+    }

@@ -15,6 +15,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of a message it sends us (`&amp;` last, so `&amp;lt;` is `&lt;`)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def shorten(text: str, limit: int, marker: str = "…") -> str:
     """Cut `text` to at most `limit` characters, ending with `marker` when something was cut."""
     if len(text) <= limit:

@@ -3,6 +3,10 @@
 The ticket row is locked for the length of the transaction (SELECT ... FOR UPDATE on
 PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers), so two people clicking different
 labels at the same moment end with one decision, and a double click records one answer.
+
+A decision is routed at once (route channel, callback, the intake thread). An undo takes that
+back: what has not been sent is cancelled, and what was sent is corrected (the posts edited
+to say the label was undone, the callback told the ticket's state again).
 """
 
 from __future__ import annotations
@@ -15,11 +19,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.intake import queue_routing
-from storage.models import OutboxKind, Review, ReviewKind, Ticket, TicketStatus
+from storage.models import OutboxKind, OutboxMessage, Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.labels import label_by_name
-from storage.queries.outbox import enqueue
+from storage.queries.outbox import cancel_unclaimed, enqueue
 
 UNDO_WINDOW = timedelta(minutes=5)
+
+# Outbox payload keys for what a person's decision sends, so that an undo can take it back.
+FROM_ANSWER = "from_answer"  # true on the route post, callback and intake-thread outcome
+OUTCOME = "outcome"  # a thread reply telling the intake thread the label a person chose
+RETRACTS = "retracts"  # the id of the delivery this one corrects
+SENT = "sent"  # on a delivered row that did send: {"channel", "ts"} (None for a callback)
+UNDOABLE_KINDS = (OutboxKind.ROUTE, OutboxKind.CALLBACK, OutboxKind.THREAD_REPLY)
 
 
 class AnswerStatus(StrEnum):
@@ -104,9 +115,9 @@ def _decide(ticket: Ticket, *, label: str, user: str, session: Session, now: dat
     ticket.final_label, ticket.decided_by, ticket.decided_at = label, user, now
     if ticket.status == TicketStatus.PENDING:
         ticket.status = TicketStatus.LABELLED
-        queue_routing(ticket, session=session, now=now)
+        _route(ticket, session=session, now=now)
     elif corrected:  # an audit that found the automatic label wrong: route the correction
-        queue_routing(ticket, session=session, now=now)
+        _route(ticket, session=session, now=now)
     _refresh(ticket, session=session, now=now)
     # A second refresh once the undo window has passed removes the Undo button.
     enqueue(
@@ -116,6 +127,70 @@ def _decide(ticket: Ticket, *, label: str, user: str, session: Session, now: dat
         ticket_id=ticket.id,
         due_at=now + UNDO_WINDOW + timedelta(seconds=1),
     )
+
+
+def _route(ticket: Ticket, *, session: Session, now: datetime) -> None:
+    """Route as intake does, answer in the intake thread, and mark these deliveries."""
+    thread = _intake_thread(ticket, session=session)
+    with session.no_autoflush:  # so the rows queued here are exactly the session's new ones
+        queue_routing(ticket, session=session, now=now)
+        if thread is not None:
+            channel, thread_ts = thread
+            payload = {"channel": channel, "thread_ts": thread_ts, OUTCOME: True}
+            enqueue(
+                OutboxKind.THREAD_REPLY,
+                session=session,
+                now=now,
+                ticket_id=ticket.id,
+                payload=payload,
+            )
+        for item in session.new:
+            if isinstance(item, OutboxMessage) and item.ticket_id == ticket.id:
+                item.payload = {**item.payload, FROM_ANSWER: True}
+
+
+def _outbox(ticket: Ticket, *, session: Session) -> list[OutboxMessage]:
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.ticket_id == ticket.id, OutboxMessage.kind.in_(UNDOABLE_KINDS))
+        .order_by(OutboxMessage.id)
+    )
+    return list(session.scalars(query))
+
+
+def _intake_thread(ticket: Ticket, *, session: Session) -> tuple[str, str] | None:
+    """Where intake answered a Slack message with this ticket's first outcome, if it did.
+
+    Read from that reply's own outbox row: only the Slack listener writes one, so an API
+    caller's metadata can never point the bot at a thread of its choosing.
+    """
+    for row in _outbox(ticket, session=session):
+        # Reminders carry their "text", long-text replies "full_text", outcomes OUTCOME.
+        if row.kind == OutboxKind.THREAD_REPLY and set(row.payload) == {"channel", "thread_ts"}:
+            return str(row.payload["channel"]), str(row.payload["thread_ts"])
+    return None
+
+
+def _take_back_routing(
+    ticket: Ticket, *, label: str, user: str, session: Session, now: datetime
+) -> None:
+    """Cancel the decision's deliveries not yet sent; correct the ones sent or being sent."""
+    rows = _outbox(ticket, session=session)
+    corrected = {row.payload[RETRACTS] for row in rows if RETRACTS in row.payload}
+    for row in rows:
+        if not row.payload.get(FROM_ANSWER) or row.id in corrected:
+            continue
+        if row.delivered_at is not None and SENT not in row.payload:
+            continue  # delivered without sending anything: nothing to correct
+        if cancel_unclaimed(row.id, session=session, now=now):
+            continue
+        enqueue(
+            OutboxKind(row.kind),
+            session=session,
+            now=now,
+            ticket_id=ticket.id,
+            payload={RETRACTS: row.id, "label": label, "undone_by": user},
+        )
 
 
 def record_skip(ticket_id: int, *, user: str, session: Session, now: datetime) -> AnswerOutcome:
@@ -148,7 +223,7 @@ def undo_answer(ticket_id: int, *, user: str, session: Session, now: datetime) -
     if now > ticket.decided_at + UNDO_WINDOW:
         _refresh(ticket, session=session, now=now)
         return AnswerOutcome(AnswerStatus.TOO_LATE, ticket_id, ticket.final_label, user)
-    undone = ticket.final_label
+    undone = ticket.final_label or ""
     for review in _active_reviews(ticket):
         if review.slack_user == user and review.label is not None:
             review.undone_at = now  # other people's matching answers still count
@@ -158,5 +233,6 @@ def undo_answer(ticket_id: int, *, user: str, session: Session, now: datetime) -
     else:  # an audit answer: the automatic label stands again
         ticket.final_label, ticket.decided_by = ticket.predicted_label, None
         ticket.decided_at = ticket.created_at
+    _take_back_routing(ticket, label=undone, user=user, session=session, now=now)
     _refresh(ticket, session=session, now=now)
     return AnswerOutcome(AnswerStatus.UNDONE, ticket_id, undone, user)

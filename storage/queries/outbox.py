@@ -2,7 +2,8 @@
 
 A claim is a compare-and-set on `locked_until`, so a web and a worker process can both
 deliver without sending the same row twice at once, on SQLite and PostgreSQL alike; a
-deliverer that dies mid-send releases its rows when the lease runs out.
+deliverer that dies mid-send releases its rows when the lease runs out. Cancelling is the
+same compare-and-set the other way: a row already claimed is never deleted under its sender.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxKind, OutboxMessage
@@ -74,13 +75,26 @@ def claim_due(
     return sorted(rows, key=lambda m: (m.due_at, m.id))
 
 
-def mark_delivered(message_id: int, *, session: Session, now: datetime) -> None:
-    """The delivery went through; it will not be tried again."""
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(delivered_at=now, locked_until=None, last_error=None)
+def cancel_unclaimed(message_id: int, *, session: Session, now: datetime) -> bool:
+    """Delete a delivery no deliverer holds; False when it was sent or is being sent."""
+    unclaimed = or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now)
+    result = session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.delivered_at.is_(None), unclaimed)
+        .execution_options(synchronize_session="fetch")
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_delivered(
+    message_id: int, *, session: Session, now: datetime, payload: dict[str, Any] | None = None
+) -> None:
+    """The delivery went through; it will not be tried again. `payload` replaces the row's
+    (to keep what the send returned, such as the ts of a post to edit later)."""
+    values: dict[str, Any] = {"delivered_at": now, "locked_until": None, "last_error": None}
+    if payload is not None:
+        values["payload"] = payload
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(values))
 
 
 def mark_failed(message_id: int, *, session: Session, retry_at: datetime, error: str) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import ids
 from bot.services.policy import AUDIT_RATE, THRESHOLD
 from classifier import TrainedModel
-from storage.models import Ticket
+from storage.models import OutboxKind, OutboxMessage, Ticket
+from storage.queries.labels import label_by_name
 from tests.bot.conftest import REVIEW_CHANNEL, RunningWeb, install_model, set_policy
 from tests.bot.steps import CARD_TEXT, click, element, post_ticket, review_message, reviews
 from tests.slack_fake import assert_valid_message, sign, signed_block_action
@@ -153,6 +154,74 @@ def test_skip_then_undo(
     assert web.api("GET", f"/api/tickets/{created['id']}").json()["status"] == "pending"
     kinds = [(r.slack_user, r.label, r.undone_at is not None) for r in reviews(factory)]
     assert kinds == [("UBOB", None, False), ("UALICE", "card_arrival", True)]
+
+
+def route_every_label(factory: sessionmaker[Session], channel: str) -> None:
+    with factory.begin() as session:
+        for name in ("card_arrival", "exchange_rate"):
+            label = label_by_name(name, session=session)
+            assert label is not None
+            label.route_channel = channel
+
+
+def route_posts(web: RunningWeb) -> list[dict[str, object]]:
+    return [
+        c.params
+        for c in web.fake.calls_to("chat.postMessage", include_faulty=False)
+        if c.params["channel"] == "CROUTE"
+    ]
+
+
+def test_undo_edits_the_route_post_and_tells_the_callback_and_a_new_choice_routes_once(
+    reviewing: RunningWeb,
+    factory: sessionmaker[Session],
+    slack_signing_secret: str,
+) -> None:
+    web = reviewing
+    route_every_label(factory, "CROUTE")
+    callback = web.fake.new_response_url()
+    created = post_ticket(web, callback_url=callback)
+    message = review_message(web)
+    click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option="card_arrival")
+    [labelled] = web.fake.wait_for_response(url=callback)
+    assert (labelled["status"], labelled["label"]) == ("labelled", "card_arrival")
+    [route] = web.fake.wait_for(
+        lambda c: c.method == "chat.postMessage" and c.params["channel"] == "CROUTE"
+    )
+
+    def route_delivered() -> bool:  # the deliverer commits just after Slack answers
+        with factory() as session:
+            query = select(OutboxMessage.delivered_at).where(OutboxMessage.kind == OutboxKind.ROUTE)
+            return all(session.scalars(query))
+
+    web.fake.wait_until(route_delivered, what="the route post to be recorded")
+    web.fake.wait_until(lambda: "chosen by" in str(web.fake.messages(REVIEW_CHANNEL)[0]["blocks"]))
+    decided = web.fake.messages(REVIEW_CHANNEL)[0]
+    click(web, slack_signing_secret, decided, ids.UNDO, user="UALICE")
+
+    edit = web.fake.wait_for(
+        lambda c: c.method == "chat.update" and c.params["channel"] == "CROUTE"
+    )[0]
+    assert edit.params["ts"] == route.response["ts"]
+    [undone] = web.fake.messages("CROUTE")
+    assert "~card_arrival~ was undone by <@UALICE>" in str(undone["blocks"])
+    reopened = web.fake.wait_for_response(count=2, url=callback)[1]
+    assert (reopened["status"], reopened["label"], reopened["decided_by"]) == (
+        "pending",
+        None,
+        None,
+    )
+
+    web.fake.wait_until(lambda: "chosen by" not in str(web.fake.messages(REVIEW_CHANNEL)[0]))
+    review = web.fake.messages(REVIEW_CHANNEL)[0]
+    click(web, slack_signing_secret, review, ids.PICK_LABEL, user="UBOB", option="exchange_rate")
+    final = web.fake.wait_for_response(count=3, url=callback)[2]
+    assert (final["label"], final["decided_by"]) == ("exchange_rate", "UBOB")
+    web.fake.wait_until(lambda: len(route_posts(web)) == 2, what="the new route post")
+    web.fake.wait_until(route_delivered, what="every route post to be recorded")
+    assert len(route_posts(web)) == 2 and len(web.fake.wait_for_response(url=callback)) == 3
+    state = web.api("GET", f"/api/tickets/{created['id']}").json()
+    assert (state["label"], state["decided_by"]) == ("exchange_rate", "UBOB")
 
 
 def test_bad_or_stale_signature_is_refused_and_changes_nothing(

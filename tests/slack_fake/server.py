@@ -82,6 +82,7 @@ class FakeSlack:
         self._server = self._thread = None
         if server is None:
             return
+        self.release()  # a held request would keep its handler thread, and stop(), waiting
         self.socket_mode.stop()
         server.shutdown()
         server.server_close()
@@ -116,6 +117,7 @@ class FakeSlack:
     def reset(self) -> None:
         """Forget calls, responses, faults and workspace state; keep running."""
         with self._cond:
+            self.release()
             self._reset_records()
             self.workspace.reset()
 
@@ -127,6 +129,8 @@ class FakeSlack:
         self._down = False
         self._response_targets: dict[str, tuple[str | None, str | None]] = {}
         self._response_ids = itertools.count(1)
+        self._holds: dict[str, threading.Event] = {}
+        self.held: list[str] = []  # methods of requests that arrived while held, in order
 
     def fail_next(
         self,
@@ -161,6 +165,20 @@ class FakeSlack:
         """Simulate an outage: every request (API and response_url) answers 503."""
         with self._cond:
             self._down = down
+
+    def hold(self, method: str) -> None:
+        """Leave calls of `method` unanswered until `release`: Slack slow mid-request."""
+        with self._cond:
+            self._holds.setdefault(method, threading.Event())
+
+    def release(self, method: str | None = None) -> None:
+        """Answer the held calls of `method` (of every held method by default)."""
+        with self._cond:
+            names = list(self._holds) if method is None else [method]
+            for name in names:
+                gate = self._holds.pop(name, None)
+                if gate is not None:
+                    gate.set()
 
     def new_response_url(self, channel: str | None = None, message_ts: str | None = None) -> str:
         """Hand out a response_url on this server; with channel/ts it edits that message."""
@@ -335,13 +353,20 @@ class FakeSlack:
             params = parse_request(path, headers, raw)
         except ValueError:
             return 400, {"ok": False, "error": "invalid_json"}, {}
+        if route.startswith("/api/"):
+            method = route[len("/api/") :]
+        elif route.startswith("/response/"):
+            method = RESPONSE_URL
+        else:
+            return 404, {"ok": False, "error": "not_found"}, {}
         with self._cond:
-            if route.startswith("/api/"):
-                method = route[len("/api/") :]
-            elif route.startswith("/response/"):
-                method = RESPONSE_URL
-            else:
-                return 404, {"ok": False, "error": "not_found"}, {}
+            gate = self._holds.get(method)
+            if gate is not None:
+                self.held.append(method)
+                self._cond.notify_all()
+        if gate is not None:
+            gate.wait(timeout=30)
+        with self._cond:
             status, body, extra, faulty = self._answer(method, route, params, headers)
             self.calls.append(
                 RecordedCall(method, params, headers, time.time(), status, body, faulty)

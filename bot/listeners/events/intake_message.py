@@ -1,7 +1,12 @@
 """A new top-level message in the intake channel becomes a ticket, answered in its thread.
 
 The message ts is the ticket's external id (source `slack:<channel>`): Slack's retried
-deliveries of the same event therefore find the existing ticket instead of making a second.
+deliveries of the same event (same event_id, hence the same message) therefore find the
+existing ticket instead of making a second, in any process and after a restart. A retry is
+still handled, not dropped: the first delivery may have failed before the ticket was stored.
+
+Slack escapes `&`, `<` and `>` in message text; the ticket stores what the person typed, and
+mentions and links stay in Slack's `<...>` form, which review messages escape (never a ping).
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ import asyncio
 import logging
 from typing import Any
 
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.blocks.text import unescape
 from bot.deps import Deps
 from bot.errors import InvalidInput
 from bot.services.intake import submit_under_current_policy, validate_new_ticket
@@ -32,13 +40,13 @@ def is_new_human_message(event: dict[str, Any], intake_channel: str | None) -> b
 def handler(deps: Deps) -> Any:
     """The Bolt listener for message events."""
 
-    async def on_message(event: dict[str, Any], client: Any) -> None:
+    async def on_message(event: dict[str, Any], client: Any, request: AsyncBoltRequest) -> None:
         if not is_new_human_message(event, deps.settings.intake_channel):
             return
         channel, ts = event["channel"], event["ts"]
         try:
-            request = validate_new_ticket(
-                text=event.get("text", ""),
+            new = validate_new_ticket(
+                text=unescape(event.get("text", "")),
                 source=f"slack:{channel}",
                 external_id=ts,
                 metadata={"slack_user": event["user"], "slack_channel": channel, "slack_ts": ts},
@@ -52,9 +60,9 @@ def handler(deps: Deps) -> Any:
             )
             return
 
-        await asyncio.to_thread(
+        result = await asyncio.to_thread(
             lambda: submit_under_current_policy(
-                request,
+                new,
                 factory=deps.factory,
                 model=deps.models.get,
                 settings=deps.settings,
@@ -64,5 +72,10 @@ def handler(deps: Deps) -> Any:
             )
         )
         deps.wake_deliveries()
+        retry = next(iter(request.headers.get("x-slack-retry-num", [])), None)  # HTTP mode only
+        log.info(
+            "intake message handled",
+            extra={"ticket_id": result.ticket.id, "new_ticket": result.created, "retry": retry},
+        )
 
     return on_message
