@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.answers import AnswerStatus, record_answer, record_skip, undo_answer
-from storage.models import OutboxMessage, Ticket, TicketStatus
+from bot.services.answers import (
+    AnswerOutcome,
+    AnswerStatus,
+    record_answer,
+    record_skip,
+    undo_answer,
+)
+from storage.models import OutboxMessage, Review, Ticket, TicketStatus
 from storage.queries.labels import ensure_labels
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -98,3 +107,48 @@ def test_undo_is_refused_after_five_minutes(factory: sessionmaker[Session]) -> N
             m.due_at for m in session.query(OutboxMessage).filter_by(kind="refresh_ticket")
         )
         assert dues[0] == NOW and NOW + timedelta(minutes=5) < dues[1] <= NOW + timedelta(minutes=6)
+
+
+def answer_together(
+    factory: sessionmaker[Session], ticket_id: int, people: dict[str, str]
+) -> list[AnswerOutcome]:
+    """Every person's label for the ticket, each in its own thread and transaction, released
+    at the same instant by a barrier."""
+    barrier = threading.Barrier(len(people))
+
+    def answer(user: str) -> AnswerOutcome:
+        barrier.wait(timeout=10)
+        with factory.begin() as session:
+            return record_answer(
+                ticket_id, user=user, label=people[user], quorum=1, session=session, now=NOW
+            )
+
+    with ThreadPoolExecutor(len(people)) as pool:
+        return list(pool.map(answer, people))
+
+
+def test_people_answering_at_the_same_instant_end_in_one_decision(
+    factory: sessionmaker[Session],
+) -> None:
+    """Each round releases four answers at once on a barrier: exactly one may decide.
+
+    PostgreSQL: without the row lock (FOR UPDATE) every answer reads the ticket as pending
+    and each "decides" it. SQLite: FOR UPDATE is not emitted; BEGIN IMMEDIATE is the lock,
+    and without it the writers collide ("database is locked") instead of queueing.
+    """
+    people = {"U1": "card_arrival", "U2": "exchange_rate", "U3": "lost_or_stolen_card"}
+    people["U4"] = "card_delivery_estimate"
+    with factory.begin() as session:
+        ensure_labels(sorted(people.values()), session=session, now=NOW)
+    for _ in range(10):
+        ticket_id = pending_ticket(factory)
+        outcomes = answer_together(factory, ticket_id, people)
+        [winner] = [o for o in outcomes if o.status == AnswerStatus.DECIDED]
+        assert [o.status for o in outcomes].count(AnswerStatus.ALREADY_DECIDED) == 3
+        assert {(o.label, o.decided_by) for o in outcomes} == {(winner.label, winner.decided_by)}
+        with factory() as session:
+            ticket = session.get(Ticket, ticket_id)
+            assert ticket is not None
+            assert (ticket.final_label, ticket.decided_by) == (winner.label, winner.decided_by)
+            answers = session.scalars(select(Review).where(Review.ticket_id == ticket_id))
+            assert [(r.slack_user, r.label) for r in answers] == [(winner.decided_by, winner.label)]
