@@ -25,11 +25,14 @@ def post_digest(*, session: Session, settings: Settings, now: datetime) -> bool:
     thresholds = (
         None if version is None else policy.thresholds_for(Thresholds.from_dict(version.thresholds))
     )
+    never: frozenset[str] = frozenset() if thresholds is None else thresholds.never_auto
+    per_label = {} if thresholds is None else dict(thresholds.per_label)
     message = build_digest(
         stats,
         model_version=None if version is None else version.id,
         default_threshold=None if thresholds is None else thresholds.default,
-        label_thresholds=0 if thresholds is None else len(thresholds.per_label),
+        label_thresholds={label: v for label, v in per_label.items() if label not in never},
+        never_auto=len(never),
         paused=policy.paused,
     )
     return post_to_alerts(message, session=session, settings=settings, now=now)

@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from bot.blocks.text import duration, escape
+from bot.blocks.text import counted, duration, escape
 
 
 def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
+
+
+def _threshold(value: float) -> str:
+    return "never" if value > 1 else f"{value:.2f}"
+
+
+LABELS_SHOWN = 5
+
+
+def describe_model(
+    model_version: int | None,
+    default_threshold: float | None,
+    label_thresholds: Mapping[str, float],
+    never_auto: int,
+) -> str:
+    """`v7, threshold 0.82 · per label: a 0.90, b 0.70 (+3 more) · never automatic: 2 labels`."""
+    if model_version is None:
+        return "no active model (everything goes to review)"
+    parts = [
+        f"v{model_version}, threshold "
+        + ("never" if default_threshold is None else _threshold(default_threshold))
+    ]
+    if label_thresholds:
+        named = sorted(label_thresholds.items())
+        shown = ", ".join(f"{escape(label)} {_threshold(v)}" for label, v in named[:LABELS_SHOWN])
+        more = len(named) - LABELS_SHOWN
+        parts.append(f"per label: {shown}" + (f" (+{more} more)" if more > 0 else ""))
+    if never_auto:
+        parts.append(f"never automatic: {counted(never_auto, 'label')} (too few examples)")
+    return " · ".join(parts)
 
 
 def build_digest(
@@ -16,10 +47,12 @@ def build_digest(
     *,
     model_version: int | None,
     default_threshold: float | None,
-    label_thresholds: int,
+    label_thresholds: Mapping[str, float],
+    never_auto: int,
     paused: bool,
 ) -> dict[str, Any]:
-    """`stats` is a ServiceStats for the last day; the rest describes the active model."""
+    """`stats` is a ServiceStats for the last day; the rest describes the active model and
+    the thresholds in force (the tuned ones with the admins' overrides on top)."""
     audit = "no audits answered"
     if stats.audit_precision is not None and stats.audit_interval is not None:
         low, high = stats.audit_interval
@@ -30,19 +63,7 @@ def build_digest(
             f"p50 {duration(stats.review_latency_p50)}, "
             f"p90 {duration(stats.review_latency_p90 or 0)}"
         )
-    model = (
-        "no active model (everything goes to review)"
-        if model_version is None
-        else (
-            f"v{model_version}, threshold "
-            + (
-                "never"
-                if default_threshold is None or default_threshold > 1
-                else f"{default_threshold:.2f}"
-            )
-            + (f" (+{label_thresholds} per-label)" if label_thresholds else "")
-        )
-    )
+    model = describe_model(model_version, default_threshold, label_thresholds, never_auto)
     lines = [
         f"*Tickets in:* {stats.tickets_in} · automated {stats.automated} "
         f"({_rate(stats.automation_rate)}) · reviewed by people {stats.reviewed}",

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Deliverer
 from bot.services.answers import record_answer
+from bot.services.policy import LABEL_THRESHOLDS
+from bot.services.stats import wilson_interval
 from bot.settings import Settings
 from jobs.checks import run_checks
 from jobs.digest import post_digest
-from storage.models import OutboxKind, TicketStatus
+from storage.models import ModelStatus, ModelVersion, OutboxKind, TicketStatus
 from storage.queries.labels import ensure_labels
 from storage.queries.outbox import enqueue, mark_failed
+from storage.queries.runtime_settings import set_runtime_setting
 from tests.jobs.conftest import Clock
 from tests.jobs.helpers import add_ticket, alerts, channel_posts
 from tests.slack_fake import FakeSlack
@@ -143,3 +148,109 @@ def test_a_repeat_edits_the_posted_alert_in_slack(
         "chat.update",
         "chat.update",
     ]
+
+
+def test_drift_alert_when_the_share_sent_to_review_jumps_against_the_past_week(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    def arrive(count: int, *, reviewed: int, days_ago: float) -> None:
+        for n in range(count):
+            fields = (
+                {"status": TicketStatus.LABELLED, "decided_by": "U1"}
+                if n < reviewed
+                else {"status": TicketStatus.AUTO, "decision": "auto"}
+            )
+            add_ticket(factory, clock() - timedelta(days=days_ago), **fields)
+
+    for days_ago in range(2, 8):  # the trailing week: 10% needed a person
+        arrive(10, reviewed=1, days_ago=days_ago)
+    arrive(29, reviewed=15, days_ago=0.5)
+    assert "drift" not in checks(factory, job_settings, clock)  # too few tickets to judge
+    arrive(11, reviewed=1, days_ago=0.25)  # 40 today, 16 of them (40%) to review
+    assert "drift" in checks(factory, job_settings, clock)
+    alert = next(a for a in alerts(factory) if "More tickets need people" in a)
+    assert "40% sent to review in the last 24 h, against 10% over the 7 days before" in alert
+    assert "40 tickets in the last 24 h" in alert and "/triage labels add" in alert
+
+
+def test_no_drift_alert_while_the_share_holds(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    for days_ago in (0.5, *range(2, 8)):
+        for n in range(40):
+            status = TicketStatus.LABELLED if n < 12 else TicketStatus.AUTO  # 30% every day
+            add_ticket(factory, clock() - timedelta(days=days_ago), status=status)
+    assert "drift" not in checks(factory, job_settings, clock)
+
+
+def test_digest_shows_every_figure_and_the_thresholds_in_force(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    labels = ["card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_failed"]
+    with factory.begin() as session:
+        ensure_labels(labels, session=session, now=clock())
+        session.add(
+            ModelVersion(
+                status=ModelStatus.ACTIVE,
+                artifact=b"not loaded by the digest",
+                sha256="0" * 64,
+                metrics={},
+                thresholds={
+                    "default": 0.82,
+                    "per_label": {"card_arrival": 0.9, "top_up_failed": None},
+                    "never_auto": ["lost_or_stolen_card"],
+                },
+                n_examples=100,
+                n_answers=0,
+                created_at=clock(),
+                activated_at=clock(),
+            )
+        )
+        set_runtime_setting(  # admins' overrides: shown, unless the label is never automatic
+            LABEL_THRESHOLDS,
+            {"exchange_rate": 0.7, "lost_or_stolen_card": 0.6},
+            session=session,
+            actor="UADMIN",
+            now=clock(),
+        )
+    add_ticket(
+        factory,
+        clock(),
+        status=TicketStatus.AUTO,
+        decision="auto",
+        predicted_label="card_arrival",
+        final_label="card_arrival",
+    )
+    for agree in (True, True, True, False):  # audits: 3 of 4 confirm the automatic label
+        ticket = add_ticket(
+            factory,
+            clock(),
+            status=TicketStatus.AUTO,
+            decision="audit",
+            predicted_label="card_arrival",
+            final_label="card_arrival",
+        )
+        with factory.begin() as session:
+            answer = "card_arrival" if agree else "exchange_rate"
+            record_answer(ticket, user="U1", label=answer, quorum=1, session=session, now=clock())
+    for minutes, chosen in ((10, "exchange_rate"), (20, "exchange_rate"), (40, "top_up_failed")):
+        ticket = add_ticket(factory, clock(), predicted_label="card_arrival")
+        with factory.begin() as session:
+            later = clock() + timedelta(minutes=minutes)
+            record_answer(ticket, user="U2", label=chosen, quorum=1, session=session, now=later)
+    for _ in range(2):
+        add_ticket(factory, clock())  # still waiting
+    clock.advance(hours=1)
+    with factory.begin() as session:
+        assert post_digest(session=session, settings=job_settings, now=clock())
+    digest = channel_posts(factory)[-1]
+    low, high = wilson_interval(3, 4)
+    for shown in (
+        "*Tickets in:* 10 · automated 5 (50.0%) · reviewed by people 3",
+        f"*Audit precision:* 75.0% ({low:.1%}–{high:.1%}) on 4 audits",
+        "*Review time:* p50 20 min, p90 36 min · *waiting now:* 2",
+        "*Model:* v1, threshold 0.82 · per label: card_arrival 0.90, exchange_rate 0.70, "
+        "top_up_failed never · never automatic: 1 label (too few examples)",
+        "*Most confused:* card_arrival → exchange_rate (3), card_arrival → top_up_failed (1)",
+    ):
+        assert shown in digest
