@@ -16,6 +16,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def create_db_engine(url: str, **options: Any) -> Engine:
     """Create the engine for `url`, with SQLite made safe for concurrent processes."""
     parsed = make_url(url)
+    # Parameters are ticket texts: keep them out of error messages and SQL logs.
+    options.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **options)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options)
