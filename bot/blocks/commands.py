@@ -217,9 +217,14 @@ def labels_message(labels: Sequence[Label]) -> dict[str, Any]:
 
 
 def reviewer_line(stats: ReviewerStats) -> str:
-    """`<@U> · 12 answers · 92% agree with final labels · 80% of audits confirm · median 3 min`."""
+    """`<@U> · 12 answers · 92% of 5 checked agree with the final label · ... · median 3 min`."""
     parts = [f"<@{stats.user}>", f"{counted(stats.answers, 'answer')}"]
-    parts.append(f"{_pct(stats.agreement)} agree with final labels")
+    if stats.checked:
+        parts.append(
+            f"{_pct(stats.agreement)} of {stats.checked} checked agree with the final label"
+        )
+    else:
+        parts.append("none checked by another person")
     if stats.audit_answers:
         parts.append(
             f"{_pct(stats.audit_agreement)} of {stats.audit_answers} audits confirm the model"
@@ -234,4 +239,10 @@ def reviewers_message(people: Sequence[ReviewerStats], days: int) -> dict[str, A
         return text_message(f"Nobody answered a review in the last {days} days.")
     head = f"*Reviewers, last {days} days*"
     blocks = _lines_to_sections([head, *(reviewer_line(p) for p in people)])
+    blocks.append(
+        _context(
+            "An answer is checked when the final label did not rest on it alone: someone else "
+            "decided the ticket, or gave the same answer. Audits are compared with the model."
+        )
+    )
     return {"text": f"{len(people)} reviewers in the last {days} days", "blocks": blocks}

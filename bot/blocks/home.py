@@ -50,15 +50,24 @@ def state_line(figures: HomeFigures) -> str:
     return " · ".join(parts) + f" · last {stats.days} days"
 
 
+def _bar(value: float) -> str:
+    return "never" if value > 1 else f"{value:.2f}"
+
+
 def threshold_line(figures: HomeFigures) -> str:
-    """The bar tickets must clear now: one for all labels, or the model's, plus overrides."""
-    policy = figures.policy
+    """The bar tickets must clear now: the admins' or the model's, and what differs per label."""
+    policy, tuned = figures.policy, figures.tuned
     if policy.threshold is not None:
         line = f"Threshold {policy.threshold:.2f} for all labels"
-    elif figures.tuned_threshold is not None:
-        line = f"Thresholds tuned per label (default {figures.tuned_threshold:.2f})"
-    else:
+    elif tuned is None:
         line = "No thresholds until a model is trained"
+    elif tuned.per_label:
+        line = (
+            f"Model's threshold {_bar(tuned.default)}, "
+            f"{counted(len(tuned.per_label), 'label')} with their own"
+        )
+    else:
+        line = f"Model's threshold {_bar(tuned.default)} for all labels"
     overrides = sorted(policy.label_thresholds.items())
     if overrides:
         shown = ", ".join(
@@ -66,6 +75,9 @@ def threshold_line(figures: HomeFigures) -> str:
         )
         more = len(overrides) - LABEL_OVERRIDES_SHOWN
         line += f" · overrides: {shown}" + (f" and {more} more" if more > 0 else "")
+    never = 0 if tuned is None else len(tuned.never_auto)
+    if never:
+        line += f" · {counted(never, 'label')} never automatic (too few examples)"
     return (
         line
         + f" · audit rate {policy.audit_rate:.0%} · quorum {policy.quorum}"
@@ -81,14 +93,34 @@ def _waiting(figures: HomeFigures, links: dict[int, str]) -> list[dict[str, Any]
     return [_section("\n".join(lines))]
 
 
-def _your_week(figures: HomeFigures) -> dict[str, Any]:
+def _your_week(figures: HomeFigures) -> list[dict[str, Any]]:
     mine = figures.mine
     if mine is None:
-        return _section("*Your week*\nNo answers yet this week.")
-    agreement = (
-        "" if mine.agreement is None else f" · {mine.agreement:.0%} agree with the final label"
+        return [_section("*Your week*\nNo answers yet this week.")]
+    parts = [counted(mine.answers, "answer")]
+    if mine.agreement is not None:
+        parts.append(
+            f"{mine.agreement:.0%} agree with the final label on "
+            f"{counted(mine.checked, 'ticket')} decided with someone else"
+        )
+    else:
+        parts.append("agreement not measured yet")
+    if mine.audit_answers:
+        parts.append(
+            f"the model's label matched yours in {mine.audit_agreed} of "
+            f"{counted(mine.audit_answers, 'blind audit')}"
+        )
+    quorum = figures.policy.quorum
+    note = (
+        "Agreement only counts tickets whose final label did not rest on your answer alone: "
+        "someone else decided it, or gave the same answer. "
+        + (
+            "One answer decides a ticket now, so few of yours can be compared."
+            if quorum == 1
+            else f"A ticket now needs {quorum} matching answers."
+        )
     )
-    return _section(f"*Your week*\n{counted(mine.answers, 'answer')}{agreement}")
+    return [_section("*Your week*\n" + " · ".join(parts)), _context(note)]
 
 
 def _admin_actions(figures: HomeFigures) -> dict[str, Any]:
@@ -112,7 +144,7 @@ def build_home_view(
     if notice:
         blocks.append(_section(notice))
     blocks += [{"type": "divider"}, *_waiting(figures, links), {"type": "divider"}]
-    blocks.append(_your_week(figures))
+    blocks += _your_week(figures)
     if admin:
         blocks += [
             {"type": "divider"},

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import NormalDist, median
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from bot.services.policy import Policy, current_policy
 from bot.settings import Settings
@@ -49,11 +49,16 @@ class ServiceStats:
 
 @dataclass(frozen=True)
 class ReviewerStats:
-    """One person's answers in the window and how often they matched the outcome."""
+    """One person's answers in the window and how often they matched the outcome.
+
+    Agreement is only measured where the final label did not rest on this person's answer
+    alone: someone else decided the ticket, or another person gave the label that won. At
+    quorum 1 a person's answer *is* the final label, and counting it would always say 100%.
+    """
 
     user: str
     answers: int
-    decided: int  # answers on tickets that have a final label now
+    checked: int  # answers on tickets whose final label someone else decided or backed
     agreed: int  # ... that match it
     audit_answers: int
     audit_agreed: int  # blind audit answers matching the model's automatic label
@@ -61,8 +66,8 @@ class ReviewerStats:
 
     @property
     def agreement(self) -> float | None:
-        """Share of decided answers matching the final label."""
-        return self.agreed / self.decided if self.decided else None
+        """Share of checked answers matching the final label (None when none was checked)."""
+        return self.agreed / self.checked if self.checked else None
 
     @property
     def audit_agreement(self) -> float | None:
@@ -187,6 +192,22 @@ def reviewer_stats(
     *, session: Session, now: datetime, days: int, user: str | None = None
 ) -> list[ReviewerStats]:
     """Per person (or just `user`): answers given in the window, most active first."""
+    other = aliased(Review)
+    backed_by_others = (
+        select(other.id)
+        .where(
+            other.ticket_id == Ticket.id,
+            other.slack_user != Review.slack_user,
+            other.label == Ticket.final_label,
+            other.undone_at.is_(None),
+        )
+        .exists()
+    )
+    checked = and_(
+        Ticket.final_label.is_not(None),
+        Ticket.decided_by.is_not(None),
+        or_(Ticket.decided_by != Review.slack_user, backed_by_others),
+    )
     query = (
         select(
             Review.slack_user,
@@ -196,6 +217,7 @@ def reviewer_stats(
             Ticket.created_at,
             Ticket.final_label,
             Ticket.predicted_label,
+            case((checked, True), else_=False),
         )
         .join(Ticket, Review.ticket_id == Ticket.id)
         .where(
@@ -207,30 +229,37 @@ def reviewer_stats(
     )
     if user is not None:
         query = query.where(Review.slack_user == user)
-    rows: dict[str, list[tuple[str, str, datetime, datetime, str | None, str | None]]] = {}
+    rows: dict[str, list[Answer]] = {}
     for who, *rest in session.execute(query):
-        rows.setdefault(who, []).append(tuple(rest))  # type: ignore[arg-type]
+        rows.setdefault(who, []).append(Answer(*rest))
     result = [_one_reviewer(who, answers) for who, answers in rows.items()]
     return sorted(result, key=lambda r: (-r.answers, r.user))
 
 
-def _one_reviewer(
-    user: str, answers: list[tuple[str, str, datetime, datetime, str | None, str | None]]
-) -> ReviewerStats:
-    decided = [(label, final) for label, _, _, _, final, _ in answers if final is not None]
-    audits = [
-        (label, predicted)
-        for label, kind, _, _, _, predicted in answers
-        if kind == ReviewKind.AUDIT
-    ]
-    waits = [_seconds(arrived, answered) for _, _, answered, arrived, _, _ in answers]
+@dataclass(frozen=True)
+class Answer:
+    """One answer with what became of its ticket."""
+
+    label: str
+    kind: str
+    answered_at: datetime
+    arrived_at: datetime
+    final_label: str | None
+    predicted_label: str | None
+    checked: bool  # the final label did not rest on this answer alone
+
+
+def _one_reviewer(user: str, answers: list[Answer]) -> ReviewerStats:
+    checked = [a for a in answers if a.checked]
+    audits = [a for a in answers if a.kind == ReviewKind.AUDIT]
+    waits = [_seconds(a.arrived_at, a.answered_at) for a in answers]
     return ReviewerStats(
         user=user,
         answers=len(answers),
-        decided=len(decided),
-        agreed=sum(1 for label, final in decided if label == final),
+        checked=len(checked),
+        agreed=sum(1 for a in checked if a.label == a.final_label),
         audit_answers=len(audits),
-        audit_agreed=sum(1 for label, predicted in audits if label == predicted),
+        audit_agreed=sum(1 for a in audits if a.label == a.predicted_label),
         median_response=median(waits) if waits else None,
     )
 
@@ -265,7 +294,7 @@ class HomeFigures:
     policy: Policy
     model_version: int | None
     model_accuracy: float | None
-    tuned_threshold: float | None
+    tuned: Thresholds | None  # the active model's own thresholds, before admin overrides
 
 
 def home_figures(
@@ -275,7 +304,7 @@ def home_figures(
     version = active_version(session=session)
     metrics = {} if version is None else version.metrics or {}
     accuracy = (metrics.get("holdout") or metrics.get("cv") or {}).get("accuracy")
-    tuned = None if version is None else Thresholds.from_dict(version.thresholds).default
+    tuned = None if version is None else Thresholds.from_dict(version.thresholds)
     mine = reviewer_stats(session=session, now=now, days=days, user=user)
     return HomeFigures(
         service=service_stats(session=session, now=now, days=days),
@@ -284,5 +313,5 @@ def home_figures(
         policy=current_policy(session=session, settings=settings),
         model_version=None if version is None else version.id,
         model_accuracy=accuracy,
-        tuned_threshold=tuned,
+        tuned=tuned,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -9,8 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.home import HOME_PAUSE, HOME_RESUME, HOME_RETRAIN
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED, THRESHOLD
+from bot.services.stats import wilson_interval
 from classifier import TrainedModel
-from storage.models import AuditLogEntry, RuntimeSetting
+from storage.models import AuditLogEntry, Review, RuntimeSetting, Ticket
 from tests.bot.conftest import RunningWeb, install_model, set_policy
 from tests.bot.steps import click, post_ticket, review_message
 from tests.slack_fake import assert_valid_view, signed_app_home_opened, signed_block_action
@@ -69,7 +71,9 @@ def test_home_shows_state_backlog_and_the_persons_week(
     assert "Threshold 1.00 for all labels" in view
     assert "*Waiting for review: 1*" in view and f"Ticket #{created['id']}" not in view
     assert "https://fake.slack/archives/" in view
-    assert "1 answer · 100% agree with the final label" in view
+    # Bob's answer alone decided his ticket: no agreement figure, and the view says why.
+    assert "1 answer · agreement not measured yet" in view and "100%" not in view
+    assert "did not rest on your answer alone" in view
     assert HOME_RETRAIN not in view  # not an admin
 
 
@@ -102,3 +106,65 @@ def test_a_member_pressing_an_admin_button_is_refused(
     assert "Only triage admins can use `/triage pause`" in str(view["blocks"])
     with factory() as session:
         assert list(session.scalars(select(AuditLogEntry))) == []
+
+
+def test_home_figures_from_a_week_of_tickets(
+    web: RunningWeb,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+    slack_signing_secret: str,
+) -> None:
+    install_model(factory, trained)
+    now = datetime.now(UTC)
+    with factory.begin() as session:
+
+        def ticket(hours: float, **fields: Any) -> Ticket:
+            row = Ticket(text="t", created_at=now - timedelta(hours=hours), **fields)
+            session.add(row)
+            return row
+
+        for hours in range(6):
+            ticket(hours + 1, status="auto", decision="auto", final_label="card_arrival")
+        for answer in ("card_arrival", "card_arrival", "card_arrival", "lost_or_stolen_card"):
+            ticket(
+                10,
+                status="auto",
+                decision="audit",
+                predicted_label="card_arrival",
+                final_label=answer,
+                decided_by="UAUD",
+                decided_at=now - timedelta(hours=9),
+            )
+        for _ in range(4):
+            ticket(20, status="pending", decision="review")
+        shared = ticket(
+            30,
+            status="labelled",
+            decision="review",
+            predicted_label="card_arrival",
+            final_label="card_arrival",
+            decided_by="UALICE",
+            decided_at=now - timedelta(hours=29),
+        )
+        for who in ("UBOB", "UALICE"):  # quorum 2: Bob's answer, then Alice's decided it
+            session.add(
+                Review(
+                    ticket=shared,
+                    slack_user=who,
+                    label="card_arrival",
+                    kind="review",
+                    created_at=now - timedelta(hours=29),
+                )
+            )
+        ticket(24 * 9, status="auto", decision="auto", final_label="card_arrival")  # too old
+
+    view = str(open_home(web, slack_signing_secret, "UBOB")["blocks"])
+    assert "67% automated" in view  # 10 of the 15 tickets of the last 7 days
+    low, high = wilson_interval(3, 4)
+    assert f"audit precision 75.0% ({low:.1%}–{high:.1%}, 4 audits)" in view
+    assert f"Model's threshold {trained.thresholds.default:.2f} for all labels" in view
+    assert "tuned per label" not in view
+    assert "*Waiting for review: 4*" in view
+    assert "1 answer · 100% agree with the final label on 1 ticket decided with someone else" in (
+        view
+    )

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks.commands import reviewer_line
 from bot.services.stats import (
+    ReviewerStats,
     percentile,
     reviewer_stats,
     service_stats,
@@ -151,9 +153,49 @@ def test_reviewer_stats_count_agreement_and_response_time(
         only_bob = reviewer_stats(session=session, now=NOW, days=7, user="UBOB")
 
     alice, bob = people
-    assert (alice.user, alice.answers, alice.decided, alice.agreed) == ("UALICE", 3, 3, 2)
-    assert alice.agreement == pytest.approx(2 / 3) and alice.audit_agreement is None
+    assert (alice.user, alice.answers, alice.checked, alice.agreed) == ("UALICE", 3, 1, 0)
+    assert alice.agreement == 0.0 and alice.audit_agreement is None
     assert alice.median_response == 300.0  # 60 s, 300 s, 5 h
     assert (bob.answers, bob.audit_answers, bob.audit_agreed) == (3, 2, 1)
-    assert bob.agreement == 1.0 and bob.audit_agreement == 0.5
+    assert bob.checked == 0 and bob.agreement is None  # every final label rested on Bob alone
+    assert bob.audit_agreement == 0.5
     assert only_bob == [bob]
+
+
+def test_agreement_counts_only_labels_that_did_not_rest_on_the_answer_alone(
+    factory: sessionmaker[Session],
+) -> None:
+    """At quorum 1 a person's answer is the final label: that is no evidence of agreement."""
+    with factory.begin() as session:
+        for _ in range(3):  # quorum 1: each decided by its only answer
+            reviewed(session, age_hours=2, predicted="a", final="a", by="UCAROL", after_s=10)
+        both = reviewed(session, age_hours=3, predicted="a", final="b", by="UDAVE", after_s=20)
+        session.add(  # quorum 2: Carol's matching answer came first, Dave's decided
+            Review(ticket=both, slack_user="UCAROL", label="b", kind="review", created_at=NOW)
+        )
+        undone = reviewed(session, age_hours=4, predicted="a", final="c", by="UDAVE", after_s=5)
+        session.add(  # an undone answer backs nothing
+            Review(
+                ticket=undone,
+                slack_user="UERIN",
+                label="c",
+                kind="review",
+                created_at=NOW,
+                undone_at=NOW,
+            )
+        )
+
+    with factory() as session:
+        carol, dave = reviewer_stats(session=session, now=NOW, days=7)
+    assert (carol.user, carol.answers, carol.checked, carol.agreed) == ("UCAROL", 4, 1, 1)
+    assert (dave.user, dave.answers, dave.checked, dave.agreed) == ("UDAVE", 2, 1, 1)
+
+
+def test_reviewer_line_shows_agreement_only_where_it_was_measured() -> None:
+    alone = ReviewerStats("UCAROL", 3, 0, 0, 0, 0, 30.0)
+    shared = ReviewerStats("UDAVE", 4, 2, 1, 2, 2, 90.0)
+    assert reviewer_line(alone) == (
+        "<@UCAROL> · 3 answers · none checked by another person · median answer after 30 s"
+    )
+    assert "50% of 2 checked agree with the final label" in reviewer_line(shared)
+    assert "100% of 2 audits confirm the model" in reviewer_line(shared)
