@@ -40,7 +40,7 @@ from tests.slack_fake import (
 )
 
 TOKEN = "xoxb-test"
-BLOCKS = [
+BLOCKS: list[dict[str, Any]] = [
     {"type": "section", "block_id": "s", "text": {"type": "mrkdwn", "text": "*Ticket 42*"}},
     {
         "type": "actions",
@@ -257,6 +257,45 @@ def test_response_url_is_recorded_and_replaces_original(fake_slack: FakeSlack) -
     assert "blocks" not in fake_slack.messages("C1")[0]
 
 
+def test_every_message_is_checked_as_slack_checks_it(fake_slack: FakeSlack) -> None:
+    client = client_for(fake_slack)
+    broken = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    ts = client.chat_postMessage(channel="C1", text="good", blocks=BLOCKS)["ts"]
+    attempts = [
+        lambda: client.chat_postMessage(channel="C1", text="t", blocks=broken),
+        lambda: client.chat_update(channel="C1", ts=ts, text="t", blocks=broken),
+        lambda: client.chat_postEphemeral(channel="C1", user="U1", text="t", blocks=broken),
+    ]
+    for attempt in attempts:
+        with pytest.raises(SlackApiError) as info:
+            attempt()
+        assert info.value.response["error"] == "invalid_blocks"
+        assert "3001 chars, limit is 3000" in info.value.response["errors"][0]
+    hook = WebhookClient(fake_slack.new_response_url(channel="C1", message_ts=ts))
+    assert hook.send(text="t", blocks=broken, replace_original=True).status_code == 400
+    assert fake_slack.responses == [] and fake_slack.ephemerals == []
+    [kept] = fake_slack.messages("C1")
+    assert kept["text"] == "good" and kept["blocks"] == BLOCKS  # nothing refused got through
+    with pytest.warns(UserWarning, match="top-level `text`"):
+        assert client.chat_postMessage(channel="C1", blocks=BLOCKS)["ok"]  # Slack posts it
+    methods = ["chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"]
+    assert [method for method, _ in fake_slack.message_problems] == [*methods, "chat.postMessage"]
+    assert "fallback text is missing" in fake_slack.message_problems[-1][1]
+    fake_slack.message_problems.clear()  # seen: the fixture would fail the test otherwise
+
+
+def test_callback_urls_take_any_json_and_can_fail(fake_slack: FakeSlack) -> None:
+    url = fake_slack.new_callback_url()
+    fake_slack.fail_next("callback", status=500)
+    fake_slack.set_down(True)  # a Slack outage is not the caller's server being down
+    assert httpx.post(url, json={"id": 1}, trust_env=False).status_code == 500
+    assert httpx.post(url, json={"id": 1, "label": "x"}, trust_env=False).status_code == 200
+    assert fake_slack.wait_for_callback(url=url) == [{"id": 1, "label": "x"}]
+    assert fake_slack.message_problems == [] and fake_slack.responses == []
+    missing = url.rsplit("/", 1)[0] + "/H9999"
+    assert httpx.post(missing, json={}, trust_env=False).status_code == 404
+
+
 def test_response_url_fault(fake_slack: FakeSlack) -> None:
     fake_slack.fail_next("response_url", status=500)
     url = fake_slack.new_response_url()
@@ -455,7 +494,7 @@ def test_event_envelope_and_retry_headers(slack_signing_secret: str) -> None:
 
 def test_block_action_payload_shapes(slack_signing_secret: str) -> None:
     message = {"text": "Ticket 42", "blocks": BLOCKS}
-    common = {
+    common: dict[str, Any] = {
         "user_id": "U1",
         "channel_id": "C1",
         "message_ts": "1.2",

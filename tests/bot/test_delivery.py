@@ -82,8 +82,8 @@ def test_a_429_waits_as_long_as_slack_asks_then_delivers(
 def test_a_failing_callback_is_retried_with_growing_delays_and_delivered_once(
     factory: sessionmaker[Session], settings: Settings, clock: Clock, fake_slack: FakeSlack
 ) -> None:
-    callback = fake_slack.new_response_url()  # an HTTP endpoint on 127.0.0.1
-    fake_slack.fail_next("response_url", 500, count=2)
+    callback = fake_slack.new_callback_url()  # a plain JSON endpoint on 127.0.0.1
+    fake_slack.fail_next("callback", 500, count=2)
     with factory.begin() as session:
         ticket = Ticket(
             text="Where is my card?",
@@ -119,6 +119,6 @@ def test_a_failing_callback_is_retried_with_growing_delays_and_delivered_once(
     assert deliverer.run_once() == 1
     clock.advance(hours=1)
     assert deliverer.run_once() == 0
-    assert len(fake_slack.calls_to("response_url")) == 3
-    [body] = fake_slack.wait_for_response()
+    assert len(fake_slack.calls_to("callback")) == 3
+    [body] = fake_slack.wait_for_callback()
     assert (body["id"], body["external_id"], body["label"]) == (ticket_id, "zd-9", "card_arrival")

@@ -179,11 +179,11 @@ def test_undo_edits_the_route_post_and_tells_the_callback_and_a_new_choice_route
 ) -> None:
     web = reviewing
     route_every_label(factory, "CROUTE")
-    callback = web.fake.new_response_url()
+    callback = web.fake.new_callback_url()
     created = post_ticket(web, callback_url=callback)
     message = review_message(web)
     click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option="card_arrival")
-    [labelled] = web.fake.wait_for_response(url=callback)
+    [labelled] = web.fake.wait_for_callback(url=callback)
     assert (labelled["status"], labelled["label"]) == ("labelled", "card_arrival")
     [route] = web.fake.wait_for(
         lambda c: c.method == "chat.postMessage" and c.params["channel"] == "CROUTE"
@@ -205,7 +205,7 @@ def test_undo_edits_the_route_post_and_tells_the_callback_and_a_new_choice_route
     assert edit.params["ts"] == route.response["ts"]
     [undone] = web.fake.messages("CROUTE")
     assert "~card_arrival~ was undone by <@UALICE>" in str(undone["blocks"])
-    reopened = web.fake.wait_for_response(count=2, url=callback)[1]
+    reopened = web.fake.wait_for_callback(count=2, url=callback)[1]
     assert (reopened["status"], reopened["label"], reopened["decided_by"]) == (
         "pending",
         None,
@@ -215,11 +215,11 @@ def test_undo_edits_the_route_post_and_tells_the_callback_and_a_new_choice_route
     web.fake.wait_until(lambda: "chosen by" not in str(web.fake.messages(REVIEW_CHANNEL)[0]))
     review = web.fake.messages(REVIEW_CHANNEL)[0]
     click(web, slack_signing_secret, review, ids.PICK_LABEL, user="UBOB", option="exchange_rate")
-    final = web.fake.wait_for_response(count=3, url=callback)[2]
+    final = web.fake.wait_for_callback(count=3, url=callback)[2]
     assert (final["label"], final["decided_by"]) == ("exchange_rate", "UBOB")
     web.fake.wait_until(lambda: len(route_posts(web)) == 2, what="the new route post")
     web.fake.wait_until(route_delivered, what="every route post to be recorded")
-    assert len(route_posts(web)) == 2 and len(web.fake.wait_for_response(url=callback)) == 3
+    assert len(route_posts(web)) == 2 and len(web.fake.wait_for_callback(url=callback)) == 3
     state = web.api("GET", f"/api/tickets/{created['id']}").json()
     assert (state["label"], state["decided_by"]) == ("exchange_rate", "UBOB")
 
@@ -280,7 +280,7 @@ def test_confident_ticket_is_routed_and_reported_to_its_callback(
 ) -> None:
     install_model(factory, trained)
     set_policy(factory, THRESHOLD, 0.0)  # everything confident
-    callback = web.fake.new_response_url()
+    callback = web.fake.new_callback_url()
     with factory.begin() as session:
         from storage.queries.labels import label_by_name
 
@@ -291,8 +291,7 @@ def test_confident_ticket_is_routed_and_reported_to_its_callback(
     created = post_ticket(web, callback_url=callback)
     assert created["status"] == "auto" and created["label"] is not None
     web.fake.wait_for(lambda c: c.method == "chat.postMessage" and c.params["channel"] == "CROUTE")
-    web.fake.wait_for_response()
-    _, body = web.fake.responses[-1]
+    [body] = web.fake.wait_for_callback(url=callback)
     assert body["id"] == created["id"] and body["label"] == created["label"]
     review_posts = [
         c for c in web.fake.calls_to("chat.postMessage") if c.params["channel"] == REVIEW_CHANNEL

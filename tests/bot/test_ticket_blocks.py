@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.blocks import ids
-from bot.blocks.text import chunks, counted, duration, escape, quote
+from bot.blocks.text import chunks, counted, duration, escape, quote, unescape
 from bot.blocks.ticket import Decided, TicketCard, build_full_text_reply, build_ticket_message
 from tests.slack_fake import assert_valid_message
 
@@ -87,6 +87,8 @@ def test_long_hostile_text_is_cut_escaped_and_posted_whole_in_the_thread() -> No
 def test_text_helpers() -> None:
     assert quote("a\nb") == "> a\n> b"
     assert chunks("<<", 4) == ["&lt;", "&lt;"]
+    typed = "a & b <3 &lt; &amp;gt; <@U1>"
+    assert unescape(escape(typed)) == typed and escape(unescape(escape(typed))) == escape(typed)
     assert [duration(s) for s in (5, 120, 3_900, 90_000)] == [
         "5 s",
         "2 min",

@@ -90,7 +90,7 @@ def corrections(factory: sessionmaker[Session], ticket_id: int) -> list[tuple[st
 def test_undo_before_delivery_cancels_it_and_the_next_choice_routes_once(
     factory: sessionmaker[Session], clock: Clock, fake_slack: FakeSlack, deliverer: Deliverer
 ) -> None:
-    callback = fake_slack.new_response_url()
+    callback = fake_slack.new_callback_url()
     ticket_id = routed_ticket(factory, clock, callback)
     answer(
         factory, record_answer, ticket_id, user="U1", label="card_arrival", quorum=1, now=clock()
@@ -107,7 +107,7 @@ def test_undo_before_delivery_cancels_it_and_the_next_choice_routes_once(
     deliverer.run_once()
     [post] = fake_slack.messages(ROUTE_CHANNEL)
     assert "*exchange_rate* by <@U2>" in str(post["blocks"])
-    [body] = fake_slack.wait_for_response(url=callback)
+    [body] = fake_slack.wait_for_callback(url=callback)
     assert (body["label"], body["decided_by"], body["status"]) == (
         "exchange_rate",
         "U2",
@@ -115,7 +115,7 @@ def test_undo_before_delivery_cancels_it_and_the_next_choice_routes_once(
     )
     clock.advance(minutes=10)
     deliverer.run_once()
-    assert len(fake_slack.messages(ROUTE_CHANNEL)) == 1 and len(fake_slack.responses) == 1
+    assert len(fake_slack.messages(ROUTE_CHANNEL)) == 1 and len(fake_slack.callbacks) == 1
 
 
 def test_undo_while_the_route_post_is_being_sent_edits_it_once_it_is_posted(
@@ -125,7 +125,7 @@ def test_undo_while_the_route_post_is_being_sent_edits_it_once_it_is_posted(
     fake_slack: FakeSlack,
     deliverer: Deliverer,
 ) -> None:
-    callback = fake_slack.new_response_url()
+    callback = fake_slack.new_callback_url()
     ticket_id = routed_ticket(factory, clock, callback)
     answer(
         factory, record_answer, ticket_id, user="U1", label="card_arrival", quorum=1, now=clock()
@@ -161,4 +161,4 @@ def test_undo_while_the_route_post_is_being_sent_edits_it_once_it_is_posted(
     assert "~card_arrival~ was undone by <@U1>" in shown and "waiting for a label again" in shown
     # The callback was claimed with the post, and found the decision undone: the caller
     # never heard of card_arrival, so it is not told anything.
-    assert fake_slack.responses == []
+    assert fake_slack.callbacks == []

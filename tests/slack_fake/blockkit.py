@@ -19,6 +19,7 @@ MAX_BUTTON_VALUE = 2000
 MAX_OPTIONS = 100
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
+MAX_PLACEHOLDER = 150
 MAX_ID = 255
 MAX_VIEW_TITLE = 24
 MAX_PRIVATE_METADATA = 3000
@@ -69,6 +70,8 @@ def _element(where: str, element: Any, action_ids: set[str]) -> None:
         if action_id in action_ids:
             _fail(where, f"duplicate action_id {action_id!r}")
         action_ids.add(action_id)
+    if "placeholder" in element:
+        _text(f"{where}.placeholder", element["placeholder"], MAX_PLACEHOLDER, plain_only=True)
     kind = element.get("type")
     if kind == "button":
         _text(f"{where}.text", element.get("text"), MAX_BUTTON_TEXT, plain_only=True)
@@ -138,13 +141,34 @@ def _blocks(blocks: Any, limit: int) -> None:
         _block(f"blocks[{i}]", block, action_ids)
 
 
-def assert_valid_message(message: dict[str, Any]) -> None:
-    """Fail with a precise reason if Slack would reject (or badly render) this message."""
+def blocks_problem(message: dict[str, Any]) -> str | None:
+    """Why Slack would refuse the message's blocks (it answers `invalid_blocks`), or None."""
+    if "blocks" not in message:
+        return None
+    try:
+        _blocks(message["blocks"], MAX_MESSAGE_BLOCKS)
+    except AssertionError as error:
+        return str(error)
+    return None
+
+
+def fallback_problem(message: dict[str, Any]) -> str | None:
+    """Why the message lacks the fallback `text` notifications need, or None.
+
+    Slack still posts such a message (with a warning), so the fake accepts it too, but
+    records the problem so the test fails.
+    """
     text = message.get("text")
     if not isinstance(text, str) or not text.strip():
-        _fail("text", "fallback text is missing or empty (needed for notifications)")
-    if "blocks" in message:
-        _blocks(message["blocks"], MAX_MESSAGE_BLOCKS)
+        return "text: fallback text is missing or empty (needed for notifications)"
+    return None
+
+
+def assert_valid_message(message: dict[str, Any]) -> None:
+    """Fail with a precise reason if Slack would reject (or badly render) this message."""
+    problem = fallback_problem(message) or blocks_problem(message)
+    if problem is not None:
+        raise AssertionError(problem)
 
 
 def assert_valid_view(view: dict[str, Any]) -> None:

@@ -25,9 +25,16 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fake_slack(no_proxy: None) -> Iterator[FakeSlack]:
-    """A fresh fake Slack per test, listening on a free loopback port."""
+    """A fresh fake Slack per test, listening on a free loopback port.
+
+    The test fails if anything sent a message Slack would refuse (or show without fallback
+    text), even when the code under test swallowed Slack's error.
+    """
     with FakeSlack() as fake:
         yield fake
+    if fake.message_problems:
+        lines = "\n".join(f"  {method}: {reason}" for method, reason in fake.message_problems)
+        pytest.fail(f"messages Slack would refuse or show without fallback text:\n{lines}")
 
 
 @pytest.fixture

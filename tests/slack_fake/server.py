@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from http.server import ThreadingHTTPServer
 from typing import Any, TypeVar
 
+from .blockkit import blocks_problem, fallback_problem
 from .records import Fault, RecordedCall
 from .socket_mode import SocketConnection, SocketModeServer, disconnect, envelope
 from .transport import Handler, bearer_token, parse_request
@@ -18,9 +19,12 @@ from .workspace import Workspace
 
 T = TypeVar("T")
 RESPONSE_URL = "response_url"
+CALLBACK = "callback"  # a caller's own webhook (ticket callback_url): not Slack, never checked
 APP_TOKEN = "xapp-1-A0001-1-test"
 CONNECTIONS_OPEN = "apps.connections.open"
 _DEFAULT_ERRORS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
+# Bodies that are messages: Slack checks their blocks, and so does the fake.
+MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", RESPONSE_URL)
 
 
 class FakeSlack:
@@ -125,11 +129,16 @@ class FakeSlack:
         """Start the recorded history and the fault queue from scratch."""
         self.calls: list[RecordedCall] = []
         self.responses: list[tuple[str, Any]] = []
+        self.callbacks: list[tuple[str, Any]] = []
         self._faults: dict[str, deque[Fault]] = {}
         self._down = False
         self._response_targets: dict[str, tuple[str | None, str | None]] = {}
         self._response_ids = itertools.count(1)
+        self._callback_ids: set[str] = set()
         self._holds: dict[str, threading.Event] = {}
+        # (method, reason) of every message Slack would refuse or show without fallback text;
+        # the fake_slack fixture fails the test when any is left at the end.
+        self.message_problems: list[tuple[str, str]] = []
         self.held: list[str] = []  # methods of requests that arrived while held, in order
 
     def fail_next(
@@ -146,8 +155,8 @@ class FakeSlack:
 
         status=429 answers with Retry-After (any value, under any spelling of the header
         name: HTTP/2 proxies send it lower-case); status=5xx answers that status; error="x"
-        with no status answers HTTP 200 {"ok": false, "error": "x"}. Use "response_url" for
-        hooks.
+        with no status answers HTTP 200 {"ok": false, "error": "x"}. Use "response_url" and
+        "callback" for those hooks.
         """
         if status is None:
             status = 200 if error else 429
@@ -186,6 +195,13 @@ class FakeSlack:
             url_id = f"R{next(self._response_ids):04d}"
             self._response_targets[url_id] = (channel, message_ts)
         return f"{self.url}/response/{url_id}"
+
+    def new_callback_url(self) -> str:
+        """Hand out a plain JSON webhook on this server, standing in for a caller's own."""
+        with self._cond:
+            url_id = f"H{len(self._callback_ids) + 1:04d}"
+            self._callback_ids.add(url_id)
+        return f"{self.url}/callback/{url_id}"
 
     # -- inspection ----------------------------------------------------------------------------
 
@@ -258,13 +274,24 @@ class FakeSlack:
         self, count: int = 1, timeout: float = 15.0, url: str | None = None
     ) -> list[Any]:
         """Wait for `count` JSON bodies POSTed to response_urls (optionally one url/id)."""
+        return self._wait_bodies(self.responses, count, timeout, url, "response_url")
+
+    def wait_for_callback(
+        self, count: int = 1, timeout: float = 15.0, url: str | None = None
+    ) -> list[Any]:
+        """Wait for `count` JSON bodies POSTed to callback urls (optionally one url)."""
+        return self._wait_bodies(self.callbacks, count, timeout, url, "callback")
+
+    def _wait_bodies(
+        self, records: list[tuple[str, Any]], count: int, timeout: float, url: str | None, what: str
+    ) -> list[Any]:
         url_id = url.rstrip("/").rsplit("/", 1)[-1] if url else None
 
         def found() -> list[Any]:
-            hits = [b for i, b in self.responses if url_id in (None, i)]
+            hits = [b for i, b in records if url_id in (None, i)]
             return hits if len(hits) >= count else []
 
-        return self.wait_until(found, timeout, f"{count} response_url POST(s)")
+        return self.wait_until(found, timeout, f"{count} {what} POST(s)")
 
     def describe_calls(self) -> str:
         """One line per recorded call, for assertion messages."""
@@ -357,6 +384,8 @@ class FakeSlack:
             method = route[len("/api/") :]
         elif route.startswith("/response/"):
             method = RESPONSE_URL
+        elif route.startswith("/callback/"):
+            method = CALLBACK
         else:
             return 404, {"ok": False, "error": "not_found"}, {}
         with self._cond:
@@ -378,7 +407,7 @@ class FakeSlack:
         self, method: str, route: str, params: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], dict[str, str], bool]:
         """Decide the answer: outage, injected fault, auth failure, or the method itself."""
-        if self._down:
+        if self._down and method != CALLBACK:
             return 503, {"ok": False, "error": "service_unavailable"}, {}, True
         fault = self._take_fault(method)
         if fault is not None:
@@ -388,8 +417,13 @@ class FakeSlack:
                 else {}
             )
             return fault.status, {"ok": False, "error": fault.error}, extra, True
+        refusal = self._check_message(method, params) if method in MESSAGE_METHODS else None
+        if refusal is not None:
+            return (*refusal, {}, False)
         if method == RESPONSE_URL:
             return (*self._accept_response(route, params), {}, False)
+        if method == CALLBACK:
+            return (*self._accept_callback(route, params), {}, False)
         token = bearer_token(headers, params)
         if token is None:
             return 200, {"ok": False, "error": "not_authed"}, {}, False
@@ -402,6 +436,19 @@ class FakeSlack:
             return 200, {"ok": False, "error": "unknown_method"}, {}, False
         return 200, handler(params), {}, False
 
+    def _check_message(self, method: str, params: dict[str, Any]) -> tuple[int, Any] | None:
+        """Refuse a message whose blocks Slack refuses; record every problem either way."""
+        message = params.get("_json", params)
+        if not isinstance(message, dict) or message.get("delete_original"):
+            return None
+        blocks = blocks_problem(message)
+        problems = [p for p in (blocks, fallback_problem(message)) if p is not None]
+        self.message_problems.extend((method, problem) for problem in problems)
+        if blocks is None:
+            return None
+        status = 400 if method == RESPONSE_URL else 200  # the Web API says why with HTTP 200
+        return status, {"ok": False, "error": "invalid_blocks", "errors": [blocks]}
+
     def _open_connection(self, token: str) -> dict[str, Any]:
         """apps.connections.open: only an app-level token gets a WebSocket URL."""
         if token in self.tokens:
@@ -409,6 +456,14 @@ class FakeSlack:
         if token not in self.app_tokens:
             return {"ok": False, "error": "invalid_auth"}
         return {"ok": True, "url": self.socket_mode.new_url()}
+
+    def _accept_callback(self, route: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Record a callback POST as the caller's server would receive it."""
+        url_id = route.rsplit("/", 1)[-1]
+        if url_id not in self._callback_ids:
+            return 404, {"ok": False, "error": "no_such_callback_url"}
+        self.callbacks.append((url_id, copy.deepcopy(params.get("_json", params))))
+        return 200, {"ok": True}
 
     def _accept_response(self, route: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Record a response_url POST and apply it to the original message, like Slack."""
