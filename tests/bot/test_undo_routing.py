@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Deliverer
 from bot.services.answers import AnswerOutcome, AnswerStatus, record_answer, undo_answer
+from bot.services.intake import queue_routing
 from bot.settings import Settings
 from storage.models import OutboxKind, OutboxMessage, Ticket, TicketStatus
 from storage.queries.labels import ensure_labels, label_by_name
@@ -162,3 +163,54 @@ def test_undo_while_the_route_post_is_being_sent_edits_it_once_it_is_posted(
     # The callback was claimed with the post, and found the decision undone: the caller
     # never heard of card_arrival, so it is not told anything.
     assert fake_slack.callbacks == []
+
+
+def audit_ticket(factory: sessionmaker[Session], clock: Clock, callback: str) -> int:
+    """A confident ticket sampled for a blind audit, routed under the model's label."""
+    ticket_id = routed_ticket(factory, clock, callback)
+    with factory.begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        ticket.status, ticket.decision, ticket.decided_at = TicketStatus.AUTO, "audit", clock()
+        ticket.predicted_label = ticket.final_label = "card_arrival"
+        queue_routing(ticket, session=session, now=clock())
+    return ticket_id
+
+
+def test_undoing_an_audit_correction_restores_the_automatic_label_downstream(
+    factory: sessionmaker[Session], clock: Clock, fake_slack: FakeSlack, deliverer: Deliverer
+) -> None:
+    callback = fake_slack.new_callback_url()
+    ticket_id = audit_ticket(factory, clock, callback)
+    deliverer.run_once()
+    answer(
+        factory, record_answer, ticket_id, user="U1", label="exchange_rate", quorum=1, now=clock()
+    )
+    deliverer.run_once()
+    auto, correction = fake_slack.messages(ROUTE_CHANNEL)
+    assert "*exchange_rate* by <@U1>" in str(correction["blocks"])
+
+    answer(factory, undo_answer, ticket_id, user="U1", now=clock())
+    deliverer.run_once()
+    assert fake_slack.messages(ROUTE_CHANNEL)[0] == auto  # the model's own post is left alone
+    shown = str(fake_slack.messages(ROUTE_CHANNEL)[1]["blocks"])
+    assert "~exchange_rate~ was undone by <@U1>; the automatic label *card_arrival* stands" in shown
+    told = [(b["status"], b["label"]) for b in fake_slack.wait_for_callback(count=3, url=callback)]
+    assert told == [("auto", "card_arrival"), ("auto", "exchange_rate"), ("auto", "card_arrival")]
+
+
+def test_undoing_an_audit_correction_before_any_delivery_keeps_the_automatic_routing(
+    factory: sessionmaker[Session], clock: Clock, fake_slack: FakeSlack, deliverer: Deliverer
+) -> None:
+    callback = fake_slack.new_callback_url()
+    ticket_id = audit_ticket(factory, clock, callback)
+    answer(
+        factory, record_answer, ticket_id, user="U1", label="exchange_rate", quorum=1, now=clock()
+    )
+    answer(factory, undo_answer, ticket_id, user="U1", now=clock())
+    assert waiting(factory, ticket_id) == ["callback", "route"]  # the model's, not the answer's
+    deliverer.run_once()
+    [post] = fake_slack.messages(ROUTE_CHANNEL)
+    assert "*card_arrival* automatically" in str(post["blocks"])
+    [body] = fake_slack.wait_for_callback(url=callback)
+    assert (body["status"], body["label"], body["decided_by"]) == ("auto", "card_arrival", None)
