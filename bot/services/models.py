@@ -21,6 +21,7 @@ from classifier import (
     Metrics,
     Thresholds,
     TicketClassifier,
+    TrainedModel,
     dump_model,
     evaluate,
     load_model,
@@ -30,7 +31,12 @@ from classifier import (
 )
 from storage.database import unit_of_work
 from storage.models import ModelStatus, ModelVersion, Review
-from storage.queries.model_versions import activate, active_version, version_by_id
+from storage.queries.model_versions import (
+    ConcurrentActivation,
+    activate,
+    active_version,
+    version_by_id,
+)
 from storage.queries.tickets import LabelledExample, labelled_examples, unlabelled_texts
 
 # The candidate may trail the active model by this much (accuracy, coverage) and still win:
@@ -86,26 +92,85 @@ def load_active(*, session: Session) -> LoadedModel | None:
 Examples = list[LabelledExample]
 
 
-def split_holdout(examples: Examples) -> tuple[Examples, Examples]:
-    """Keep the most recent answers aside: both models are judged on data neither learned from."""
-    size = min(HOLDOUT_MAX, int(len(examples) * HOLDOUT_SHARE))
+def split_holdout(
+    examples: Examples, *, unseen_after: datetime | None
+) -> tuple[Examples, Examples]:
+    """Keep the most recent answers aside to judge both models on data neither learned from.
+
+    Only answers decided after `unseen_after` (the active model's data cutoff) qualify: the
+    active model was refit on everything up to then, so judging it on those would favour it.
+    """
+    fresh = sum(1 for e in examples if unseen_after is None or e.decided_at > unseen_after)
+    size = min(HOLDOUT_MAX, int(len(examples) * HOLDOUT_SHARE), fresh)
     if size == 0:
         return examples, []
     return examples[:-size], examples[-size:]
 
 
-def gate(candidate: Metrics, incumbent: Metrics | None) -> tuple[bool, str]:
-    """Promote unless the candidate is worse than the active model on the same examples."""
+@dataclass(frozen=True)
+class Incumbent:
+    """The active model as retraining needs it: to compare with and to know what it saw."""
+
+    loaded: LoadedModel
+    data_cutoff: datetime | None
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer with the figures it compared."""
+
+    promoted: bool
+    reason: str
+    candidate: Metrics
+    incumbent: Metrics | None
+
+
+def gate(candidate: Metrics, incumbent: Metrics | None, *, same_target: bool) -> tuple[bool, str]:
+    """Promote unless the candidate is worse than the active model on the same examples.
+
+    Coverage is compared only at the same target precision: after an admin raises the
+    target, lower coverage is what was asked for, not a regression.
+    """
     if incumbent is None:
         return True, "no active model yet"
     worse = []
     if candidate.accuracy < incumbent.accuracy - PROMOTION_TOLERANCE:
         worse.append(f"accuracy {candidate.accuracy:.3f} < {incumbent.accuracy:.3f}")
-    if candidate.coverage < incumbent.coverage - PROMOTION_TOLERANCE:
+    if same_target and candidate.coverage < incumbent.coverage - PROMOTION_TOLERANCE:
         worse.append(f"coverage {candidate.coverage:.3f} < {incumbent.coverage:.3f}")
     if worse:
         return False, "worse than the active model: " + "; ".join(worse)
     return True, "not worse than the active model"
+
+
+def judge(
+    trained: TrainedModel,
+    holdout: Examples,
+    incumbent: Incumbent | None,
+    *,
+    target_precision: float,
+) -> Verdict:
+    """Compare on the held-out answers; with none (no answer since the active model was
+    trained), compare cross-validation on what are then the same examples."""
+    texts, labels = [e.text for e in holdout], [e.label for e in holdout]
+    candidate = (
+        evaluate(trained.model, texts, labels, trained.thresholds)
+        if holdout
+        else trained.cv_metrics
+    )
+    if incumbent is None:
+        return Verdict(True, "no active model yet", candidate, None)
+    same_target = incumbent.metrics.get("target_precision") == target_precision
+    if holdout:
+        active = incumbent.loaded
+        active_metrics = evaluate(active.model, texts, labels, active.thresholds)
+        promoted, reason = gate(candidate, active_metrics, same_target=same_target)
+        return Verdict(promoted, reason, candidate, active_metrics)
+    active_metrics = Metrics(**incumbent.metrics["cv"])
+    promoted, reason = gate(candidate, active_metrics, same_target=same_target)
+    since = f"no answers since v{incumbent.loaded.version_id} was trained"
+    return Verdict(promoted, f"{reason} (cross-validation: {since})", candidate, active_metrics)
 
 
 def retrain(
@@ -119,12 +184,16 @@ def retrain(
     not worse than the active model on the most recent answers."""
     with unit_of_work(factory) as session:
         examples = labelled_examples(session=session)
-        incumbent_row = active_version(session=session)
-        incumbent = None if incumbent_row is None else load_version(incumbent_row)
+        row = active_version(session=session)
+        incumbent = (
+            None if row is None else Incumbent(load_version(row), row.data_cutoff, row.metrics)
+        )
         n_answers = session.scalar(select(func.count()).select_from(Review)) or 0
         unlabelled = unlabelled_texts(session=session, limit=UNLABELLED_MAX)
     _check_enough(examples)
-    training, holdout = split_holdout(examples)
+    training, holdout = split_holdout(
+        examples, unseen_after=None if incumbent is None else incumbent.data_cutoff
+    )
     trained = train(
         [e.text for e in training],
         [e.label for e in training],
@@ -134,14 +203,8 @@ def retrain(
         progress=progress,
         unlabelled_texts=unlabelled,
     )
-    texts, labels = [e.text for e in holdout], [e.label for e in holdout]
-    candidate_metrics = evaluate(trained.model, texts, labels, trained.thresholds)
-    incumbent_metrics = (
-        None
-        if incumbent is None or not holdout
-        else evaluate(incumbent.model, texts, labels, incumbent.thresholds)
-    )
-    promoted, reason = gate(candidate_metrics, incumbent_metrics)
+    verdict = judge(trained, holdout, incumbent, target_precision=settings.target_precision)
+    promoted, reason = verdict.promoted, verdict.reason
     model, learned_from = trained.model, training
     if promoted and holdout:
         # The held-out answers are the newest, often the very tickets the active model got
@@ -151,9 +214,9 @@ def retrain(
         learned_from = examples
     artifact = dump_model(model)
     metrics: dict[str, Any] = {
-        "holdout": candidate_metrics.to_dict(),
-        "incumbent_holdout": None if incumbent_metrics is None else incumbent_metrics.to_dict(),
-        "incumbent_version": None if incumbent is None else incumbent.version_id,
+        "holdout": verdict.candidate.to_dict(),
+        "incumbent_holdout": None if verdict.incumbent is None else verdict.incumbent.to_dict(),
+        "incumbent_version": None if incumbent is None else incumbent.loaded.version_id,
         "cv": trained.cv_metrics.to_dict(),
         "holdout_size": len(holdout),
         "refit_on_holdout": learned_from is examples and bool(holdout),
@@ -176,16 +239,24 @@ def retrain(
         )
         session.add(version)
         session.flush()
-        if promoted:
-            _activate_if_still_current(version, incumbent, session=session, now=stamp)
+        expected = None if incumbent is None else incumbent.loaded.version_id
+        if promoted and not _activate_if_still_current(
+            version, expected, session=session, now=stamp
+        ):
+            promoted = False
+            reason = (
+                "passed the gate, but another version became active while it trained; "
+                "kept as a candidate (`/triage rollback` can activate it)"
+            )
+            version.metrics = {**metrics, "gate": reason}
         version_id = version.id
     return TrainingOutcome(
         version_id=version_id,
         promoted=promoted,
         reason=reason,
-        candidate=candidate_metrics,
-        incumbent=incumbent_metrics,
-        incumbent_version=None if incumbent is None else incumbent.version_id,
+        candidate=verdict.candidate,
+        incumbent=verdict.incumbent,
+        incumbent_version=expected,
         cv=trained.cv_metrics,
         n_examples=len(learned_from),
         holdout_size=len(holdout),
@@ -208,14 +279,20 @@ def _check_enough(examples: Examples) -> None:
 
 
 def _activate_if_still_current(
-    version: ModelVersion, incumbent: LoadedModel | None, *, session: Session, now: datetime
-) -> None:
-    """Another process may have promoted or rolled back while we trained: then the gate we
-    ran compared against the wrong model, and the candidate stays a candidate."""
+    version: ModelVersion, expected: int | None, *, session: Session, now: datetime
+) -> bool:
+    """Activate unless another process promoted or rolled back while we trained: then the
+    gate compared against the wrong model, and the candidate stays a candidate. A savepoint
+    keeps the stored candidate when an activation elsewhere wins the race at this moment."""
     current = active_version(session=session)
-    expected = None if incumbent is None else incumbent.version_id
-    if (None if current is None else current.id) == expected:
-        activate(version, session=session, now=now)
+    if (None if current is None else current.id) != expected:
+        return False
+    try:
+        with session.begin_nested():
+            activate(version, session=session, now=now)
+    except ConcurrentActivation:
+        return False
+    return True
 
 
 def activate_version(version_id: int, *, session: Session, now: datetime) -> ModelVersion:

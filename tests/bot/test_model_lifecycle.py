@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.importing import import_labelled_rows, read_labelled_csv
-from bot.services.models import retrain
+from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
+from bot.services.models import activate_version, gate, retrain
 from bot.settings import Settings
+from classifier import Metrics
 from storage.models import ModelVersion, Ticket, TicketStatus
+from storage.queries.model_versions import active_version_id
 from tests.conftest import SAMPLE_HOLDOUT, SAMPLE_TRAIN
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -55,3 +57,88 @@ def test_a_promoted_model_also_learns_the_held_out_answers_and_sees_unlabelled_t
         assert version.data_cutoff == START + timedelta(minutes=100)
         assert version.metrics["refit_on_holdout"] is True
         assert version.metrics["unlabelled_scored"] == 150
+
+
+def test_a_candidate_stays_a_candidate_when_the_active_model_changed_while_it_trained(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+    with factory.begin() as session:
+        import_labelled_rows(parsed[:700], session=session, now=START)
+    later = lambda: START + timedelta(days=1)  # noqa: E731
+    first = retrain(factory, settings=settings, now=later)
+    second = retrain(factory, settings=settings, now=later)
+    assert first.promoted and second.promoted
+    # v1 learned every answer, so none is left to judge v2 on: cross-validation decides
+    assert second.holdout_size == 0 and "cross-validation" in second.reason
+
+    def roll_back_meanwhile(stage: str, step: int, total: int) -> None:
+        """An admin runs `/triage rollback v1` while the third model trains."""
+        with factory.begin() as session:
+            if active_version_id(session=session) != first.version_id:
+                activate_version(first.version_id, session=session, now=later())
+
+    third = retrain(factory, settings=settings, now=later, progress=roll_back_meanwhile)
+
+    assert not third.promoted and "another version became active" in third.reason
+    with factory() as session:
+        assert active_version_id(session=session) == first.version_id
+        stored = session.get(ModelVersion, third.version_id)
+        assert stored is not None and stored.status == "candidate"
+        assert "another version became active" in stored.metrics["gate"]
+
+
+def answered(rows: list[LabelledRow], start: datetime) -> list[Ticket]:
+    """Tickets people labelled, one a minute from `start`."""
+    return [
+        Ticket(
+            text=row.text,
+            created_at=start + timedelta(minutes=i),
+            status=TicketStatus.LABELLED,
+            final_label=row.label,
+            decided_by="UALICE",
+            decided_at=start + timedelta(minutes=i),
+        )
+        for i, row in enumerate(rows)
+    ]
+
+
+def test_the_gate_judges_only_on_answers_the_active_model_never_learned(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+    with factory.begin() as session:
+        import_labelled_rows(parsed[:800], session=session, now=START)
+    first = retrain(factory, settings=settings, now=lambda: START)
+    with factory.begin() as session:
+        session.add_all(answered(parsed[800:830], START + timedelta(hours=1)))
+
+    second = retrain(factory, settings=settings, now=lambda: START + timedelta(days=1))
+
+    # 10 % of 830 would be 83, but v1 was refit on the first 800: only the 30 new ones count
+    assert first.promoted and second.holdout_size == 30
+    assert second.incumbent is not None and second.incumbent.n == 30
+
+
+def metrics(accuracy: float, coverage: float) -> Metrics:
+    return Metrics(
+        n=100,
+        accuracy=accuracy,
+        macro_f1=accuracy,
+        calibration_error=0.02,
+        coverage=coverage,
+        auto_precision=0.96,
+    )
+
+
+def test_the_gate_tolerates_a_near_tie_and_refuses_a_clear_loss() -> None:
+    active = metrics(0.90, 0.70)
+    assert gate(metrics(0.895, 0.695), active, same_target=True)[0]
+    promoted, reason = gate(metrics(0.85, 0.60), active, same_target=True)
+    assert not promoted and "accuracy 0.850 < 0.900" in reason and "coverage" in reason
+
+
+def test_coverage_is_compared_only_at_the_same_target_precision() -> None:
+    # an admin raised the target: less coverage is what was asked for
+    assert gate(metrics(0.90, 0.50), metrics(0.90, 0.70), same_target=False)[0]
+    assert not gate(metrics(0.90, 0.50), metrics(0.90, 0.70), same_target=True)[0]
