@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import utc_now
+from bot.services.policy import PAUSED
+from storage.database import create_db_engine, session_factory
+from storage.queries.runtime_settings import set_runtime_setting
 from tests.conftest import SAMPLE_HOLDOUT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,3 +120,17 @@ def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "triage: error: TRIAGE_TARGET_PRECISION=1.7 is invalid: must be a number in (0.5, 0.999]"
     ]
+
+
+def test_classify_decides_as_the_service_would_now(demo_dir: Path, tmp_path: Path) -> None:
+    text = "I want to change my PIN"
+    shutil.copy(demo_dir / "triage.db", tmp_path / "triage.db")
+    before = triage("classify", text, "--json", "--seed", "1", cwd=tmp_path)
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'triage.db'}")
+    with session_factory(engine).begin() as session:  # what `/triage pause` stores
+        set_runtime_setting(PAUSED, True, session=session, actor="UADMIN", now=utc_now())
+    engine.dispose()
+    paused = triage("classify", text, "--json", "--seed", "1", cwd=tmp_path)
+    assert json.loads(before.stdout)["decision"] == "auto"
+    assert json.loads(paused.stdout)["decision"] == "review"
+    assert json.loads(paused.stdout)["label"] == json.loads(before.stdout)["label"]

@@ -11,9 +11,11 @@ from typing import Any
 from bot.cli.runtime import StageProgress, open_database
 from bot.clock import utc_now
 from bot.errors import InvalidInput, NotFound
-from bot.services.classification import Classification, classify_texts
+from bot.services.classification import Classification
 from bot.services.importing import read_labelled_csv
+from bot.services.intake import classify_under_policy
 from bot.services.models import LoadedModel, TrainingOutcome, load_active, retrain
+from bot.services.policy import current_policy
 from bot.settings import Settings
 from classifier import Metrics, evaluate
 from storage.database import unit_of_work
@@ -82,17 +84,17 @@ def active_model(settings: Settings) -> LoadedModel | None:
 
 
 def classify_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Print one result per input text, in input order."""
+    """Print one result per input text, in input order, as the service would decide now."""
     texts = list(args.texts)
     if args.file is not None:
         texts += read_lines(args.file)
     if not texts:
         raise InvalidInput("Nothing to classify: give TEXT arguments or --file FILE.")
-    model = active_model(settings)
-    results = classify_texts(
-        texts, model=model, audit_rate=settings.audit_rate, rng=random.Random(args.seed)
-    )
-    for text, result in zip(texts, results, strict=True):
+    with open_database(settings) as (_, factory), unit_of_work(factory) as session:
+        model = load_active(session=session)
+        policy = current_policy(session=session, settings=settings)
+    decided = classify_under_policy(texts, model=model, policy=policy, rng=random.Random(args.seed))
+    for text, (result, _) in zip(texts, decided, strict=True):
         print(json.dumps(classification_json(result)) if args.json else format_line(text, result))
     return 0
 

@@ -8,7 +8,7 @@ down. The model runs before the transaction opens: a lock is never held during i
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -114,19 +114,30 @@ def classify_for_intake(
     request: NewTicket, *, model: LoadedModel | None, policy: Policy, rng: random.Random
 ) -> tuple[Classification, float | None]:
     """Run the model and the decision under the current policy; also return the bar used."""
+    [decided] = classify_under_policy([request.text], model=model, policy=policy, rng=rng)
+    return decided
+
+
+def classify_under_policy(
+    texts: Sequence[str], *, model: LoadedModel | None, policy: Policy, rng: random.Random
+) -> list[tuple[Classification, float | None]]:
+    """What the service would decide for each text now: admins' thresholds, renames,
+    retirements and pause applied; with each, the bar its label had to clear."""
     if model is None:
-        [cold] = classify_texts([request.text], model=None, audit_rate=policy.audit_rate, rng=rng)
-        return cold, None
+        cold = classify_texts(texts, model=None, audit_rate=policy.audit_rate, rng=rng)
+        return [(result, None) for result in cold]
     renamed = policy.label_map((str(c) for c in model.model.classes_), model.version_id)
     thresholds = policy.thresholds_for(model.thresholds, renamed)
     model = LoadedModel(model.version_id, model.model, thresholds)
-    [result] = classify_texts([request.text], model=model, audit_rate=policy.audit_rate, rng=rng)
-    result, threshold = in_current_names(
-        result, renamed=renamed, retired=policy.retired, thresholds=thresholds
-    )
-    if policy.paused and result.decision != Decision.REVIEW:
-        result = replace(result, decision=Decision.REVIEW)
-    return result, threshold
+    decided = []
+    for raw in classify_texts(texts, model=model, audit_rate=policy.audit_rate, rng=rng):
+        result, threshold = in_current_names(
+            raw, renamed=renamed, retired=policy.retired, thresholds=thresholds
+        )
+        if policy.paused and result.decision != Decision.REVIEW:
+            result = replace(result, decision=Decision.REVIEW)
+        decided.append((result, threshold))
+    return decided
 
 
 def in_current_names(
