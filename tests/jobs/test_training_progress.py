@@ -1,5 +1,5 @@
 """Training reports progress from inside every fit, so a worker told to stop is never more
-than one sub-step or one SGD epoch away from a point where it can stop."""
+than one sub-step (or one label of the SGD solve, about a second) from a point where it can."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import itertools
 
 import numpy as np
 import pytest
+from sklearn.linear_model import SGDClassifier
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
 from classifier.model import SGD_EPOCHS, TicketClassifier, reporting_fit_progress
+from classifier.text import SpacyNormalizer
 from jobs.retraining import run_retraining
 from tests.conftest import SAMPLE_TRAIN
 from tests.jobs.conftest import Clock
@@ -38,42 +40,65 @@ def examples() -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
-def test_fit_reports_each_sub_step_and_every_sgd_epoch(
+def test_fit_reports_each_sub_step_and_every_label_of_the_sgd_solve(
     examples: tuple[list[str], list[str]],
 ) -> None:
     texts, labels = examples
     seen: list[tuple[str, int, int]] = []
     with reporting_fit_progress(lambda *step: seen.append(step)):
-        reported = TicketClassifier(solver="sgd", temperature=1.0).fit(texts, labels)
-    epochs = [("fit: solver epoch", epoch, SGD_EPOCHS) for epoch in range(SGD_EPOCHS)]
-    assert seen == SUB_STEPS + epochs
-
-    silent = TicketClassifier(solver="sgd", temperature=1.0).fit(texts, labels)
-    np.testing.assert_array_equal(reported.coef_, silent.coef_)  # listening changes nothing
-    assert np.mean(silent.predict(texts) == np.asarray(labels)) > 0.9
+        TicketClassifier(solver="sgd", temperature=1.0).fit(texts, labels)
+    n_labels = len(set(labels))
+    assert seen == SUB_STEPS + [("fit: solver", done, n_labels) for done in range(n_labels + 1)]
 
     seen.clear()
     with reporting_fit_progress(lambda *step: seen.append(step)):
         TicketClassifier(solver="exact", temperature=1.0).fit(texts[:200], labels[:200])
     assert seen == [*SUB_STEPS, ("fit: solver", 0, 1)]
+    seen.clear()
+    TicketClassifier(solver="exact", temperature=1.0).fit(texts[:200], labels[:200])
+    assert seen == []  # outside the block nobody is told
 
 
-def test_a_callback_that_raises_stops_the_fit_between_two_epochs(
+@pytest.mark.parametrize("n_labels", [2, 77])
+def test_the_sgd_solve_is_sklearns_one_vs_rest_sgd_exactly(
+    examples: tuple[list[str], list[str]], n_labels: int
+) -> None:
+    """Solving label by label (to report between them) changes no coefficient."""
+    kept = sorted(set(examples[1]))[:n_labels]
+    pairs = [(t, y) for t, y in zip(*examples, strict=True) if y in kept]
+    texts, labels = [t for t, _ in pairs], [y for _, y in pairs]
+    model = TicketClassifier(solver="sgd", temperature=1.0).fit(texts, labels)
+    features = model._features(texts, SpacyNormalizer().transform(texts))
+    whole = SGDClassifier(
+        loss="hinge",
+        alpha=1.0 / (model.C * len(texts)),
+        average=True,
+        max_iter=SGD_EPOCHS,
+        tol=None,
+        n_jobs=2,
+        random_state=model.random_state,
+    ).fit(features, np.unique(labels, return_inverse=True)[1])
+    np.testing.assert_array_equal(model.coef_, whole.coef_.T)
+    np.testing.assert_array_equal(model.intercept_, whole.intercept_)
+    assert np.mean(model.predict(texts) == np.asarray(labels)) > 0.9
+
+
+def test_a_callback_that_raises_stops_the_sgd_solve_between_two_labels(
     examples: tuple[list[str], list[str]],
 ) -> None:
     texts, labels = examples
     seen: list[tuple[str, int, int]] = []
 
-    def stop_before_the_third_epoch(stage: str, step: int, total: int) -> None:
+    def stop_after_ten_labels(stage: str, step: int, total: int) -> None:
         seen.append((stage, step, total))
-        if stage == "fit: solver epoch" and step == 2:
+        if stage == "fit: solver" and step == 10:
             raise Stop
 
     model = TicketClassifier(solver="sgd", temperature=1.0)
-    with pytest.raises(Stop), reporting_fit_progress(stop_before_the_third_epoch):
+    with pytest.raises(Stop), reporting_fit_progress(stop_after_ten_labels):
         model.fit(texts, labels)
-    assert seen[-1] == ("fit: solver epoch", 2, SGD_EPOCHS)
-    assert not hasattr(model, "coef_")  # the solver never finished
+    assert seen[-1] == ("fit: solver", 10, len(set(labels)))
+    assert not hasattr(model, "coef_")  # the solve never finished
 
 
 def test_the_retraining_job_stops_inside_a_fit(
