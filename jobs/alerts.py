@@ -35,7 +35,7 @@ def raise_alert(
     repeat edits the posted message ("happened 3 more times") instead of flooding the channel.
     The message is rendered when it is delivered, so it always shows the newest count.
     """
-    log.warning("alert", extra={"key": key, "headline": headline})
+    log.info("alert", extra={"key": key, "severity": severity.name.lower(), "headline": headline})
     content = alert_content(severity, headline, what_to_do=what_to_do, details=details)
     cooldown = timedelta(minutes=settings.alert_cooldown_minutes) if rate_limited else None
     alert, new = record_alert(key, content, session=session, now=now, cooldown=cooldown)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.alerts import Severity
 from bot.errors import TriageError
-from bot.services.models import TrainingOutcome, enough_to_train, retrain
+from bot.services.models import Progress, TrainingOutcome, enough_to_train, retrain
 from bot.services.policy import RETRAIN_REQUESTED, current_policy
 from bot.settings import Settings
 from classifier import ClassifierError, Metrics
@@ -138,8 +138,15 @@ def run_retraining(
     now: Callable[[], datetime],
     should_stop: Callable[[], bool] = lambda: False,
     force: bool = False,
+    trigger: str | None = None,
+    progress: Progress | None = None,
 ) -> TrainingRun | None:
-    """The retraining job: returns the finished run, or None when nothing was due."""
+    """The retraining job: returns the finished run, or None when nothing was due.
+
+    `triage train` and `triage demo` call it with `force` and their own `trigger`, so a
+    training from the command line is recorded and announced like the worker's, and uses
+    the admins' run-time target. `progress` hears the training stages (a CLI's bars).
+    """
     with unit_of_work(factory) as session:
         mark_interrupted_runs(session=session, settings=settings, now=now())
         due = retraining_due(session=session, settings=settings)
@@ -150,7 +157,7 @@ def run_retraining(
         request = runtime_settings(session=session).get(RETRAIN_REQUESTED)
         stamp = now()
         run = TrainingRun(
-            trigger=due.trigger or "manual",
+            trigger=trigger or due.trigger or "manual",
             status=TrainingRunStatus.RUNNING,
             started_at=stamp,
             heartbeat_at=stamp,
@@ -163,7 +170,7 @@ def run_retraining(
     ending = _Ending(factory, run_id, settings, now, request)
     try:
         with reporting_fit_progress(heartbeat):  # also inside each fit: stops within seconds
-            outcome = retrain(factory, settings=tuned, now=now, progress=heartbeat)
+            outcome = retrain(factory, settings=tuned, now=now, progress=heartbeat.also(progress))
     except Cancelled as stop:
         return ending(
             TrainingRunStatus.ABANDONED,
@@ -199,6 +206,17 @@ class Heartbeat:
             should_stop,
         )
         self._last: datetime | None = None
+
+    def also(self, listener: Progress | None) -> Progress:
+        """This heartbeat, followed by `listener` when there is one."""
+        if listener is None:
+            return self
+
+        def both(stage: str, step: int, total: int) -> None:
+            self(stage, step, total)
+            listener(stage, step, total)
+
+        return both
 
     def __call__(self, stage: str, step: int, total: int) -> None:
         if self._should_stop():

@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.clock import utc_now
-from bot.services.policy import PAUSED
+from bot.services.policy import PAUSED, TARGET_PRECISION
 from storage.database import create_db_engine, session_factory
+from storage.models import ModelVersion, TrainingRun
 from storage.queries.runtime_settings import set_runtime_setting
 from tests.conftest import SAMPLE_HOLDOUT
 
@@ -134,3 +136,30 @@ def test_classify_decides_as_the_service_would_now(demo_dir: Path, tmp_path: Pat
     assert json.loads(before.stdout)["decision"] == "auto"
     assert json.loads(paused.stdout)["decision"] == "review"
     assert json.loads(paused.stdout)["label"] == json.loads(before.stdout)["label"]
+
+
+def test_train_is_recorded_like_the_workers_and_uses_the_admins_target(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copy(demo_dir / "triage.db", tmp_path / "triage.db")
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'triage.db'}")
+    with session_factory(engine).begin() as session:  # what `/triage target 0.99` stores
+        set_runtime_setting(TARGET_PRECISION, 0.99, session=session, actor="UADMIN", now=utc_now())
+    result = triage("train", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Trained model v2" in result.stdout
+    with session_factory(engine)() as session:
+        run = session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc())).first()
+        assert run is not None and run.status == "succeeded" and run.model_version_id == 2
+        assert run.trigger == "`triage train` (command line)"
+        version = session.get(ModelVersion, 2)
+        assert version is not None and version.metrics["target_precision"] == 0.99
+    engine.dispose()
+
+
+def test_train_without_labelled_tickets_fails_in_one_line(tmp_path: Path) -> None:
+    assert triage("db", "upgrade", cwd=tmp_path).returncode == 0
+    result = triage("train", cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("triage: error: Training #1 failed: Not enough labelled tickets")

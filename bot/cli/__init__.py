@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -31,7 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_level)
+        # Commands a person runs answer in their own words; only the serving processes'
+        # logs are their output, so the others show warnings and worse.
+        level = settings.log_level
+        if not getattr(args, "serves", False) and logging.getLevelName(level) < logging.WARNING:
+            level = "WARNING"
+        configure_logging(level)
         return int(args.handler(args, settings) or 0)
     except (TriageError, ClassifierError, StorageError) as error:
         print(f"triage: error: {error.reason}", file=sys.stderr)

@@ -9,12 +9,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot.cli.modelling import format_line, print_training
-from bot.cli.runtime import CountProgress, StageProgress, open_database
+from bot.cli.modelling import format_line, print_training, train_now
+from bot.cli.runtime import CountProgress, open_database
 from bot.clock import utc_now
 from bot.services.classification import Classification, classify_texts
 from bot.services.importing import import_labelled_csv, read_labelled_csv
-from bot.services.models import load_active, retrain
+from bot.services.models import load_active
 from bot.settings import Settings
 from classifier import Decision
 from storage.database import describe_url, unit_of_work
@@ -46,12 +46,11 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
             f"2. Imported {summary.imported:,} labelled tickets from the Banking77 sample "
             f"(CC BY 4.0; {sum(summary.skipped.values()):,} already there)."
         )
-        with StageProgress() as progress:
-            outcome = retrain(factory, settings=settings, now=utc_now, progress=progress)
+        version = train_now(factory, settings, trigger="`triage demo`")
         with unit_of_work(factory) as session:
             model = load_active(session=session)
     print("3. ", end="")
-    print_training(outcome)
+    print_training(version)
     rows, _, _ = read_labelled_csv(holdout_file, text_column="text", label_column="label")
     texts, gold = [r.text for r in rows], [r.label for r in rows]
     results = classify_texts(

@@ -8,17 +8,21 @@ import random
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from bot.cli.runtime import StageProgress, open_database
 from bot.clock import utc_now
-from bot.errors import InvalidInput, NotFound
+from bot.errors import InvalidInput, NotFound, TriageError
 from bot.services.classification import Classification
 from bot.services.importing import read_labelled_csv
 from bot.services.intake import classify_under_policy
-from bot.services.models import LoadedModel, TrainingOutcome, load_active, retrain
+from bot.services.models import LoadedModel, load_active
 from bot.services.policy import current_policy
 from bot.settings import Settings
 from classifier import Metrics, evaluate
+from jobs.retraining import run_retraining
 from storage.database import unit_of_work
+from storage.models import ModelStatus, ModelVersion, TrainingRunStatus
 
 
 def register(commands: Any) -> None:
@@ -44,27 +48,46 @@ def register(commands: Any) -> None:
 
 def train_command(_args: argparse.Namespace, settings: Settings) -> int:
     """Train, gate and report; exit 0 whether or not the candidate was promoted."""
-    with open_database(settings) as (_, factory), StageProgress() as progress:
-        outcome = retrain(factory, settings=settings, now=utc_now, progress=progress)
-    print_training(outcome)
+    with open_database(settings) as (_, factory):
+        print_training(train_now(factory, settings, trigger="`triage train` (command line)"))
     return 0
 
 
-def print_training(outcome: TrainingOutcome) -> None:
-    """The metrics side by side, then the verdict."""
+def train_now(factory: sessionmaker[Session], settings: Settings, *, trigger: str) -> ModelVersion:
+    """Run the retraining job now, with progress bars; the stored version, or the reason why
+    there is none as one error line."""
+    with StageProgress() as progress:
+        run = run_retraining(
+            factory, settings=settings, now=utc_now, force=True, trigger=trigger, progress=progress
+        )
+    assert run is not None  # forced: it always runs
+    with unit_of_work(factory) as session:
+        version = (
+            None
+            if run.model_version_id is None
+            else session.get(ModelVersion, run.model_version_id)
+        )
+    if run.status != TrainingRunStatus.SUCCEEDED or version is None:
+        raise TriageError(f"Training #{run.id} {run.status}: {run.error}")
+    return version
+
+
+def print_training(version: ModelVersion) -> None:
+    """The metrics side by side, then the verdict, as stored with the version."""
+    metrics = version.metrics
     print(
-        f"Trained model v{outcome.version_id} on {outcome.n_examples:,} labelled tickets "
-        f"({outcome.holdout_size:,} most recent held out for evaluation)."
+        f"Trained model v{version.id} on {version.n_examples:,} labelled tickets "
+        f"({metrics['holdout_size']:,} most recent answers judged it).",
     )
-    print(f"  {'candidate (held out)':<24}{format_metrics(outcome.candidate)}")
-    if outcome.incumbent is not None:
-        name = f"active v{outcome.incumbent_version} (held out)"
-        print(f"  {name:<24}{format_metrics(outcome.incumbent)}")
-    print(f"  {'candidate (cross-val)':<24}{format_metrics(outcome.cv)}")
-    if outcome.promoted:
-        print(f"Promoted: v{outcome.version_id} is now active ({outcome.reason}).")
+    print(f"  {'candidate (held out)':<24}{format_metrics(Metrics(**metrics['holdout']))}")
+    if metrics["incumbent_holdout"] is not None:
+        name = f"active v{metrics['incumbent_version']} (held out)"
+        print(f"  {name:<24}{format_metrics(Metrics(**metrics['incumbent_holdout']))}")
+    print(f"  {'candidate (cross-val)':<24}{format_metrics(Metrics(**metrics['cv']))}")
+    if version.status == ModelStatus.ACTIVE:
+        print(f"Promoted: v{version.id} is now active ({metrics['gate']}).")
     else:
-        print(f"Not promoted: v{outcome.version_id} is kept as rejected ({outcome.reason}).")
+        print(f"Not promoted: v{version.id} is kept as {version.status} ({metrics['gate']}).")
 
 
 def format_metrics(metrics: Metrics) -> str:

@@ -16,7 +16,7 @@ def register(commands: Any) -> None:
     """Add `serve` to the parser."""
     serve = commands.add_parser("serve", help="serve Slack events and the ticket API on PORT")
     serve.add_argument("--host", default="0.0.0.0", help="interface to listen on")  # noqa: S104
-    serve.set_defaults(handler=serve_command)
+    serve.set_defaults(handler=serve_command, serves=True)
 
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,7 +17,7 @@ def register(commands: Any) -> None:
     worker = commands.add_parser(
         "worker", help="run scheduled jobs: retraining, delivery, reminders, alerts, digest"
     )
-    worker.set_defaults(handler=worker_command)
+    worker.set_defaults(handler=worker_command, serves=True)
 
 
 def worker_command(_args: argparse.Namespace, settings: Settings) -> int:
