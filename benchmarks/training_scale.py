@@ -55,7 +55,7 @@ def synthetic(pairs: list[tuple[str, str]], size: int, seed: int) -> list[tuple[
 def measure_one(data_dir: Path, size: int, seed: int) -> dict[str, float]:
     """Train on `size` rows in this process; report seconds, peak memory and test accuracy."""
     sys.path.insert(0, str(REPO))
-    from classifier import evaluate, train
+    from classifier import dump_model, evaluate, load_model, sha256_hex, train
 
     rows = synthetic(read_pairs(data_dir / "train.csv"), size, seed)
     started = time.perf_counter()
@@ -76,12 +76,26 @@ def measure_one(data_dir: Path, size: int, seed: int) -> dict[str, float]:
         trained.model, [t for t, _ in test], [label for _, label in test], trained.thresholds
     )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # What every web process pays for this model: the stored bytes, loading them, one text.
+    artifact = dump_model(trained.model)
+    loading = time.perf_counter()
+    loaded = load_model(artifact, sha256=sha256_hex(artifact))
+    load_seconds = time.perf_counter() - loading
+    latencies = []
+    for text, _ in test[:300]:
+        one = time.perf_counter()
+        loaded.predict_proba([text])
+        latencies.append(time.perf_counter() - one)
     return {
         "size": size,
         "train_seconds": round(seconds, 1),
         "peak_rss_mib": round(peak_mib),
         "test_accuracy": round(metrics.accuracy, 4),
         "test_coverage": round(metrics.coverage, 4),
+        "features": int(loaded.coef_.shape[0]),
+        "artifact_mib": round(len(artifact) / 2**20, 1),
+        "load_seconds": round(load_seconds, 2),
+        "single_text_p50_ms": round(1000 * sorted(latencies)[len(latencies) // 2], 2),
     }
 
 
