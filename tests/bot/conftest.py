@@ -22,6 +22,7 @@ from bot.settings import Settings
 from classifier import TrainedModel, dump_model, sha256_hex, train
 from storage.models import ModelStatus, ModelVersion
 from storage.queries.labels import ensure_labels
+from storage.queries.model_versions import activate
 from storage.queries.runtime_settings import set_runtime_setting
 from tests.conftest import SAMPLE_TRAIN
 from tests.slack_fake import FakeSlack
@@ -42,12 +43,13 @@ def trained() -> TrainedModel:
 
 
 def install_model(factory: sessionmaker[Session], trained: TrainedModel) -> int:
-    """Store `trained` as the active version and create its labels; return the version id."""
+    """Store `trained`, create its labels and make it the only active version, as the
+    worker's promotion does; return the version id."""
     artifact = dump_model(trained.model)
     with factory.begin() as session:
         ensure_labels([str(c) for c in trained.model.classes_], session=session, now=NOW)
         version = ModelVersion(
-            status=ModelStatus.ACTIVE,
+            status=ModelStatus.CANDIDATE,
             artifact=artifact,
             sha256=sha256_hex(artifact),
             metrics={"cv": trained.cv_metrics.to_dict()},
@@ -55,10 +57,10 @@ def install_model(factory: sessionmaker[Session], trained: TrainedModel) -> int:
             n_examples=trained.n_examples,
             n_answers=0,
             created_at=NOW,
-            activated_at=NOW,
         )
         session.add(version)
         session.flush()
+        activate(version, session=session, now=NOW)
         return version.id
 
 

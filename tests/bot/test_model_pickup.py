@@ -19,10 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import SettingsError
 from bot.settings import Settings
-from classifier import TrainedModel, dump_model, sha256_hex
-from storage.models import ModelStatus, ModelVersion
-from storage.queries.model_versions import activate
-from tests.bot.conftest import API_TOKEN, NOW, RunningWeb, install_model
+from classifier import TrainedModel
+from tests.bot.conftest import API_TOKEN, RunningWeb, install_model
 
 
 def test_promoted_model_is_used_by_the_next_tickets(
@@ -100,26 +98,6 @@ def triage_serve(database_url: str, log: Path, **settings: str) -> Iterator[str]
             server.wait(timeout=30)
 
 
-def promote(factory: sessionmaker[Session], trained: TrainedModel) -> int:
-    """Store a new version and make it the only active one, as the worker's promotion does."""
-    artifact = dump_model(trained.model)
-    with factory.begin() as session:
-        version = ModelVersion(
-            status=ModelStatus.CANDIDATE,
-            artifact=artifact,
-            sha256=sha256_hex(artifact),
-            metrics={"cv": trained.cv_metrics.to_dict()},
-            thresholds=trained.thresholds.to_dict(),
-            n_examples=trained.n_examples,
-            n_answers=0,
-            created_at=NOW,
-        )
-        session.add(version)
-        session.flush()
-        activate(version, session=session, now=NOW)
-        return version.id
-
-
 def test_a_running_web_process_moves_from_v1_to_v2_without_dropping_requests(
     database_url: str,
     engine: Engine,
@@ -149,7 +127,7 @@ def test_a_running_web_process_moves_from_v1_to_v2_without_dropping_requests(
         asking.start()
         try:
             wait_for(lambda: (201, v1) in answers, 30, "v1 to serve")
-            v2 = promote(factory, trained)
+            v2 = install_model(factory, trained)
             promoted = time.monotonic()
             wait_for(lambda: (201, v2) in answers[-1:], 15, "the web process to pick up v2")
             switched_after = time.monotonic() - promoted
