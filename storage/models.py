@@ -120,7 +120,8 @@ class ModelVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
-    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    # NULL once pruned (storage.queries.model_versions.prune_artifacts): metrics stay.
+    artifact: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)

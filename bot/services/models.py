@@ -35,6 +35,7 @@ from storage.queries.model_versions import (
     ConcurrentActivation,
     activate,
     active_version,
+    prune_artifacts,
     version_by_id,
 )
 from storage.queries.tickets import LabelledExample, labelled_examples, unlabelled_texts
@@ -49,6 +50,8 @@ MIN_TRAINING_EXAMPLES = 10
 # Unlabelled tickets scored to learn what arriving tickets look like (classifier.shift).
 # Past this many the labelled share is overstated, which only makes thresholds stricter.
 UNLABELLED_MAX = 50_000
+# Versions whose model bytes are kept for `/triage rollback`; older ones keep only metrics.
+MODELS_KEPT = 10
 
 Progress = Callable[[str, int, int], None]
 
@@ -79,6 +82,11 @@ class TrainingOutcome:
 
 def load_version(version: ModelVersion) -> LoadedModel:
     """Turn stored bytes into a model; the sha256 and type checks happen in `load_model`."""
+    if version.artifact is None:
+        raise InvalidInput(
+            f"Model v{version.id} can no longer be loaded: only the newest {MODELS_KEPT} "
+            "versions keep their model (its metrics are still listed)."
+        )
     model = load_model(version.artifact, sha256=version.sha256)
     return LoadedModel(version.id, model, Thresholds.from_dict(version.thresholds))
 
@@ -250,6 +258,7 @@ def retrain(
             )
             version.metrics = {**metrics, "gate": reason}
         version_id = version.id
+        prune_artifacts(session=session, keep=MODELS_KEPT)
     return TrainingOutcome(
         version_id=version_id,
         promoted=promoted,

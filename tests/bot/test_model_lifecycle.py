@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import InvalidInput
 from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
 from bot.services.models import activate_version, gate, retrain
 from bot.settings import Settings
@@ -24,18 +26,8 @@ def test_a_promoted_model_also_learns_the_held_out_answers_and_sees_unlabelled_t
     holdout, _, _ = read_labelled_csv(SAMPLE_HOLDOUT, text_column="text", label_column="label")
     with factory.begin() as session:
         import_labelled_rows(parsed[:900], session=session, now=START)
-        for minute, row in enumerate(holdout[:100]):  # answered later: the newest examples
-            answered = START + timedelta(minutes=minute + 1)
-            session.add(
-                Ticket(
-                    text=row.text,
-                    created_at=answered,
-                    status=TicketStatus.LABELLED,
-                    final_label=row.label,
-                    decided_by="UALICE",
-                    decided_at=answered,
-                )
-            )
+        # answered later, a minute apart: the newest examples
+        session.add_all(answered(holdout[:100], START + timedelta(minutes=1)))
         for row in holdout[100:250]:  # automated, never labelled by a person
             session.add(
                 Ticket(
@@ -54,7 +46,7 @@ def test_a_promoted_model_also_learns_the_held_out_answers_and_sees_unlabelled_t
         version = session.get(ModelVersion, outcome.version_id)
         assert version is not None
         assert version.n_examples == outcome.n_examples == 1000  # training + held out
-        assert version.data_cutoff == START + timedelta(minutes=100)
+        assert version.data_cutoff == START + timedelta(minutes=100)  # the last answer
         assert version.metrics["refit_on_holdout"] is True
         assert version.metrics["unlabelled_scored"] == 150
 
@@ -142,3 +134,16 @@ def test_coverage_is_compared_only_at_the_same_target_precision() -> None:
     # an admin raised the target: less coverage is what was asked for
     assert gate(metrics(0.90, 0.50), metrics(0.90, 0.70), same_target=False)[0]
     assert not gate(metrics(0.90, 0.50), metrics(0.90, 0.70), same_target=True)[0]
+
+
+def test_a_pruned_version_cannot_be_rolled_back_to_and_says_why(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory.begin() as session:
+        pruned = ModelVersion(
+            status="retired", artifact=None, sha256="0" * 64, metrics={}, created_at=START
+        )
+        session.add(pruned)
+        session.flush()
+        with pytest.raises(InvalidInput, match="only the newest 10 versions keep their model"):
+            activate_version(pruned.id, session=session, now=START)

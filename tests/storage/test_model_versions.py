@@ -17,6 +17,7 @@ from storage.queries.model_versions import (
     ConcurrentActivation,
     activate,
     active_version,
+    prune_artifacts,
     version_by_id,
 )
 
@@ -128,3 +129,21 @@ def test_upgrade_keeps_the_latest_of_two_active_versions(database_url: str) -> N
         assert statuses(factory) == {ids[0]: "active", ids[1]: "retired", ids[2]: "retired"}
     finally:
         engine.dispose()
+
+
+def test_pruning_keeps_the_newest_models_and_the_active_one(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory.begin() as session:
+        ids = [stored_version(session) for _ in range(13)]
+        version = version_by_id(ids[1], session=session)
+        assert version is not None
+        activate(version, session=session, now=NOW)  # an old version rolled back to
+    with factory.begin() as session:
+        assert prune_artifacts(session=session, keep=10) == 2
+        assert prune_artifacts(session=session, keep=10) == 0  # already pruned
+    with factory() as session:
+        kept = dict(session.execute(select(ModelVersion.id, ModelVersion.artifact)).all())
+    assert [i for i in ids if kept[i] is None] == [ids[0], ids[2]]
+    assert all(kept[i] == b"x" for i in [ids[1], *ids[3:]])
+    assert len(statuses(factory)) == 13  # rows and their metrics stay
