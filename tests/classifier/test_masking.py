@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import csv
+import random
+
 import pytest
 
-from classifier.masking import mask_sensitive
+from classifier.masking import mask_sensitive, substitute_all
+from tests.conftest import SAMPLE_TRAIN as SAMPLE
 
 
 @pytest.mark.parametrize(
@@ -71,3 +75,12 @@ def test_a_decimal_point_is_not_a_digit_group() -> None:
 def test_card_number_leaves_no_digits(card: str) -> None:
     masked = mask_sensitive(f"card {card}, expires soon")
     assert not any(char.isdigit() for char in masked)
+
+
+def test_the_shortcut_for_clean_text_changes_no_result() -> None:
+    rng = random.Random(5)
+    alphabet = "ab. @:/-wW0123456789\t"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(5000)]
+    with SAMPLE.open(newline="", encoding="utf-8") as handle:
+        texts += [row["text"] for row in csv.DictReader(handle)]
+    assert [mask_sensitive(t) for t in texts] == [substitute_all(t) for t in texts]
