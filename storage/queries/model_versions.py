@@ -68,7 +68,7 @@ def activate(version: ModelVersion, *, session: Session, now: datetime) -> None:
 def prune_artifacts(*, session: Session, keep: int) -> int:
     """Drop the stored bytes of all but the newest `keep` versions and the active one.
 
-    A model is 30 MB at 10,000 tickets and 145 MB at 100,000 (BENCHMARKS.md); kept for every
+    A model is 23 MB at 10,000 tickets and 106 MB at 100,000 (BENCHMARKS.md); kept for every
     retraining they would fill the database. Rows and metrics stay, so history still shows
     what each version measured. Returns how many artifacts were dropped.
     """
