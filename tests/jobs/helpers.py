@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.alerts import build_alert_from
+from bot.services.answers import record_answer
 from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
 from storage.models import (
     Alert,
@@ -40,6 +41,23 @@ def add_ticket(factory: sessionmaker[Session], created_at: datetime, **fields: A
         session.add(ticket)
         session.flush()
         return ticket.id
+
+
+def add_answered_audit(factory: sessionmaker[Session], now: datetime, *, agree: bool) -> int:
+    """An automatic card_arrival ticket sampled for audit, answered by U1 (exchange_rate when
+    the person disagrees)."""
+    ticket_id = add_ticket(
+        factory,
+        now,
+        status=TicketStatus.AUTO,
+        decision="audit",
+        predicted_label="card_arrival",
+        final_label="card_arrival",
+    )
+    label = "card_arrival" if agree else "exchange_rate"
+    with factory.begin() as session:
+        record_answer(ticket_id, user="U1", label=label, quorum=1, session=session, now=now)
+    return ticket_id
 
 
 def alerts(factory: sessionmaker[Session]) -> list[str]:

@@ -19,7 +19,7 @@ from storage.queries.labels import ensure_labels
 from storage.queries.outbox import enqueue, mark_failed
 from storage.queries.runtime_settings import set_runtime_setting
 from tests.jobs.conftest import Clock
-from tests.jobs.helpers import add_ticket, alerts, channel_posts
+from tests.jobs.helpers import add_answered_audit, add_ticket, alerts, channel_posts
 from tests.slack_fake import FakeSlack
 
 
@@ -55,29 +55,10 @@ def test_audit_precision_below_target_needs_enough_audits(
     with factory.begin() as session:
         ensure_labels(["card_arrival", "exchange_rate"], session=session, now=clock())
 
-    def audited(agree: bool) -> None:
-        ticket_id = add_ticket(
-            factory,
-            clock(),
-            status=TicketStatus.AUTO,
-            decision="audit",
-            predicted_label="card_arrival",
-            final_label="card_arrival",
-        )
-        with factory.begin() as session:
-            record_answer(
-                ticket_id,
-                user="U1",
-                label="card_arrival" if agree else "exchange_rate",
-                quorum=1,
-                session=session,
-                now=clock(),
-            )
-
     for agree in (True, True, False, False):
-        audited(agree)
+        add_answered_audit(factory, clock(), agree=agree)
     assert "audit-precision" not in checks(factory, job_settings, clock)  # only 4 audits
-    audited(True)
+    add_answered_audit(factory, clock(), agree=True)
     assert "audit-precision" in checks(factory, job_settings, clock)
     alert = next(a for a in alerts(factory) if "Automatic precision" in a)
     assert "60.0%" in alert and "on the last 5 audits, target 95%" in alert
@@ -222,17 +203,7 @@ def test_digest_shows_every_figure_and_the_thresholds_in_force(
         final_label="card_arrival",
     )
     for agree in (True, True, True, False):  # audits: 3 of 4 confirm the automatic label
-        ticket = add_ticket(
-            factory,
-            clock(),
-            status=TicketStatus.AUTO,
-            decision="audit",
-            predicted_label="card_arrival",
-            final_label="card_arrival",
-        )
-        with factory.begin() as session:
-            answer = "card_arrival" if agree else "exchange_rate"
-            record_answer(ticket, user="U1", label=answer, quorum=1, session=session, now=clock())
+        add_answered_audit(factory, clock(), agree=agree)
     for minutes, chosen in ((10, "exchange_rate"), (20, "exchange_rate"), (40, "top_up_failed")):
         ticket = add_ticket(factory, clock(), predicted_label="card_arrival")
         with factory.begin() as session:
