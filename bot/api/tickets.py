@@ -11,14 +11,10 @@ from starlette.responses import JSONResponse
 
 from bot.api.auth import require_token
 from bot.deps import Deps
-from bot.errors import InvalidInput, NotFound, TriageError
+from bot.errors import NotFound, TriageError
 from bot.services.intake import submit_under_current_policy, validate_new_ticket
-from bot.services.ticket_text import contains_nul
 from storage.database import unit_of_work
 from storage.models import Ticket
-
-# Checked here for NUL; `text` has its own rule (and message) in the intake validation.
-OTHER_FIELDS = ("subject", "source", "external_id", "callback_url", "metadata")
 
 # 20,000 characters of text can be 80 KB of UTF-8; leave room for subject and metadata.
 MAX_BODY_BYTES = 256 * 1024
@@ -79,9 +75,6 @@ def create_ticket_endpoint(deps: Deps) -> Any:
     async def create_ticket(request: Request) -> JSONResponse:
         require_token(request, deps.settings.api_tokens)
         fields = await read_json(request)
-        for name in OTHER_FIELDS:
-            if contains_nul(fields.get(name)):
-                raise InvalidInput(f"{name} contains a NUL character (\\u0000), which is refused.")
         new = validate_new_ticket(
             text=fields.get("text"),
             source=fields.get("source"),

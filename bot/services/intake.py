@@ -21,7 +21,7 @@ from bot.errors import InvalidInput
 from bot.services.classification import Classification, classify_texts
 from bot.services.models import LoadedModel
 from bot.services.policy import Policy, current_policy
-from bot.services.ticket_text import TextProblem, clean_ticket_text
+from bot.services.ticket_text import TextProblem, clean_ticket_text, contains_nul
 from bot.settings import Settings
 from classifier import Decision, Thresholds
 from storage.database import unit_of_work
@@ -90,6 +90,16 @@ def validate_new_ticket(
         raise InvalidInput("callback_url must be an http(s) URL")
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidInput("metadata must be a JSON object")
+    fields = (
+        ("subject", subject),
+        ("source", source),
+        ("external_id", external_id),
+        ("callback_url", callback_url),
+        ("metadata", metadata),
+    )
+    for name, value in fields:  # text has its own rule, checked above
+        if contains_nul(value):
+            raise InvalidInput(f"{name} contains a NUL character (\\u0000), which is refused.")
     return NewTicket(
         text=cleaned,
         source=source.strip(),
@@ -108,14 +118,6 @@ def find_existing(request: NewTicket, *, session: Session) -> Ticket | None:
         Ticket.source == request.source, Ticket.external_id == request.external_id
     )
     return session.scalars(query).one_or_none()
-
-
-def classify_for_intake(
-    request: NewTicket, *, model: LoadedModel | None, policy: Policy, rng: random.Random
-) -> tuple[Classification, float | None]:
-    """Run the model and the decision under the current policy; also return the bar used."""
-    [decided] = classify_under_policy([request.text], model=model, policy=policy, rng=rng)
-    return decided
 
 
 def classify_under_policy(
@@ -191,7 +193,9 @@ def submit_ticket(
         existing = find_existing(request, session=session)
         if existing is not None:
             return IntakeResult(existing, created=False)
-    result, threshold = classify_for_intake(request, model=model, policy=policy, rng=rng)
+    [(result, threshold)] = classify_under_policy(
+        [request.text], model=model, policy=policy, rng=rng
+    )
     try:
         with unit_of_work(factory) as session:
             ticket = store_classified(
