@@ -14,6 +14,7 @@ from classifier.errors import ClassifierError
 from classifier.masking import mask_sensitive
 
 if TYPE_CHECKING:
+    from sklearn.utils import Tags
     from wordllama.inference import WordLlamaInference
 
 
@@ -54,7 +55,7 @@ class WordLlamaEmbedder(TransformerMixin, BaseEstimator):
         vectors = model.embed([mask_sensitive(text) for text in texts], norm=True)
         return np.asarray(vectors, dtype=np.float64) * self.weight
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type is private API
+    def __sklearn_tags__(self) -> Tags:
         """Declare the transformer stateless so sklearn does not demand fitted attributes."""
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
