@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from classifier.decision import Decision, decide
     from classifier.errors import ClassifierError, ModelIntegrityError
     from classifier.evaluation import Metrics, evaluate, metrics_from_predictions
+    from classifier.intervals import wilson_interval
     from classifier.masking import mask_sensitive
     from classifier.model import TicketClassifier
     from classifier.persistence import dump_model, load_model, sha256_hex
@@ -32,6 +33,7 @@ _EXPORTS = MappingProxyType(
         "Metrics": "classifier.evaluation",
         "evaluate": "classifier.evaluation",
         "metrics_from_predictions": "classifier.evaluation",
+        "wilson_interval": "classifier.intervals",
         "TicketClassifier": "classifier.model",
         "dump_model": "classifier.persistence",
         "load_model": "classifier.persistence",
@@ -66,6 +68,7 @@ __all__ = [
     "refit",
     "sha256_hex",
     "train",
+    "wilson_interval",
 ]
 
 
