@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from classifier.calibration import expected_calibration_error
     from classifier.decision import Decision, decide
-    from classifier.errors import ClassifierError, ModelIntegrityError
+    from classifier.errors import ClassifierError, ModelIntegrityError, TriageError
     from classifier.evaluation import Metrics, evaluate, metrics_from_predictions
     from classifier.intervals import wilson_interval
     from classifier.masking import mask_sensitive
@@ -30,6 +30,7 @@ _EXPORTS = MappingProxyType(
         "decide": "classifier.decision",
         "ClassifierError": "classifier.errors",
         "ModelIntegrityError": "classifier.errors",
+        "TriageError": "classifier.errors",
         "Metrics": "classifier.evaluation",
         "evaluate": "classifier.evaluation",
         "metrics_from_predictions": "classifier.evaluation",
@@ -56,6 +57,7 @@ __all__ = [
     "Thresholds",
     "TicketClassifier",
     "TrainedModel",
+    "TriageError",
     "build_nlp",
     "choose_thresholds",
     "decide",

@@ -17,11 +17,9 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.services.policy import Policy, current_policy
 from bot.settings import Settings
-from classifier import Thresholds, wilson_interval
+from classifier import Decision, Thresholds, wilson_interval
 from storage.models import Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.model_versions import active_version
-
-AUDIT = "audit"
 
 
 @dataclass(frozen=True)
@@ -109,7 +107,7 @@ def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats
         Ticket.status != TicketStatus.IMPORTED,
     )
     human = Ticket.decided_by.is_not(None)
-    is_audit = Ticket.decision == AUDIT
+    is_audit = Ticket.decision == Decision.AUDIT
     counts = session.execute(
         select(
             func.count(),
@@ -225,7 +223,7 @@ class Answer:
     """One answer with what became of its ticket."""
 
     label: str
-    kind: str
+    kind: ReviewKind
     answered_at: datetime
     arrived_at: datetime
     final_label: str | None
