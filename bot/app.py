@@ -10,6 +10,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
+from bot.blocks.errors import UNEXPECTED, error_text
 from bot.deps import Deps
 from bot.errors import TriageError
 
@@ -38,10 +39,10 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
 async def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
     """Every listener failure ends in a private message, never in silence."""
     if isinstance(error, TriageError):
-        text = error.reason
+        text = error_text(error)
     else:
         log.error("listener failed", exc_info=error)
-        text = "Something went wrong on our side; the team has the details in the logs."
+        text = UNEXPECTED
     if respond is None or not body.get("response_url"):
         return
     try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from classifier.thresholds import Thresholds
+if TYPE_CHECKING:  # storage imports this enum for its column; keep that free of numpy
+    from classifier.thresholds import Thresholds
 
 
 class Decision(StrEnum):

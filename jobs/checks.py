@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.alerts import Severity
-from bot.blocks.text import duration
+from bot.services.alerts_channel import Severity
 from bot.services.policy import current_policy
 from bot.services.stats import ServiceStats, service_stats
 from bot.settings import Settings
+from bot.words import duration
 from jobs.alerts import raise_alert
 from storage.queries.outbox import pending_summary
 

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks.alerts import Severity
 from bot.errors import TriageError
+from bot.services.alerts_channel import Severity
 from bot.services.models import Progress, TrainingOutcome, enough_to_train, retrain
 from bot.services.policy import RETRAIN_REQUESTED, current_policy
 from bot.settings import Settings
-from classifier import ClassifierError, Metrics
+from classifier import Metrics
 from classifier.model import reporting_fit_progress
 from jobs.alerts import raise_alert
 from storage.database import unit_of_work
@@ -42,11 +42,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FINISHED = (TrainingRunStatus.SUCCEEDED, TrainingRunStatus.FAILED)
 
 
-class Cancelled(Exception):
+class Cancelled(TriageError):
     """The worker is shutting down or lost its lease; training stops at its next progress point."""
 
     def __init__(self, stage: str) -> None:
-        super().__init__(stage)
+        super().__init__(f"stopped at {stage!r}")
         self.stage = stage
 
 
@@ -177,7 +177,7 @@ def run_retraining(
             error=f"stopped at {stop.stage!r}: the worker was shutting down or lost the "
             "scheduler lease",
         )
-    except (TriageError, ClassifierError) as error:
+    except TriageError as error:
         return ending(TrainingRunStatus.FAILED, error=error.reason)
     except Exception as error:  # noqa: BLE001 - a failed job must still leave a record and an alert
         log.exception("retraining failed", extra={"run": run_id})

@@ -1,4 +1,4 @@
-"""Every HTTP answer is JSON, errors included: 4xx with the reason, 500 without a traceback."""
+"""Every HTTP answer is JSON, errors included: the reason with its status, never a traceback."""
 
 from __future__ import annotations
 
@@ -11,16 +11,30 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import TriageError
+from classifier.errors import ClassifierError
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Internal error; the details are in the logs."
 
 
+def http_status(error: TriageError) -> int:
+    """The bot's errors name their status; a storage or model problem is ours, not the caller's."""
+    if isinstance(error, StorageError):
+        return 503
+    if isinstance(error, ClassifierError):
+        return 500
+    return int(getattr(error, "status", 400))
+
+
 async def triage_error_response(_request: Request, error: Exception) -> JSONResponse:
-    """Our errors become JSON with the reason and their status code."""
+    """Every error of the family becomes JSON with its reason, never a traceback."""
     assert isinstance(error, TriageError)
-    return JSONResponse({"error": error.reason}, status_code=error.status)
+    status = http_status(error)
+    if status >= 500:
+        log.warning("request refused", extra={"error": error.reason, "status": status})
+    return JSONResponse({"error": error.reason}, status_code=status)
 
 
 async def not_found(_request: Request, _error: Exception) -> JSONResponse:

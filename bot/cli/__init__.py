@@ -11,8 +11,6 @@ from bot.cli import data, demo, modelling, serve, worker
 from bot.errors import TriageError
 from bot.logs import configure_logging
 from bot.settings import Settings
-from classifier import ClassifierError
-from storage.errors import StorageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level = "WARNING"
         configure_logging(level)
         return int(args.handler(args, settings) or 0)
-    except (TriageError, ClassifierError, StorageError) as error:
+    except TriageError as error:
         print(f"triage: error: {error.reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,7 +18,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.services.intake import queue_routing
+from bot.services.routing import queue_routing
+from classifier import Decision
 from storage.models import OutboxKind, OutboxMessage, Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.labels import label_by_name
 from storage.queries.outbox import cancel_unclaimed, enqueue
@@ -67,7 +68,7 @@ def is_answerable(ticket: Ticket) -> bool:
     """Pending reviews, and audits nobody has answered yet."""
     if ticket.status == TicketStatus.PENDING:
         return True
-    return ticket.decision == "audit" and ticket.decided_by is None
+    return ticket.decision == Decision.AUDIT and ticket.decided_by is None
 
 
 def _already(ticket: Ticket) -> AnswerOutcome:
@@ -99,7 +100,7 @@ def record_answer(
     mine = [r for r in _active_reviews(ticket) if r.slack_user == user and r.label is not None]
     if mine:
         return AnswerOutcome(AnswerStatus.DUPLICATE, ticket_id, mine[0].label)
-    kind = ReviewKind.AUDIT if ticket.decision == "audit" else ReviewKind.REVIEW
+    kind = ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW
     session.add(Review(ticket=ticket, slack_user=user, label=label, kind=kind, created_at=now))
     session.flush()
     agreeing = sum(1 for r in _active_reviews(ticket) if r.label == label)
@@ -165,7 +166,7 @@ def _intake_thread(ticket: Ticket, *, session: Session) -> tuple[str, str] | Non
     caller's metadata can never point the bot at a thread of its choosing.
     """
     for row in _outbox(ticket, session=session):
-        # Reminders carry their "text", long-text replies "full_text", outcomes OUTCOME.
+        # Reminders carry their wait, long-text replies "full_text", outcomes OUTCOME.
         if row.kind == OutboxKind.THREAD_REPLY and set(row.payload) == {"channel", "thread_ts"}:
             return str(row.payload["channel"]), str(row.payload["thread_ts"])
     return None
@@ -202,7 +203,7 @@ def record_skip(ticket_id: int, *, user: str, session: Session, now: datetime) -
         return _already(ticket)
     if any(r.slack_user == user and r.label is None for r in _active_reviews(ticket)):
         return AnswerOutcome(AnswerStatus.DUPLICATE, ticket_id)
-    kind = ReviewKind.AUDIT if ticket.decision == "audit" else ReviewKind.REVIEW
+    kind = ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW
     session.add(Review(ticket=ticket, slack_user=user, label=None, kind=kind, created_at=now))
     _refresh(ticket, session=session, now=now)
     return AnswerOutcome(AnswerStatus.SKIPPED, ticket_id)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from classifier import TrainedModel
 from storage.database import create_db_engine
-from storage.models import Ticket
-from tests.bot.conftest import RunningWeb, serving, web_settings
+from storage.models import ModelVersion, Ticket
+from tests.bot.conftest import RunningWeb, install_model, serving, web_settings
 from tests.slack_fake import FakeSlack
 
 
@@ -146,3 +147,16 @@ def test_without_a_model_everything_goes_to_review(web: RunningWeb) -> None:
     assert response.json()["status"] == "pending" and response.json()["model_version"] is None
     posted = web.fake.wait_for("chat.postMessage")[0]
     assert "no model is active yet" in str(posted.params["blocks"])
+
+
+def test_a_model_that_fails_its_check_is_a_json_answer_with_the_reason(
+    web: RunningWeb, factory: sessionmaker[Session], trained: TrainedModel
+) -> None:
+    version_id = install_model(factory, trained)
+    with factory.begin() as session:  # the stored bytes no longer match their sha256
+        session.execute(
+            update(ModelVersion).where(ModelVersion.id == version_id).values(sha256="0" * 64)
+        )
+    response = web.api("POST", "/api/tickets", json={"text": "Where is my card?"})
+    assert response.status_code == 500
+    assert response.json() == {"error": "The stored model does not match its SHA-256 checksum."}
