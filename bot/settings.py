@@ -106,6 +106,11 @@ class Settings:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     target_precision: float = 0.95
     audit_rate: float = 0.02
+    confidence_floor: float = 0.7
+    novelty_false_alarms: float = 0.05
+    topic_min_tickets: int = 5
+    topic_window_hours: int = 24
+    topic_check_seconds: int = 300
     min_label_examples: int = 5
     spacy_pipeline: str | None = None
     port: int = 3000
@@ -178,6 +183,11 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_API_TOKEN": ("api_tokens", _csv),
     "TRIAGE_TARGET_PRECISION": ("target_precision", _probability(0.5, 0.999, low_open=True)),
     "TRIAGE_AUDIT_RATE": ("audit_rate", _probability(0.0, 1.0)),
+    "TRIAGE_CONFIDENCE_FLOOR": ("confidence_floor", _probability(0.0, 1.0)),
+    "TRIAGE_NOVELTY_FALSE_ALARMS": ("novelty_false_alarms", _probability(0.0, 0.5)),
+    "TRIAGE_TOPIC_MIN_TICKETS": ("topic_min_tickets", _int_between(2, 1_000)),
+    "TRIAGE_TOPIC_WINDOW_HOURS": ("topic_window_hours", _int_between(1, 24 * 30)),
+    "TRIAGE_TOPIC_CHECK_SECONDS": ("topic_check_seconds", _int_between(10, 86_400)),
     "TRIAGE_MIN_LABEL_EXAMPLES": ("min_label_examples", _int_between(1, 10_000)),
     "TRIAGE_SPACY_PIPELINE": ("spacy_pipeline", _text),
     "PORT": ("port", _int_between(1, 65_535)),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from classifier.calibration import expected_calibration_error
     from classifier.decision import Decision, decide
+    from classifier.embeddings import embed
     from classifier.errors import ClassifierError, ModelIntegrityError, TriageError
     from classifier.evaluation import Metrics, evaluate, metrics_from_predictions
     from classifier.intervals import wilson_interval
@@ -31,6 +32,7 @@ _EXPORTS = MappingProxyType(
         "ClassifierError": "classifier.errors",
         "ModelIntegrityError": "classifier.errors",
         "TriageError": "classifier.errors",
+        "embed": "classifier.embeddings",
         "Metrics": "classifier.evaluation",
         "evaluate": "classifier.evaluation",
         "metrics_from_predictions": "classifier.evaluation",
@@ -62,6 +64,7 @@ __all__ = [
     "choose_thresholds",
     "decide",
     "dump_model",
+    "embed",
     "evaluate",
     "expected_calibration_error",
     "load_model",

@@ -24,11 +24,13 @@ from classifier.text import SpacyNormalizer
 
 
 class Assessment(NamedTuple):
-    """What the model says of each text: probabilities, novelty in [0, 1], and the verdict."""
+    """What the model says of each text: probabilities, novelty in [0, 1] and the verdict,
+    and the unit embeddings both were measured in (new topics are matched in them too)."""
 
     proba: np.ndarray
     novelty: np.ndarray
     novel: np.ndarray
+    embeddings: np.ndarray
 
 
 def check_training_data(
@@ -272,9 +274,10 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         proba = softmax(scores, self.temperature_)
         detector = getattr(self, "novelty_", None)
         if detector is None:
-            return Assessment(proba, np.zeros(len(texts)), np.zeros(len(texts), dtype=bool))
+            none = np.zeros(len(texts))
+            return Assessment(proba, none, none.astype(bool), embedded)
         novelty, novel = detector.score(scores, embedded, temperature=self.temperature_)
-        return Assessment(proba, novelty, novel)
+        return Assessment(proba, novelty, novel, embedded)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return temperature-calibrated class probabilities (rows sum to 1)."""

@@ -181,7 +181,7 @@ class NoveltyDetector(BaseEstimator):
         return {
             "false_alarm_target": self.false_alarm_rate,
             "false_alarm_measured": self.measured_false_alarm_,
-            "recall_held_out_labels": self.recall_,
+            "recall_held_out_labels": None if math.isnan(self.recall_) else self.recall_,
             "pseudo_novel_tickets": self.n_pseudo_novel_,
             "other_examples": len(self.other_embeddings_),
         }
@@ -234,7 +234,8 @@ def fit_novelty_detector(
     random_state: int = 0,
     progress: Progress | None = None,
 ) -> NoveltyFit | None:
-    """Learn and calibrate the detector from cross-validation; None with too few labels.
+    """Learn and calibrate the detector from cross-validation; None with too few labels (or
+    when no false alarm is allowed: novelty detection is then off).
 
     ``held_out_scores``/``folds`` are cross-validation's out-of-fold decision scores and
     fold per example (-1: never held out); ``fit_fold_model(texts, labels)`` fits the same
@@ -242,7 +243,7 @@ def fit_novelty_detector(
     """
     n_classes = len(classes)
     used = sorted(set(folds[folds >= 0].tolist()))
-    if n_classes < MIN_LABELS or not used:
+    if n_classes < MIN_LABELS or not used or false_alarm_rate <= 0:
         return None
     known = _held_out_known_features(held_out_scores, folds, temperature, embeddings, y_index)
     held = folds >= 0

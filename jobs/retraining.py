@@ -165,7 +165,9 @@ def run_retraining(
         session.add(run)
         session.flush()
         run_id = run.id
-    tuned = settings.with_overrides(target_precision=policy.target_precision)
+    tuned = settings.with_overrides(
+        target_precision=policy.target_precision, confidence_floor=policy.confidence_floor
+    )
     heartbeat = Heartbeat(factory, run_id, now, should_stop)
     ending = _Ending(factory, run_id, settings, now, request)
     try:
@@ -298,6 +300,7 @@ def _announce(
         *metric_deltas(outcome.candidate, outcome.incumbent),
         f"trained on {outcome.n_examples:,} tickets; judged on the "
         f"{outcome.holdout_size:,} most recent answers",
+        *novelty_lines(outcome),
     ]
     if outcome.promoted:
         raise_alert(
@@ -327,6 +330,25 @@ def _announce(
             now=now,
             rate_limited=False,
         )
+
+
+def novelty_lines(outcome: TrainingOutcome) -> list[str]:
+    """What the new model's novelty detector was measured to do on held-out tickets."""
+    report = outcome.novelty
+    lines = []
+    if report is None:
+        lines.append("novelty detection: off (too few labels, or no false alarms allowed)")
+    else:
+        recall = report["recall_held_out_labels"]
+        caught = "an unmeasured share" if recall is None else f"{recall:.0%}"
+        lines.append(
+            f"novelty detection: {report['false_alarm_measured']:.1%} false alarms on "
+            f"held-out known tickets (allowed {report['false_alarm_target']:.0%}); catches "
+            f"{caught} of tickets from labels it never saw"
+        )
+    if outcome.topics_learned:
+        lines.append(f"new topics learned and closed: {outcome.topics_learned}")
+    return lines
 
 
 def metric_deltas(candidate: Metrics, incumbent: Metrics | None) -> list[str]:

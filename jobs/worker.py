@@ -44,6 +44,7 @@ from jobs.checks import run_checks
 from jobs.digest import send_due_digest
 from jobs.reminders import Permalink, escalate, send_reminders
 from jobs.retraining import run_retraining
+from jobs.topics import look_for_topics
 from storage.database import unit_of_work
 from storage.queries.leases import acquire_or_renew, release
 
@@ -96,6 +97,12 @@ def job_alerts(ctx: WorkerContext) -> None:
         run_checks(session=session, settings=ctx.settings, now=ctx.now())
 
 
+def job_topics(ctx: WorkerContext) -> None:
+    """New topics among recent novel tickets, each announced once."""
+    with unit_of_work(ctx.factory) as session:
+        look_for_topics(session=session, settings=ctx.settings, now=ctx.now())
+
+
 def job_digest(ctx: WorkerContext) -> None:
     """The daily summary in the alerts channel, once per slot (late after a missed one)."""
     with unit_of_work(ctx.factory) as session:
@@ -108,6 +115,7 @@ JOBS: Mapping[str, Callable[[WorkerContext], None]] = MappingProxyType(
         "deliver": job_deliver,
         "remind": job_remind,
         "alerts": job_alerts,
+        "topics": job_topics,
         "digest": job_digest,
     }
 )
@@ -120,6 +128,7 @@ def triggers(settings: Settings) -> dict[str, BaseTrigger]:
         "deliver": IntervalTrigger(seconds=settings.delivery_seconds),
         "remind": IntervalTrigger(seconds=settings.reminder_check_seconds),
         "alerts": IntervalTrigger(seconds=settings.alert_check_seconds),
+        "topics": IntervalTrigger(seconds=settings.topic_check_seconds),
         "digest": CronTrigger(hour=settings.digest_hour, minute=0, timezone=UTC),
     }
 

@@ -94,6 +94,7 @@ class TicketStatus(StrEnum):
     AUTO = "auto"  # labelled by the model (possibly also sampled for an audit)
     LABELLED = "labelled"  # labelled by a person
     IMPORTED = "imported"  # labelled history brought in by `triage import`
+    NO_LABEL = "no_label"  # a person said none of the labels fits ("none of these")
 
 
 class ModelStatus(StrEnum):
@@ -192,6 +193,12 @@ class Ticket(Base):
     # Stages of chasing a pending review; each happens at most once per ticket.
     reminded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    # How unlike the labelled history the model found it (0-1), and whether that sent it to
+    # people whatever its confidence: past the detector's cutoff, or like an open new topic.
+    novelty: Mapped[float | None] = mapped_column(Float)
+    novel: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The new topic (a cluster of novel tickets) it belongs to, once one was found.
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"), index=True)
 
     reviews: Mapped[list[Review]] = relationship(back_populates="ticket", order_by="Review.id")
 
@@ -204,12 +211,46 @@ class Review(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     slack_user: Mapped[str] = mapped_column(String(64))
-    label: Mapped[str | None] = mapped_column(String(100))  # None for a skip
+    label: Mapped[str | None] = mapped_column(String(100))  # None: a skip or "none of these"
+    # "None of these": no label fits; with, optionally, the name the person would give one.
+    no_label: Mapped[bool] = mapped_column(Boolean, default=False)
+    proposed_label: Mapped[str | None] = mapped_column(String(100))
     kind: Mapped[ReviewKind] = mapped_column(StateColumn(ReviewKind))
     created_at: Mapped[datetime]
     undone_at: Mapped[datetime | None]
 
     ticket: Mapped[Ticket] = relationship(back_populates="reviews")
+
+
+class TopicStatus(StrEnum):
+    """Life of a new topic: found, then turned into a label, dismissed, or learned."""
+
+    OPEN = "open"  # similar tickets go to people; admins see a label suggestion
+    CREATED = "created"  # an admin created its label and re-asked its tickets
+    DISMISSED = "dismissed"  # an admin said it is not a new kind of ticket
+    LEARNED = "learned"  # every ticket was answered and a model trained on them went live
+
+
+class Topic(Base):
+    """A cluster of tickets unlike any label that arrived close together: a new topic.
+
+    While open, an arriving ticket like it (cosine similarity to the centroid at least
+    `radius`) is novel too, so people see the whole topic until it is labelled and learned.
+    """
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[TopicStatus] = mapped_column(StateColumn(TopicStatus), index=True)
+    proposed_label: Mapped[str] = mapped_column(String(100))
+    keywords: Mapped[list[Any]] = mapped_column(JSON)
+    centroid: Mapped[list[Any]] = mapped_column(JSON)  # unit embedding (classifier.embed)
+    radius: Mapped[float] = mapped_column(Float)
+    found_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(100))  # the label created from it
 
 
 class AuditLogEntry(Base):

@@ -33,6 +33,21 @@ def change_summary(change: AdminChange) -> str:
             )
         case ChangeKind.AUDIT_RATE:
             return f"Audit rate set to {after:.1%} of automatic tickets (was {before:.1%})."
+        case ChangeKind.CONFIDENCE_FLOOR:
+            return (
+                f"Confidence floor set to {after:.0%} (was {before:.0%}): no ticket is labelled "
+                "automatically below it, whatever its label's threshold."
+            )
+        case ChangeKind.TOPIC_LABEL_CREATED:
+            return (
+                f"Label {name} created from new topic #{before}; {after} of its tickets "
+                "re-asked with it offered first."
+            )
+        case ChangeKind.TOPIC_DISMISSED:
+            return (
+                f"Suggested label {name} (topic #{before}) dismissed: similar tickets are no "
+                "longer sent to people for resembling it."
+            )
         case ChangeKind.QUORUM:
             return f"Quorum set to {after} matching answer(s) (was {before})."
         case ChangeKind.PAUSED if not change.changed:

@@ -20,6 +20,7 @@ from bot.errors import InvalidInput, NotAdmin
 from bot.services.alerts_channel import queue_for_alerts
 from bot.services.policy import (
     AUDIT_RATE,
+    CONFIDENCE_FLOOR,
     LABEL_THRESHOLDS,
     PAUSED,
     QUORUM,
@@ -53,6 +54,9 @@ class ChangeKind(StrEnum):
     LABEL_RETIRED = "label_retired"
     LABEL_ROUTED = "label_routed"  # subject: the label; before/after: route channel
     MODEL_ACTIVATED = "model_activated"  # before/after: active version id (None: none)
+    CONFIDENCE_FLOOR = "confidence_floor"  # before/after: the least confidence per ticket
+    TOPIC_LABEL_CREATED = "topic_label_created"  # subject: label; before: topic; after: re-asked
+    TOPIC_DISMISSED = "topic_dismissed"  # subject: proposed label; before: topic id
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,19 @@ def set_audit_rate(
     change = AdminChange(ChangeKind.AUDIT_RATE, before=before, after=value)
     return change_setting(
         AUDIT_RATE, value, change, session=session, settings=settings, actor=actor, now=now
+    )
+
+
+def set_confidence_floor(
+    value: float, *, session: Session, settings: Settings, actor: str, now: datetime
+) -> AdminChange:
+    """The least confidence any one ticket needs to be labelled automatically."""
+    if not 0.0 <= value <= 1.0:
+        raise InvalidInput("The confidence floor must be a number from 0 to 1.")
+    before = current_policy(session=session, settings=settings).confidence_floor
+    change = AdminChange(ChangeKind.CONFIDENCE_FLOOR, before=before, after=value)
+    return change_setting(
+        CONFIDENCE_FLOOR, value, change, session=session, settings=settings, actor=actor, now=now
     )
 
 

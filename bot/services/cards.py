@@ -74,7 +74,9 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         model_version=ticket.model_version_id,
         threshold=ticket.threshold,
         waiting=pending_count(session=session),
-        skipped_by=tuple(dict.fromkeys(r.slack_user for r in active if r.label is None)),
+        skipped_by=tuple(
+            dict.fromkeys(r.slack_user for r in active if r.label is None and not r.no_label)
+        ),
         votes=()
         if decided or quorum <= 1
         else tuple((r.slack_user, r.label) for r in active if r.label is not None),

@@ -123,8 +123,9 @@ def find_existing(request: NewTicket, *, session: Session) -> Ticket | None:
 def classify_under_policy(
     texts: Sequence[str], *, model: LoadedModel | None, policy: Policy, rng: random.Random
 ) -> list[tuple[Classification, float | None]]:
-    """What the service would decide for each text now: admins' thresholds, renames,
-    retirements and pause applied; with each, the bar its label had to clear."""
+    """What the service would decide for each text now: admins' thresholds and floor,
+    renames, retirements, pause and open new topics applied; with each, the bar its label
+    had to clear."""
     if model is None:
         cold = classify_texts(texts, model=None, audit_rate=policy.audit_rate, rng=rng)
         return [(result, None) for result in cold]
@@ -132,7 +133,10 @@ def classify_under_policy(
     thresholds = policy.thresholds_for(model.thresholds, renamed)
     model = LoadedModel(model.version_id, model.model, thresholds)
     decided = []
-    for raw in classify_texts(texts, model=model, audit_rate=policy.audit_rate, rng=rng):
+    classified = classify_texts(
+        texts, model=model, audit_rate=policy.audit_rate, rng=rng, topics=policy.topics
+    )
+    for raw in classified:
         result, threshold = in_current_names(
             raw, renamed=renamed, retired=policy.retired, thresholds=thresholds
         )
@@ -247,6 +251,9 @@ def store_classified(
         decided_at=now if confident else None,
         callback_url=request.callback_url,
         extra=request.metadata or None,
+        novelty=result.novelty,
+        novel=result.novel,
+        topic_id=result.topic_id,
     )
     session.add(ticket)
     session.flush()
