@@ -1,7 +1,7 @@
 """novelty: tickets' novelty, "none of these" answers, and new topics
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 12:00:00
 
 Tickets keep the novelty the model gave them and whether it sent them to people; answers
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
