@@ -25,6 +25,7 @@ from starlette.routing import Route
 from bot.admin_group import AdminGroup
 from bot.api.errors import EXCEPTION_HANDLERS, JsonServerErrors
 from bot.api.health import health_endpoint
+from bot.api.request_ids import RequestIds
 from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
 from bot.app import build_bolt_app
 from bot.clock import utc_now
@@ -116,7 +117,7 @@ def build_web_process(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[Middleware(JsonServerErrors)],
+        middleware=[Middleware(RequestIds), Middleware(JsonServerErrors)],
     )
     return WebProcess(deps, app, bolt, deliverer)
 

@@ -95,7 +95,10 @@ def test_an_unexpected_failure_is_a_json_500_without_a_traceback(
         response = web.api(method, path, json=body)
         assert response.status_code == 500
         assert response.headers["content-type"] == "application/json"
-        assert response.json() == {"error": "Internal error; the details are in the logs."}
+        assert response.json() == {
+            "error": "Internal error; the details are in the logs.",
+            "request_id": response.headers["x-request-id"],
+        }
     response = web.api("PUT", "/api/tickets/1")
     assert response.status_code == 405 and "error" in response.json()
 
