@@ -32,17 +32,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utc_now
 from bot.delivery import Deliverer, slack_client
+from bot.metrics.process import ProcessMetrics
 from bot.settings import Settings
 from jobs.checks import run_checks
 from jobs.digest import post_digest
 from jobs.reminders import escalate, send_reminders
 from jobs.retraining import run_retraining
 from storage.database import unit_of_work
-from storage.queries.leases import acquire_or_renew, release
+from storage.queries.heartbeats import beat, stopped
+from storage.queries.leases import SCHEDULER_LEASE, acquire_or_renew, release
 
 log = logging.getLogger(__name__)
 
-LEASE_NAME = "scheduler"
+LEASE_NAME = SCHEDULER_LEASE
 
 
 @dataclass
@@ -73,10 +75,15 @@ class WorkerContext:
 
 
 def build_context(
-    settings: Settings, factory: sessionmaker[Session], *, now: Callable[[], datetime] = utc_now
+    settings: Settings,
+    factory: sessionmaker[Session],
+    *,
+    now: Callable[[], datetime] = utc_now,
+    metrics: ProcessMetrics | None = None,
 ) -> WorkerContext:
-    """The context a worker process runs its jobs with, talking to the real Slack client."""
-    client = slack_client(settings)
+    """The context a worker process runs its jobs with, talking to the real Slack client
+    (its requests counted in `metrics`, when given)."""
+    client = slack_client(settings, metrics=metrics)
     return WorkerContext(
         settings=settings,
         factory=factory,
@@ -163,7 +170,8 @@ class Worker:
 
     def __init__(self, ctx: WorkerContext, engine: Engine, *, holder: str | None = None) -> None:
         self.ctx, self._engine = ctx, engine
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        self.host = socket.gethostname()
+        self.holder = holder or f"{self.host}:{os.getpid()}"
         self._ttl = timedelta(seconds=ctx.settings.worker_lease_seconds)
         self._scheduler: BackgroundScheduler | None = None
 
@@ -192,14 +200,19 @@ class Worker:
             self._stop_scheduler(wait=True)
             with unit_of_work(self.ctx.factory) as session:
                 release(LEASE_NAME, self.holder, session=session)
+                stopped(self.holder, session=session, now=self.ctx.now())
             log.info("worker stopped", extra={"holder": self.holder})
 
     def _renew(self) -> bool:
+        """Renew the lease and, in the same transaction, record this worker's heartbeat."""
         try:
             with unit_of_work(self.ctx.factory) as session:
-                return acquire_or_renew(
-                    LEASE_NAME, self.holder, session=session, now=self.ctx.now(), ttl=self._ttl
+                now = self.ctx.now()
+                leading = acquire_or_renew(
+                    LEASE_NAME, self.holder, session=session, now=now, ttl=self._ttl
                 )
+                beat(self.holder, host=self.host, leading=leading, session=session, now=now)
+                return leading
         except Exception:  # noqa: BLE001 - a database hiccup: act as if the lease was lost
             log.exception("lease renewal failed")
             return False
