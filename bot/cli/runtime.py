@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from bot.delivery import slack_client
-from bot.server import check_slack_settings
 from bot.settings import Settings
 from bot.startup import resolve_channels, warn_about_platform
 from storage.database import create_db_engine, session_factory
@@ -33,10 +32,11 @@ def open_database(
 
 
 def started_checks(settings: Settings) -> Settings:
-    """What `serve` and `worker` check before starting: Slack's settings come in pairs,
-    channel names become IDs, and a SQLite file where it cannot be shared is warned of."""
+    """What `serve` and `worker` check before starting: channel names become IDs (the
+    worker posts with the bot token alone), and a SQLite file where it cannot be shared is
+    warned of."""
     warn_about_platform(settings)
-    client = slack_client(settings) if check_slack_settings(settings) else None
+    client = slack_client(settings) if settings.slack_bot_token else None
     return resolve_channels(settings, client)
 
 
