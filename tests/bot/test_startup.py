@@ -4,6 +4,7 @@ where processes do not share a disk is warned of."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -20,7 +21,9 @@ from tests.bot.conftest import serving, web_settings
 from tests.slack_fake import FakeSlack, signed_event
 
 # More channels than one page of conversations.list, so the lookup must follow the cursor.
-CHANNELS = {f"C{number:08d}": {"name": f"team-{number}"} for number in range(450)}
+CHANNELS: dict[str, dict[str, Any]] = {
+    f"C{number:08d}": {"name": f"team-{number}"} for number in range(450)
+}
 CHANNELS |= {
     "C0REVIEW1": {"name": "triage-review"},
     "G0INTAKE1": {"name": "support-intake", "is_private": True},
