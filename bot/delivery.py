@@ -35,6 +35,8 @@ from bot.blocks.routing import (
 from bot.blocks.text import PREVIEW_CHARS
 from bot.blocks.ticket import build_full_text_reply, build_reminder, build_ticket_message
 from bot.errors import TriageError
+from bot.metrics.process import ProcessMetrics
+from bot.metrics.slack import SlackCallCounter
 from bot.services.admin import AdminChange
 from bot.services.answers import FROM_ANSWER, OUTCOME, RETRACTS, SENT
 from bot.services.cards import ticket_card
@@ -77,13 +79,15 @@ class Sent:
     nothing: bool = False  # there was nothing left to send, and nothing was sent
 
 
-def slack_client(settings: Settings) -> WebClient:
-    """The real Slack client: honours SLACK_API_URL and retries a 429 once after Retry-After."""
+def slack_client(settings: Settings, *, metrics: ProcessMetrics | None = None) -> WebClient:
+    """The real Slack client: honours SLACK_API_URL and retries a 429 once after Retry-After;
+    with `metrics`, every request, error and 429 is counted."""
+    counting = [] if metrics is None else [SlackCallCounter(metrics)]
     return WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+        retry_handlers=[*counting, RateLimitErrorRetryHandler(max_retry_count=1)],
     )
 
 

@@ -46,11 +46,12 @@ from jobs.reminders import Permalink, escalate, send_reminders
 from jobs.retraining import run_retraining
 from jobs.topics import look_for_topics
 from storage.database import unit_of_work
-from storage.queries.leases import acquire_or_renew, release
+from storage.queries.heartbeats import beat, stopped
+from storage.queries.leases import SCHEDULER_LEASE, acquire_or_renew, release
 
 log = logging.getLogger(__name__)
 
-LEASE_NAME = "scheduler"
+LEASE_NAME = SCHEDULER_LEASE
 
 
 @dataclass
@@ -172,7 +173,8 @@ class Worker:
 
     def __init__(self, ctx: WorkerContext, *, holder: str | None = None) -> None:
         self.ctx = ctx
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        self.host = socket.gethostname()
+        self.holder = holder or f"{self.host}:{os.getpid()}"
         self._ttl = timedelta(seconds=ctx.settings.worker_lease_seconds)
         self._scheduler: BackgroundScheduler | None = None
 
@@ -200,14 +202,19 @@ class Worker:
             self._stop_scheduler(wait=True)
             with unit_of_work(self.ctx.factory) as session:
                 release(LEASE_NAME, self.holder, session=session)
+                stopped(self.holder, session=session, now=self.ctx.now())
             log.info("worker stopped", extra={"holder": self.holder})
 
     def _renew(self) -> bool:
+        """Renew the lease and, in the same transaction, record this worker's heartbeat."""
         try:
             with unit_of_work(self.ctx.factory) as session:
-                return acquire_or_renew(
-                    LEASE_NAME, self.holder, session=session, now=self.ctx.now(), ttl=self._ttl
+                now = self.ctx.now()
+                leading = acquire_or_renew(
+                    LEASE_NAME, self.holder, session=session, now=now, ttl=self._ttl
                 )
+                beat(self.holder, host=self.host, leading=leading, session=session, now=now)
+                return leading
         except Exception:  # noqa: BLE001 - a database hiccup: act as if the lease was lost
             log.exception("lease renewal failed")
             return False

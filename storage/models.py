@@ -330,6 +330,25 @@ class Lease(Base):
     expires_at: Mapped[datetime]
 
 
+class WorkerHeartbeat(Base):
+    """One worker process's latest sign of life, and whether it held the scheduler lease.
+
+    Written in the same transaction as each lease renewal (every third of the lease), so the
+    web process and `triage worker --check` can tell a leader, a live standby and a dead one
+    apart. `led_at` outlives the term: how long no worker has led is known after a shutdown.
+    """
+
+    __tablename__ = "worker_heartbeats"
+
+    holder: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(128), index=True)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    leading: Mapped[bool] = mapped_column(Boolean, default=False)
+    leading_since: Mapped[datetime | None]
+    led_at: Mapped[datetime | None]  # the last beat while holding the lease
+
+
 class TrainingRunStatus(StrEnum):
     """How a retraining ended; RUNNING rows with a stale heartbeat were killed."""
 

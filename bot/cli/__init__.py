@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from bot.cli import data, demo, modelling, serve, worker
 from bot.errors import TriageError
@@ -18,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triage",
         description="Human-in-the-loop ticket triage: import, train, classify, serve Slack.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"triage-loop {version('triage-loop')}"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (data, modelling, demo, serve, worker):
