@@ -5,10 +5,12 @@ from __future__ import annotations
 from bot.blocks.text import escape
 from bot.services.answers import AnswerOutcome, AnswerStatus
 
+NO_LABEL = "none of these"
+
 
 def answer_reply(outcome: AnswerOutcome) -> str | None:
     """The ephemeral text for an outcome, or None when the updated message says enough."""
-    label = escape(outcome.label or "")
+    label = NO_LABEL if outcome.label is None else escape(outcome.label)
     match outcome.status:
         case AnswerStatus.ALREADY_DECIDED:
             by = f"<@{outcome.decided_by}>" if outcome.decided_by else "the model"
@@ -26,3 +28,15 @@ def answer_reply(outcome: AnswerOutcome) -> str | None:
         case AnswerStatus.TOO_LATE:
             return "Undo is only possible for 5 minutes after choosing."
     return None
+
+
+def modal_error(outcome: AnswerOutcome) -> str:
+    """Why a modal answer was not counted, in the plain text Slack shows under a field."""
+    match outcome.status:
+        case AnswerStatus.ALREADY_DECIDED:
+            return "This ticket was settled meanwhile; its message shows how."
+        case AnswerStatus.DUPLICATE:
+            return "You have already answered this ticket."
+        case AnswerStatus.NOT_FOUND:
+            return "This ticket no longer exists."
+    return "This answer could not be counted."

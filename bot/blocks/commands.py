@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.text import SECTION_LIMIT, escape, slack_time
-from bot.services.stats import PendingTicket, ReviewerStats, ServiceStats
-from bot.words import counted, duration
+from bot.services.stats import GateSummary, PendingTicket, ReviewerStats, ServiceStats
+from bot.words import counted, duration, percent
 from storage.models import Label, ModelStatus, ModelVersion
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -93,7 +93,27 @@ def _latency(seconds: float | None) -> str:
     return "n/a" if seconds is None else duration(seconds)
 
 
-def stats_message(stats: ServiceStats) -> dict[str, Any]:
+def gate_text(gate: GateSummary) -> str:
+    """The bar in force, the per-ticket floor, and the novelty detector's measured rates."""
+    if gate.threshold is None:
+        bar = "no model yet (everything goes to people)"
+    elif gate.threshold > 1:
+        bar = "threshold never (nothing is automatic)"
+    else:
+        bar = f"threshold {percent(gate.threshold)} (the target's average guarantee)"
+    parts = [bar, f"floor {percent(gate.floor)} per ticket"]
+    if gate.novelty:
+        recall = gate.novelty.get("recall_held_out_labels")
+        caught = "" if recall is None else f", catches {percent(recall)} of unseen labels"
+        parts.append(
+            f"novelty: {percent(gate.novelty['false_alarm_measured'])} false alarms{caught}"
+        )
+    elif gate.threshold is not None:
+        parts.append("novelty detection off for this model")
+    return " · ".join(parts)
+
+
+def stats_message(stats: ServiceStats, gate: GateSummary) -> dict[str, Any]:
     """Automation, audit precision, latency, backlog and the busiest labels for a period."""
     lines = [
         f"*Last {counted(stats.days, 'day')}:* {counted(stats.tickets_in, 'ticket')} in",
@@ -102,6 +122,9 @@ def stats_message(stats: ServiceStats) -> dict[str, Any]:
         f"• Audit precision: {precision_text(stats)}",
         f"• Reviewed by people: {stats.reviewed} · time to answer "
         f"p50 {_latency(stats.review_latency_p50)}, p90 {_latency(stats.review_latency_p90)}",
+        f"• Unlike anything learned: {stats.novel} sent to people · "
+        f"{stats.no_label} answered “none of these”",
+        f"• Gate: {gate_text(gate)}",
         f"• Waiting for review now: {stats.pending}"
         + (
             f" (oldest since {slack_time(stats.oldest_pending_at, '{ago}')})"
@@ -158,6 +181,11 @@ def _model_line(version: ModelVersion) -> str:
     if "coverage" in holdout:
         parts.append(f"automated {holdout['coverage']:.0%}")
     parts.append(f"{version.n_examples:,} examples")
+    novelty = metrics.get("novelty")
+    if novelty:
+        recall = novelty.get("recall_held_out_labels")
+        caught = "" if recall is None else f", catches {recall:.0%} of unseen labels"
+        parts.append(f"novelty {novelty['false_alarm_measured']:.1%} false alarms{caught}")
     parts.append(slack_time(version.created_at, "{date_short}"))
     if metrics.get("gate") and version.status == ModelStatus.REJECTED:
         parts.append(escape(str(metrics["gate"])))

@@ -63,6 +63,14 @@ def build_digest(stats: DigestFigures) -> dict[str, Any]:
         f"*Audit precision:* {audit}",
         f"*Review time:* {latency} · *waiting now:* {stats.pending}",
         f"*Model:* {model}" + (" · ⏸️ paused: everything goes to review" if stats.paused else ""),
+        f"*Per ticket:* floor {stats.confidence_floor:.0%} · {stats.novel} unlike anything "
+        f"learned sent to people"
+        + (
+            ""
+            if stats.novelty_false_alarms is None
+            else f" (detector's false alarms {stats.novelty_false_alarms:.1%} on held-out tickets)"
+        )
+        + f" · {stats.no_label} answered “none of these”",
     ]
     if stats.confused_pairs:
         pairs = ", ".join(

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.blocks.commands import pending_lines, precision_text
 from bot.blocks.text import escape
+from bot.blocks.topics import suggestion_blocks
 from bot.services.stats import HomeFigures
 from bot.words import counted
 
@@ -81,6 +82,7 @@ def threshold_line(figures: HomeFigures) -> str:
         line += f" · {counted(never, 'label')} never automatic (too few examples)"
     return (
         line
+        + f" · floor {policy.confidence_floor:.0%} per ticket"
         + f" · audit rate {policy.audit_rate:.0%} · quorum {policy.quorum}"
         + f" · target precision {policy.target_precision:.0%}"
     )
@@ -153,4 +155,10 @@ def build_home_view(
             _admin_actions(figures),
             _context("The same as `/triage retrain`, `/triage pause` and `/triage resume`."),
         ]
+        if figures.suggestions:
+            blocks += [
+                {"type": "divider"},
+                _section("*Label suggestions from new topics*"),
+                *suggestion_blocks(figures.suggestions),
+            ]
     return {"type": "home", "blocks": blocks}

@@ -9,8 +9,14 @@ SUGGEST_PATTERN = re.compile(rf"^{SUGGEST}_\d+$")
 PICK_LABEL = "triage_pick_label"  # static or external select with every active label
 SKIP = "triage_skip"
 UNDO = "triage_undo"
+NONE_OF_THESE = "triage_none_of_these"  # opens the "none of these" modal
+NO_LABEL_VIEW = "triage_no_label"  # that modal's callback id; the ticket id is its metadata
+PROPOSED_LABEL_BLOCK = "proposed_label"  # its optional "name the missing label" input
+PROPOSED_LABEL_INPUT = "proposed_label_input"
+TOPIC_CREATE = "triage_topic_create"  # App Home / labels suggest: create and re-ask
+TOPIC_DISMISS = "triage_topic_dismiss"
 # Button actions are matched by these; the ticket id travels in the block id.
-ACTION_PATTERN = re.compile(rf"^({SUGGEST}_\d+|{PICK_LABEL}|{SKIP}|{UNDO})$")
+ACTION_PATTERN = re.compile(rf"^({SUGGEST}_\d+|{PICK_LABEL}|{SKIP}|{UNDO}|{NONE_OF_THESE})$")
 
 _BLOCK_PREFIX = "ticket:"
 

@@ -56,7 +56,10 @@ def build_intake_reply(ticket: LabelledTicket, *, review_channel: str | None) ->
 
 def build_intake_outcome(ticket: LabelledTicket) -> dict[str, Any]:
     """Tell the intake thread the label a person chose (the first reply said one would)."""
-    text = f"Ticket #{ticket.id}: labelled *{escape(ticket.final_label or '')}* {_who(ticket)}."
+    if ticket.status == TicketStatus.NO_LABEL:
+        text = f"Ticket #{ticket.id}: none of the labels fits, said <@{ticket.decided_by}>."
+    else:
+        text = f"Ticket #{ticket.id}: labelled *{escape(ticket.final_label or '')}* {_who(ticket)}."
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
@@ -64,6 +67,8 @@ def build_undone_notice(ticket: LabelledTicket, *, label: str, by: str) -> dict[
     """What a route post or an intake-thread outcome becomes when its label is undone."""
     if ticket.status == TicketStatus.PENDING:
         after = "it is waiting for a label again"
+    elif ticket.status == TicketStatus.NO_LABEL:
+        after = "no label fits it now"
     else:  # an audit answer undone: the model's label is back
         after = f"the automatic label *{escape(ticket.final_label or '')}* stands"
     line = f"↩️  Ticket #{ticket.id}: ~{escape(label)}~ was undone by <@{by}>; {after}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,12 @@ STATIC_SELECT_LIMIT = 100  # Slack's cap on options; more labels need a searchab
 AUDIT_NOTE = (
     "Audits measure how often automatic labels are right. The model's answer is hidden on purpose."
 )
+NOVEL_NOTE = (
+    "Sent to people: unlike the tickets the model learned from, so its guess is not shown. "
+    "*None of these…* if no label fits."
+)
+NONE_OF_THESE = "None of these…"
+NO_LABEL_WORDS = "none of these"
 
 
 def build_ticket_message(card: TicketCard, *, now: datetime) -> dict[str, Any]:
@@ -81,17 +88,52 @@ def _skip_button() -> dict[str, Any]:
     }
 
 
+def _none_button() -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": ids.NONE_OF_THESE,
+        "text": {"type": "plain_text", "text": NONE_OF_THESE},
+        "value": "none",
+    }
+
+
+def _answer_row(card: TicketCard, placeholder: str) -> dict[str, Any]:
+    """Every label, "none of these", and skip: the answers any asked ticket offers."""
+    return {
+        "type": "actions",
+        "block_id": ids.ticket_block_id(card.ticket_id, "pick"),
+        "elements": [_label_picker(card, placeholder), _none_button(), _skip_button()],
+    }
+
+
+def _said(label: str | None) -> str:
+    return NO_LABEL_WORDS if label is None else escape(label)
+
+
 def _people_note(card: TicketCard) -> str:
     notes = []
     if card.votes:
-        votes = ", ".join(f"<@{user}> → {escape(label)}" for user, label in card.votes)
+        votes = ", ".join(f"<@{user}> → {_said(label)}" for user, label in card.votes)
         notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
     if card.skipped_by:
         notes.append("skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by))
     return " · ".join(notes)
 
 
+def _suggestions(card: TicketCard, shown: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": ids.ticket_block_id(card.ticket_id, "suggest"),
+        "elements": [
+            _suggestion_button(index, label, probability)
+            for index, (label, probability) in enumerate(shown[:5])
+        ],
+    }
+
+
 def _review(card: TicketCard) -> dict[str, Any]:
+    if card.novel:
+        return _novel(card)
     blocks: list[dict[str, Any]] = [_header(card, "📥  "), _quote(card)]
     if card.suggestions:
         version = f"Model v{card.model_version}" if card.model_version else "Model"
@@ -101,30 +143,40 @@ def _review(card: TicketCard) -> dict[str, Any]:
                 "text": {"type": "mrkdwn", "text": f"*{version} suggests:*"},
             }
         )
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": ids.ticket_block_id(card.ticket_id, "suggest"),
-                "elements": [
-                    _suggestion_button(index, label, probability)
-                    for index, (label, probability) in enumerate(card.suggestions[:5])
-                ],
-            }
-        )
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": ids.ticket_block_id(card.ticket_id, "pick"),
-            "elements": [_label_picker(card, "Pick another label"), _skip_button()],
-        }
-    )
+        blocks.append(_suggestions(card, card.suggestions))
+    blocks.append(_answer_row(card, "Pick another label"))
     blocks.append(_context(_review_reason(card), _people_note(card)))
     top = f" (model suggests {card.suggestions[0][0]})" if card.suggestions else ""
     return {"text": f"Ticket #{card.ticket_id} needs a label{top}", "blocks": blocks}
 
 
-def _suggestion_button(index: int, label: str, probability: float) -> dict[str, Any]:
-    suffix = f" {percent(probability)}"
+def _novel(card: TicketCard) -> dict[str, Any]:
+    """Unlike anything learned: no model guesses (they rest on nothing it knows), only a
+    label created for its new topic since, offered first."""
+    created = [(label, p) for label, p in card.suggestions if p is None]
+    blocks: list[dict[str, Any]] = [
+        _header(card, "🆕  "),
+        _quote(card),
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": "*Unlike anything the model has learned.* Which label fits?",
+            },
+        },
+    ]
+    if created:
+        blocks.append(_suggestions(card, created))
+    blocks.append(_answer_row(card, "Pick a label"))
+    blocks.append(_context(NOVEL_NOTE, _people_note(card)))
+    return {
+        "text": f"Ticket #{card.ticket_id} is unlike anything the model has learned",
+        "blocks": blocks,
+    }
+
+
+def _suggestion_button(index: int, label: str, probability: float | None) -> dict[str, Any]:
+    suffix = " (new label)" if probability is None else f" {percent(probability)}"
     text = shorten(label, BUTTON_TEXT_LIMIT - len(suffix)) + suffix
     return {
         "type": "button",
@@ -139,6 +191,8 @@ def _review_reason(card: TicketCard) -> str:
     if not card.suggestions:
         return f"Sent to review: no model is active yet{waiting}"
     label, probability = card.suggestions[0]
+    if probability is None:
+        return f"Asked again: the label {escape(label)} was created for tickets like this{waiting}"
     if card.threshold is None or card.threshold > 1:
         need = f"{escape(label)} is never applied automatically yet"
         return f"Sent to review: {need}{waiting}"
@@ -161,11 +215,7 @@ def _audit(card: TicketCard) -> dict[str, Any]:
             "type": "section",
             "text": {"type": "mrkdwn", "text": "*Which label fits?*"},
         },
-        {
-            "type": "actions",
-            "block_id": ids.ticket_block_id(card.ticket_id, "pick"),
-            "elements": [_label_picker(card, "Pick a label"), _skip_button()],
-        },
+        _answer_row(card, "Pick a label"),
         _context(AUDIT_NOTE, _people_note(card)),
     ]
     return {"text": f"Audit: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
@@ -173,10 +223,18 @@ def _audit(card: TicketCard) -> dict[str, Any]:
 
 def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any]:
     waited = duration((decided.at - card.created_at).total_seconds())
-    line = f"✅  *{escape(decided.label)}* — chosen by <@{decided.by}> after {waited}"
-    if card.suggestions:
-        suggested, probability = card.suggestions[0]
+    if decided.label is None:
+        line = f"🚫  *None of these* — said by <@{decided.by}> after {waited}"
+        if decided.proposed:
+            line += f" · proposed label: {escape(decided.proposed)}"
+    else:
+        line = f"✅  *{escape(decided.label)}* — chosen by <@{decided.by}> after {waited}"
+    guesses = [(label, p) for label, p in card.suggestions if p is not None]
+    if guesses:
+        suggested, probability = guesses[0]
         verdict = "model suggested" if card.kind == ReviewKind.REVIEW else "model had applied"
+        if card.novel:
+            verdict = "model guessed (unlike anything it learned)"
         line += f" · {verdict} {escape(suggested)} ({percent(probability)})"
     section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": line}}
     if decided.undo_until is not None and now < decided.undo_until:
@@ -186,18 +244,17 @@ def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any
             "text": {"type": "plain_text", "text": "Undo"},
             "value": "undo",
         }
+    prefix = "🔎  Audit · " if card.kind == ReviewKind.AUDIT else "🆕  " if card.novel else "📥  "
     blocks = [
         {**section, "block_id": ids.ticket_block_id(card.ticket_id, "decided")},
-        _header(card, "🔎  Audit · " if card.kind == ReviewKind.AUDIT else "📥  "),
+        _header(card, prefix),
         _quote(card),
     ]
     note = _people_note(card)
     if note:
         blocks.append(_context(note))
-    return {
-        "text": f"Ticket #{card.ticket_id} labelled {decided.label} by <@{decided.by}>",
-        "blocks": blocks,
-    }
+    outcome = "fits no label, said" if decided.label is None else f"labelled {decided.label}"
+    return {"text": f"Ticket #{card.ticket_id} {outcome} by <@{decided.by}>", "blocks": blocks}
 
 
 def build_full_text_reply(text: str) -> dict[str, Any]:

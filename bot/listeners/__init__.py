@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from bot.listeners import actions, commands, events, options
+from bot.listeners import actions, commands, events, options, views
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Attach all listeners to `app`."""
-    for kind in (actions, commands, events, options):
+    for kind in (actions, commands, events, options, views):
         kind.register(app, deps)

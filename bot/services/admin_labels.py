@@ -30,7 +30,8 @@ def all_labels(*, session: Session) -> list[Label]:
     return list(session.scalars(select(Label).order_by(Label.active.desc(), Label.name)))
 
 
-def _check_name(name: str) -> None:
+def check_label_name(name: str) -> None:
+    """Refuse a name that is not a usable label name, saying what one looks like."""
     if not LABEL_NAME.match(name):
         raise InvalidInput(
             f"`{name}` is not a valid label name: up to 100 letters, digits or _ . : / -, "
@@ -66,7 +67,7 @@ def add_label(
     now: datetime,
 ) -> AdminChange:
     """Create a label (or bring a retired one back) that people can pick at once."""
-    _check_name(name)
+    check_label_name(name)
     if description is not None and len(description) > MAX_DESCRIPTION:
         raise InvalidInput(f"The description is limited to {MAX_DESCRIPTION} characters.")
     label = label_by_name(name, session=session)
@@ -104,7 +105,7 @@ def rename_label(
     the policy so their predictions arrive under the new name, with its route and bar.
     """
     label = find_label(old, session=session, active_only=False)
-    _check_name(new)
+    check_label_name(new)
     if label_by_name(new, session=session) is not None:
         raise InvalidInput(f"Label `{new}` already exists; pick another name.")
     label.name = new

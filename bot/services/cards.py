@@ -17,12 +17,14 @@ from storage.queries.labels import active_labels
 
 @dataclass(frozen=True)
 class Decided:
-    """The label a person settled on, and until when they may take it back."""
+    """The label a person settled on (None: no label fits), and until when they may take it
+    back; `proposed` is the name they would give the missing label."""
 
-    label: str
+    label: str | None
     by: str
     at: datetime
     undo_until: datetime | None = None
+    proposed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,17 @@ class TicketCard:
     created_at: datetime
     kind: ReviewKind  # a review, or a blind audit of an automatic label
     labels: tuple[str, ...]
-    suggestions: tuple[tuple[str, float], ...] = ()
+    # The model's labels in its order with their probability; None for a label offered
+    # first because it was created for the ticket's new topic after the model saw it.
+    suggestions: tuple[tuple[str, float | None], ...] = ()
     model_version: int | None = None
     threshold: float | None = None
     waiting: int = 0
     skipped_by: tuple[str, ...] = ()
-    votes: tuple[tuple[str, str], ...] = ()
+    votes: tuple[tuple[str, str | None], ...] = ()  # (person, label or None: none fits)
     quorum: int = 1
     decided: Decided | None = None
+    novel: bool = False  # unlike anything the model learned: its guesses are not shown
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,11 +62,17 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
     active = [r for r in ticket.reviews if r.undone_at is None]
     decided = None
     if ticket.decided_by is not None and ticket.decided_at is not None:
+        no_label = ticket.status == TicketStatus.NO_LABEL
+        proposed = next(
+            (r.proposed_label for r in active if r.no_label and r.slack_user == ticket.decided_by),
+            None,
+        )
         decided = Decided(
-            ticket.final_label or "",
+            None if no_label else ticket.final_label or "",
             ticket.decided_by,
             ticket.decided_at,
             undo_until=ticket.decided_at + UNDO_WINDOW,
+            proposed=proposed if no_label else None,
         )
     return TicketCard(
         ticket_id=ticket.id,
@@ -70,7 +81,9 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         created_at=ticket.created_at,
         kind=ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW,
         labels=tuple(label.name for label in active_labels(session=session)),
-        suggestions=tuple((str(label), float(p)) for label, p in ticket.suggestions or []),
+        suggestions=tuple(
+            (str(label), None if p is None else float(p)) for label, p in ticket.suggestions or []
+        ),
         model_version=ticket.model_version_id,
         threshold=ticket.threshold,
         waiting=pending_count(session=session),
@@ -79,7 +92,8 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         ),
         votes=()
         if decided or quorum <= 1
-        else tuple((r.slack_user, r.label) for r in active if r.label is not None),
+        else tuple((r.slack_user, r.label) for r in active if r.label is not None or r.no_label),
         quorum=quorum,
         decided=decided,
+        novel=ticket.novel,
     )

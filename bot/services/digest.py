@@ -43,6 +43,10 @@ class DigestFigures:
     never_auto: int = 0  # labels never applied automatically (too few examples)
     label_thresholds: dict[str, float | None] = field(default_factory=dict)
     confused_pairs: tuple[tuple[str, str, int], ...] = ()
+    confidence_floor: float = 0.0
+    novel: int = 0  # sent to people as unlike anything the model learned
+    no_label: int = 0  # answered "none of these"
+    novelty_false_alarms: float | None = None  # the active detector's measured rate
 
     def to_json(self) -> dict[str, Any]:
         """The figures as stored in the digest's outbox row."""
@@ -91,4 +95,12 @@ def digest_figures(*, session: Session, settings: Settings, now: datetime) -> Di
             label: _bar(value) for label, value in per_label.items() if label not in never
         },
         confused_pairs=tuple(stats.confused_pairs),
+        confidence_floor=policy.confidence_floor,
+        novel=stats.novel,
+        no_label=stats.no_label,
+        novelty_false_alarms=((version.metrics or {}).get("novelty") or {}).get(
+            "false_alarm_measured"
+        )
+        if version is not None
+        else None,
     )

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.services.policy import Policy, current_policy
+from bot.services.topics import TopicSummary, topic_suggestions
 from bot.settings import Settings
 from classifier import Decision, Thresholds, wilson_interval
 from storage.models import Review, ReviewKind, Ticket, TicketStatus
@@ -43,6 +45,8 @@ class ServiceStats:
     review_latency_p90: float | None
     per_label: dict[str, int]
     confused_pairs: list[tuple[str, str, int]]
+    novel: int = 0  # sent to people as unlike anything the model learned
+    no_label: int = 0  # settled by people as "none of these"
 
 
 @dataclass(frozen=True)
@@ -116,9 +120,11 @@ def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats
             func.count().filter(Ticket.status == TicketStatus.LABELLED, human),
             func.count().filter(is_audit, human),
             func.count().filter(is_audit, human, Ticket.final_label == Ticket.predicted_label),
+            func.count().filter(Ticket.novel.is_(True)),
+            func.count().filter(Ticket.status == TicketStatus.NO_LABEL),
         ).where(*window)
     ).one()
-    tickets_in, automated, audited, reviewed, audit_total, audit_correct = counts
+    tickets_in, automated, audited, reviewed, audit_total, audit_correct, novel, no_label = counts
     pending, oldest = backlog(session=session)
     latencies = [
         _seconds(created, decided)
@@ -167,6 +173,8 @@ def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats
         review_latency_p90=percentile(latencies, 0.9),
         per_label=per_label,
         confused_pairs=confused,
+        novel=novel,
+        no_label=no_label,
     )
 
 
@@ -277,6 +285,7 @@ class HomeFigures:
     model_version: int | None
     model_accuracy: float | None
     tuned: Thresholds | None  # the active model's own thresholds, before admin overrides
+    suggestions: list[TopicSummary] = field(default_factory=list)  # open new topics
 
 
 def home_figures(
@@ -296,4 +305,27 @@ def home_figures(
         model_version=None if version is None else version.id,
         model_accuracy=accuracy,
         tuned=tuned,
+        suggestions=topic_suggestions(session=session),
+    )
+
+
+@dataclass(frozen=True)
+class GateSummary:
+    """The rules an arriving ticket meets now: the average guarantee's bar, the per-ticket
+    floor, and what the active model's novelty detector was measured to do."""
+
+    threshold: float | None  # the global bar in force; None before any model
+    floor: float
+    novelty: dict[str, Any] | None  # false_alarm_target/_measured, recall_held_out_labels
+
+
+def gate_summary(*, session: Session, settings: Settings) -> GateSummary:
+    """The active model's bar with the admins' overrides, the floor, and its detector."""
+    policy = current_policy(session=session, settings=settings)
+    version = active_version(session=session)
+    if version is None:
+        return GateSummary(None, policy.confidence_floor, None)
+    thresholds = policy.thresholds_for(Thresholds.from_dict(version.thresholds))
+    return GateSummary(
+        thresholds.default, policy.confidence_floor, (version.metrics or {}).get("novelty")
     )

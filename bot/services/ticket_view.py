@@ -16,6 +16,8 @@ def public_view(ticket: Ticket) -> dict[str, Any]:
         "label": ticket.final_label,
         "suggested_label": ticket.predicted_label,
         "confidence": ticket.confidence,
+        "novelty": ticket.novelty,
+        "novel": ticket.novel,
         "model_version": ticket.model_version_id,
         "source": ticket.source,
         "external_id": ticket.external_id,

@@ -414,3 +414,40 @@ def test_public_commands_work_on_an_empty_service(
 ) -> None:
     answer = shown(triage(web, slack_signing_secret, text, user=MEMBER))
     assert "Something went wrong" not in answer
+
+
+def test_the_floor_holds_back_the_next_ticket_whatever_the_threshold(
+    confident: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = confident
+    before = post_ticket(web, external_id="before")
+    assert before["status"] == "auto" and before["confidence"] < 1.0
+    answer = triage(web, slack_signing_secret, "floor 100%")
+    assert "Confidence floor set to 100% (was 70%)" in shown(answer)
+    held = post_ticket(web, external_id="held")
+    assert (held["status"], held["suggested_label"]) == ("pending", "card_arrival")
+    triage(web, slack_signing_secret, "floor 0.5")
+    assert post_ticket(web, external_id="after")["status"] == "auto"
+    assert [e.action for e in audit_log(factory)][1:] == ["set confidence_floor"] * 2
+    assert "floor `1.5` must be a number from 0 to 1" in shown(
+        triage(web, slack_signing_secret, "floor 1.5")
+    )
+
+
+def test_labels_suggest_lists_dismisses_and_refuses_unknown_topics(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    from tests.bot.test_topics import VAULT, found_topic, plant
+
+    plant(factory, VAULT)
+    topic = found_topic(factory, web.process.deps.settings)
+    listed = triage(web, slack_signing_secret, "labels suggest")
+    assert f"Suggested label *{topic.proposed_label}*" in shown(listed)
+    assert "triage_topic_create" in shown(listed)
+    missing = triage(web, slack_signing_secret, "labels suggest create 999")
+    assert "There is no topic 999" in shown(missing)
+    dismissed = triage(web, slack_signing_secret, f"labels suggest dismiss {topic.id}")
+    assert f"topic #{topic.id}) dismissed" in shown(dismissed)
+    assert "No new topics" in shown(triage(web, slack_signing_secret, "labels suggest"))
+    refused = triage(web, slack_signing_secret, "labels suggest", user=MEMBER)
+    assert "Only triage admins" in shown(refused)

@@ -158,15 +158,20 @@ def block_action_payload(
     message_ts: str,
     message: dict[str, Any] | None = None,
     block_id: str = "b",
-    response_url: str,
+    response_url: str | None = None,
+    view: dict[str, Any] | None = None,
     trigger_id: str | None = None,
     action_ts: str | None = None,
     user_name: str | None = None,
     team_id: str = "T0001",
     api_app_id: str = "A0001",
 ) -> dict[str, Any]:
-    """A `block_actions` interaction: a button click, or a static_select choice if given."""
-    element = _find_element(message, action_id)
+    """A `block_actions` interaction: a button click, or a static_select choice if given.
+
+    With `view` (an App Home or modal view), the click came from that view, as Slack sends
+    it: a view container and no response_url.
+    """
+    element = _find_element(view if view is not None else message, action_id)
     action: dict[str, Any] = {
         "action_id": action_id,
         "block_id": block_id,
@@ -205,6 +210,11 @@ def block_action_payload(
     }
     if message is not None:
         payload["message"] = {"ts": message_ts, **message}
+    if view is not None:
+        payload["container"] = {"type": "view", "view_id": view.get("id", "VHOME")}
+        payload["view"] = {"id": "VHOME", **view}
+        payload.pop("response_url")
+        payload.pop("channel")
     return payload
 
 

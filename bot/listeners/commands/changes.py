@@ -6,10 +6,13 @@ from typing import Any
 
 from bot.blocks.changes import change_reply
 from bot.blocks.commands import retrain_reply
+from bot.blocks.text import escape
+from bot.blocks.topics import build_suggestions_reply
+from bot.errors import InvalidInput
 from bot.listeners.admin_changes import Change, run_change
 from bot.listeners.commands import parsing
 from bot.listeners.commands.context import Call, Message
-from bot.services import admin, admin_labels, admin_models
+from bot.services import admin, admin_labels, admin_models, topics
 
 
 async def apply(call: Call, change: Change, *args: Any) -> Message:
@@ -44,6 +47,32 @@ async def quorum(call: Call) -> Message:
     """`quorum N`: matching answers needed to decide a ticket."""
     parsing.expect(call.args, 1, 1)
     return await apply(call, admin.set_quorum, parsing.whole(call.args[0], "quorum"))
+
+
+async def floor(call: Call) -> Message:
+    """`floor VALUE`: the least confidence any one ticket needs to be labelled automatically."""
+    parsing.expect(call.args, 1, 1)
+    return await apply(
+        call, admin.set_confidence_floor, parsing.share(call.args[0], "confidence floor")
+    )
+
+
+async def labels_suggest(call: Call) -> Message:
+    """`labels suggest`: open topics with buttons; `create ID [NAME]` or `dismiss ID` acts."""
+    if not call.args:
+        found = await call.db(lambda session: topics.topic_suggestions(session=session))
+        return build_suggestions_reply(found)
+    action, rest = call.args[0].lower(), call.args[1:]
+    if action == "create":
+        parsing.expect(rest, 1, 2)
+        topic, name = parsing.whole(rest[0], "topic"), (rest[1] if len(rest) > 1 else None)
+        return await apply(call, topics.create_label_from_topic, topic, name)
+    if action == "dismiss":
+        parsing.expect(rest, 1, 1)
+        return await apply(call, topics.dismiss_topic, parsing.whole(rest[0], "topic"))
+    raise InvalidInput(
+        f"Unknown suggestion action `{escape(call.args[0])}`: use create or dismiss."
+    )
 
 
 async def pause(call: Call) -> Message:

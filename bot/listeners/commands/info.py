@@ -16,7 +16,14 @@ from bot.listeners.commands.context import Call, Message
 from bot.listeners.links import review_links
 from bot.services.admin_labels import all_labels
 from bot.services.admin_models import recent_models
-from bot.services.stats import PendingTicket, backlog, oldest_pending, reviewer_stats, service_stats
+from bot.services.stats import (
+    PendingTicket,
+    backlog,
+    gate_summary,
+    oldest_pending,
+    reviewer_stats,
+    service_stats,
+)
 
 QUEUE_SHOWN = 5
 
@@ -26,7 +33,8 @@ async def stats(call: Call) -> Message:
     days = parsing.period(call.args)
     now = call.deps.now()
     figures = await call.db(lambda session: service_stats(session=session, now=now, days=days))
-    return stats_message(figures)
+    gate = await call.db(lambda session: gate_summary(session=session, settings=call.deps.settings))
+    return stats_message(figures, gate)
 
 
 async def queue(call: Call) -> Message:

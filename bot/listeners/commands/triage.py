@@ -61,6 +61,13 @@ def _commands() -> dict[str, Command]:
             changes.quorum,
             admin=True,
         ),
+        Command(
+            "floor",
+            "/triage floor VALUE",
+            "least confidence any one ticket needs to be automatic",
+            changes.floor,
+            admin=True,
+        ),
         Command("pause", "/triage pause", "send every ticket to review", changes.pause, admin=True),
         Command(
             "resume",
@@ -127,6 +134,14 @@ def _commands() -> dict[str, Command]:
             "stop offering a label",
             changes.label_retire,
             admin=True,
+        ),
+        Command(
+            "labels suggest",
+            "/triage labels suggest [create ID [NAME] | dismiss ID]",
+            "labels suggested by new topics",
+            changes.labels_suggest,
+            admin=True,
+            slow=True,
         ),
         Command(
             "labels route",

@@ -1,0 +1,195 @@
+"""New topics: a planted cluster of novel tickets becomes one alert and a label suggestion;
+similar tickets go to people meanwhile; an admin's signed click creates the label and
+re-asks the cluster's tickets with it offered first; a model that learned them closes it."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks import ids
+from bot.services.intake import submit_ticket, validate_new_ticket
+from bot.services.models import load_active
+from bot.services.policy import current_policy
+from bot.services.topics import settle_learned_topics, topic_suggestions
+from bot.settings import Settings
+from classifier import TrainedModel
+from jobs.topics import look_for_topics
+from storage.models import Alert, AuditLogEntry, Label, Ticket, TicketStatus, Topic, TopicStatus
+from storage.queries.labels import ensure_labels
+from tests.bot.conftest import NOW, RunningWeb, install_model
+from tests.slack_fake import assert_valid_view, signed_app_home_opened, signed_block_action
+
+VAULT = [
+    "My transfer to the Vault failed",
+    "Transfer to my savings Vault failed again",
+    "Why did the Vault transfer fail?",
+    "The Vault transfer did not go through, card 4111 1111 1111 1111",
+    "I can't transfer money into my Vault",
+    "Vault transfer failed with an error",
+]
+STRAYS = ["Will it rain in Manchester tomorrow?", "Can you recommend a good film tonight?"]
+CARD_NUMBER = "4111 1111 1111 1111"
+
+
+def plant(factory: sessionmaker[Session], texts: list[str], minutes_ago: int = 30) -> list[int]:
+    """Novel tickets waiting for review, as intake stores them."""
+    with factory.begin() as session:
+        tickets = [
+            Ticket(
+                text=text,
+                source="api",
+                created_at=NOW - timedelta(minutes=minutes_ago - i),
+                status=TicketStatus.PENDING,
+                decision="review",
+                suggestions=[["card_arrival", 0.4]],
+                novel=True,
+                novelty=0.9,
+            )
+            for i, text in enumerate(texts)
+        ]
+        session.add_all(tickets)
+        session.flush()
+        return [t.id for t in tickets]
+
+
+def found_topic(factory: sessionmaker[Session], settings: Settings) -> Topic:
+    with factory.begin() as session:
+        news = look_for_topics(session=session, settings=settings, now=NOW)
+    assert len(news.found) == 1, news
+    with factory() as session:
+        return session.scalars(select(Topic)).one()
+
+
+def test_a_planted_cluster_becomes_one_topic_one_alert_and_a_suggestion(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    vault = plant(factory, VAULT)
+    plant(factory, STRAYS)
+    topic = found_topic(factory, settings)
+    assert topic.status == TopicStatus.OPEN and "vault" in topic.proposed_label
+    with factory() as session:
+        members = session.scalars(select(Ticket.id).where(Ticket.topic_id == topic.id)).all()
+        [alert] = session.scalars(select(Alert))
+        [suggestion] = topic_suggestions(session=session)
+    assert sorted(members) == vault  # the strays stay out
+    assert alert.content["headline"].startswith("A new kind of ticket: 6 in the last 24 h")
+    shown = str(alert.content["details"])
+    assert "Vault" in shown and CARD_NUMBER not in shown  # examples, masked
+    assert suggestion.tickets == 6 and suggestion.pending == 6
+    assert len(suggestion.examples) == 3
+
+    with factory.begin() as session:  # looking again finds nothing new: no second alert
+        again = look_for_topics(session=session, settings=settings, now=NOW)
+    assert again.found == ()
+    with factory() as session:
+        assert len(session.scalars(select(Alert)).all()) == 1
+
+
+def test_an_arriving_ticket_like_an_open_topic_goes_to_people(
+    factory: sessionmaker[Session], settings: Settings, trained: TrainedModel
+) -> None:
+    install_model(factory, trained)
+    plant(factory, VAULT)
+    topic = found_topic(factory, settings)
+    with factory() as session:
+        policy = current_policy(session=session, settings=settings)
+        model = load_active(session=session)
+    lenient = policy.__class__(**{**policy.__dict__, "threshold": 0.0, "confidence_floor": 0.0})
+    result = submit_ticket(
+        validate_new_ticket(text="Transfer into my Vault failed"),
+        factory=factory,
+        model=model,
+        policy=lenient,
+        now=NOW,
+        rng=random.Random(0),
+    )
+    assert result.ticket.novel and result.ticket.topic_id == topic.id
+    assert result.ticket.status == TicketStatus.PENDING
+
+
+def open_home(web: RunningWeb, secret: str, user: str) -> dict[str, Any]:
+    before = len(web.fake.calls_to("views.publish"))
+    assert web.slack(signed_app_home_opened(secret, user_id=user)).status_code == 200
+    web.fake.wait_for("views.publish", count=before + 1)
+    view = web.fake.home_views[user]
+    assert_valid_view(view)
+    return view
+
+
+def press_in_home(
+    web: RunningWeb, secret: str, user: str, view: dict[str, Any], action_id: str, value: str
+) -> dict[str, Any]:
+    before = len(web.fake.calls_to("views.publish"))
+    signed = signed_block_action(
+        secret,
+        user_id=user,
+        action_id=action_id,
+        value=value,
+        channel_id="D0001",
+        message_ts="1.1",
+        view=view,
+    )
+    assert web.slack(signed).status_code == 200
+    web.fake.wait_for("views.publish", count=before + 1)
+    return web.fake.home_views[user]
+
+
+def test_create_and_re_ask_from_app_home_through_a_signed_click(
+    web: RunningWeb,
+    factory: sessionmaker[Session],
+    slack_signing_secret: str,
+) -> None:
+    with factory.begin() as session:
+        ensure_labels(["card_arrival"], session=session, now=NOW)
+    vault = plant(factory, VAULT)
+    topic = found_topic(factory, web.process.deps.settings)
+
+    agent_view = open_home(web, slack_signing_secret, "UBOB")
+    assert ids.TOPIC_CREATE not in str(agent_view["blocks"])  # admins only
+    view = open_home(web, slack_signing_secret, "UADMIN")
+    assert f"Suggested label *{topic.proposed_label}*" in str(view["blocks"])
+    topic_id = str(topic.id)
+    refused = press_in_home(
+        web, slack_signing_secret, "UBOB", view, ids.TOPIC_CREATE, str(topic.id)
+    )
+    assert "Only triage admins" in str(refused["blocks"])
+    with factory() as session:
+        assert session.get(Topic, topic.id).status == TopicStatus.OPEN  # type: ignore[union-attr]
+
+    done = press_in_home(web, slack_signing_secret, "UADMIN", view, ids.TOPIC_CREATE, topic_id)
+    assert f"Label {topic.proposed_label} created from new topic" in str(done["blocks"])
+    assert "6 of its tickets re-asked" in str(done["blocks"])
+    with factory() as session:
+        stored = session.get(Topic, topic.id)
+        assert stored is not None and stored.status == TopicStatus.CREATED
+        assert stored.label == topic.proposed_label and stored.resolved_by == "UADMIN"
+        label = session.scalars(select(Label).where(Label.name == topic.proposed_label)).one()
+        assert label.active
+        for ticket_id in vault:
+            ticket = session.get(Ticket, ticket_id)
+            assert ticket is not None and (ticket.suggestions or [])[0] == [label.name, None]
+        actions = [e.action for e in session.scalars(select(AuditLogEntry))]
+    assert "topic_label_created" in actions and "add label" in actions
+
+
+def test_a_topic_whose_tickets_were_answered_and_learned_closes(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    vault = plant(factory, VAULT)
+    topic = found_topic(factory, settings)
+    answered = NOW + timedelta(minutes=5)
+    with factory.begin() as session:
+        for ticket_id in vault:
+            ticket = session.get(Ticket, ticket_id)
+            assert ticket is not None
+            ticket.status, ticket.final_label = TicketStatus.LABELLED, "vault_transfer"
+            ticket.decided_by, ticket.decided_at = "UALICE", answered
+        assert settle_learned_topics(session=session, data_cutoff=NOW, now=answered) == 0
+        assert settle_learned_topics(session=session, data_cutoff=answered, now=answered) == 1
+    with factory() as session:
+        assert session.get(Topic, topic.id).status == TopicStatus.LEARNED  # type: ignore[union-attr]
