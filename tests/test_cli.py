@@ -91,6 +91,15 @@ def test_eval_json_reports_the_agreed_keys(demo_dir: Path) -> None:
         metrics
     )
     assert 0.5 < metrics["accuracy"] <= 1 and 0 <= metrics["coverage"] <= 1
+    # The gate in force: the average guarantee's bar, the per-ticket floor, novelty.
+    assert metrics["floor"] == 0.7 and 0 <= metrics["novel_rate"] < 0.2
+
+
+def test_eval_names_the_floor_and_what_novelty_sent_to_people(demo_dir: Path) -> None:
+    result = triage("eval", str(SAMPLE_HOLDOUT), cwd=demo_dir)
+    assert result.returncode == 0, result.stderr
+    assert "floor 0.70 per ticket" in result.stdout
+    assert "unlike anything learned" in result.stdout
 
 
 def test_malformed_import_is_one_line_and_changes_nothing(demo_dir: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from bot.errors import InvalidInput, NotFound, TriageError
 from bot.services.classification import Classification
 from bot.services.importing import read_labelled_csv
 from bot.services.intake import classify_under_policy
-from bot.services.models import LoadedModel, load_active
+from bot.services.models import load_active
 from bot.services.policy import current_policy
 from bot.settings import Settings
 from classifier import Metrics, evaluate
@@ -90,6 +91,10 @@ def print_training(version: ModelVersion) -> None:
         print(f"Not promoted: v{version.id} is kept as {version.status} ({metrics['gate']}).")
 
 
+def _finite(value: float) -> float | None:
+    return None if math.isinf(value) else value
+
+
 def format_metrics(metrics: Metrics) -> str:
     """One line: accuracy, macro-F1, calibration error, coverage, precision of the automated."""
     precision = "-" if metrics.auto_precision is None else f"{metrics.auto_precision:.1%}"
@@ -98,12 +103,6 @@ def format_metrics(metrics: Metrics) -> str:
         f"ECE {metrics.calibration_error:.3f}  coverage {metrics.coverage:.1%}  "
         f"auto precision {precision}"
     )
-
-
-def active_model(settings: Settings) -> LoadedModel | None:
-    """Load the active model in one short unit of work."""
-    with open_database(settings) as (_, factory), unit_of_work(factory) as session:
-        return load_active(session=session)
 
 
 def classify_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -158,17 +157,25 @@ def eval_command(args: argparse.Namespace, settings: Settings) -> int:
     )
     if not rows:
         raise InvalidInput(f"{args.file} has no usable rows ({total} rows read).")
-    model = active_model(settings)
+    with open_database(settings) as (_, factory), unit_of_work(factory) as session:
+        model = load_active(session=session)
+        policy = current_policy(session=session, settings=settings)
     if model is None:
         raise NotFound("There is no active model yet. Run `triage train` first.")
-    metrics = evaluate(
-        model.model, [r.text for r in rows], [r.label for r in rows], model.thresholds
-    )
+    # The gate in force: the tuned thresholds with the admins' overrides and floor on top.
+    thresholds = policy.thresholds_for(model.thresholds)
+    metrics = evaluate(model.model, [r.text for r in rows], [r.label for r in rows], thresholds)
+    gate = {"threshold": _finite(thresholds.default), "floor": thresholds.floor}
     if args.json:
-        print(json.dumps({**metrics.to_dict(), "model_version": model.version_id}))
+        print(json.dumps({**metrics.to_dict(), **gate, "model_version": model.version_id}))
         return 0
     print(f"Model v{model.version_id} on {metrics.n:,} rows of {args.file}:")
     print(f"  {format_metrics(metrics)}")
+    bar = "never" if gate["threshold"] is None else f"{thresholds.default:.3f}"
+    print(
+        f"  gate: threshold {bar} (average guarantee)  floor {thresholds.floor:.2f} per ticket  "
+        f"unlike anything learned {metrics.novel_rate:.1%} (sent to people)"
+    )
     for reason, count in skipped.items():
         print(f"  skipped {count:,}: {reason}")
     return 0
