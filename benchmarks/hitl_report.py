@@ -223,6 +223,48 @@ def _yes(met: bool) -> str:
     return "yes" if met else "**no**"
 
 
+NEW_TOPIC_WINDOW = 300
+
+
+def new_topic_figures(sim: Simulation, args: argparse.Namespace) -> dict[str, Any] | None:
+    """How the withheld intents fared once they arrived: wrong automatic labels among their
+    first tickets, when the first new-topic alert fired, and how automation recovered."""
+    if not sim.withheld:
+        return None
+    log = sim.log
+    positions = [i for i, gold in enumerate(log.gold) if gold in sim.withheld]
+
+    def share(indices: list[int]) -> dict[str, Any]:
+        automated = [i for i in indices if log.automated[i]]
+        right = sum(1 for i in automated if log.correct[i])
+        return {
+            "tickets": len(indices),
+            "automated": len(automated),
+            "automated_wrongly": len(automated) - right,
+            "automated_wrongly_share": (len(automated) - right) / len(indices) if indices else None,
+            "automation_rate": len(automated) / len(indices) if indices else None,
+            "auto_precision": right / len(automated) if automated else None,
+            "novel_share": sum(log.novel[i] for i in indices) / len(indices) if indices else None,
+        }
+
+    found = [t for t in sim.topics if t.action == "found" and t.majority_gold in sim.withheld]
+    first = found[0].ticket_index if found else None
+    return {
+        "intents": sorted(sim.withheld),
+        "arrive_at": args.new_topic_at,
+        "first_300": share(positions[:NEW_TOPIC_WINDOW]),
+        "first_alert_at_ticket": first,
+        "withheld_tickets_before_first_alert": sum(
+            1 for i in positions if first is None or i < first
+        ),
+        "topics": [asdict(t) for t in sim.topics],
+        "recovery": [
+            {"from": n, **share(positions[n : n + NEW_TOPIC_WINDOW])}
+            for n in range(0, len(positions), NEW_TOPIC_WINDOW)
+        ],
+    }
+
+
 def summarise(
     sim: Simulation, args: argparse.Namespace, wall: float, test: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -257,7 +299,11 @@ def summarise(
             "audit_rate": args.audit_rate,
             "limit": args.limit,
             "window": args.window,
-            "labels": "all 77 created up front with ensure_labels",
+            "labels": "all 77 created up front with ensure_labels"
+            if not sim.withheld
+            else f"{77 - len(sim.withheld)} up front; withheld intents' once an admin creates them",
+            "new_topic_intents": args.new_topic_intents,
+            "new_topic_at": args.new_topic_at if args.new_topic_intents else None,
             "clock": "1 simulated minute per ticket; frozen while the job trains",
             "model_switch": "immediately after a promotion (web: within model_refresh_seconds)",
         },
@@ -274,4 +320,5 @@ def summarise(
         "wall_seconds": round(wall, 1),
         "test": test,
         "targets": target_checks(totals, per_window, args.target),
+        "new_topic": new_topic_figures(sim, args),
     }

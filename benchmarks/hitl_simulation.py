@@ -19,20 +19,27 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInput
-from bot.services.answers import record_answer
+from bot.services.answers import record_answer, record_no_label
 from bot.services.intake import submit_ticket, validate_new_ticket
 from bot.services.models import LoadedModel, load_active
-from bot.services.policy import Policy
+from bot.services.policy import current_policy
+from bot.services.topics import create_label_from_topic, dismiss_topic
 from bot.settings import Settings
 from classifier import Decision
 from jobs.retraining import run_retraining
+from jobs.topics import look_for_topics
 from storage.database import create_db_engine, session_factory, unit_of_work
 from storage.migrate import upgrade
-from storage.models import ModelStatus, ModelVersion, TicketStatus
+from storage.models import ModelStatus, ModelVersion, Ticket, TicketStatus
 from storage.queries.labels import ensure_labels
 from storage.queries.model_versions import active_version
+from storage.queries.topics import open_topics, topic_tickets
 
 REVIEWER = "Usim"
+ADMIN = "Uadmin"
+# The simulated admin acts on a new topic this long after it was found (reads the alert,
+# looks at the examples, names the label).
+ADMIN_DELAY = timedelta(hours=1)
 START = datetime(2024, 1, 1, tzinfo=UTC)
 TICK = timedelta(minutes=1)
 
@@ -52,6 +59,24 @@ def shuffled_stream(texts: list[str], labels: list[str], seed: int) -> list[tupl
     stream = list(zip(texts, labels, strict=True))
     random.Random(seed).shuffle(stream)
     return stream
+
+
+def withheld_intents(labels: Sequence[str], count: int, seed: int) -> set[str]:
+    """The intents of the new-topic variant: nobody has seen them before they arrive."""
+    return set(random.Random(seed).sample(sorted(set(labels)), count)) if count else set()
+
+
+def with_new_topic(
+    stream: list[tuple[str, str]], withheld: set[str], arrive_at: int, seed: int
+) -> list[tuple[str, str]]:
+    """The same tickets, but those of `withheld` intents only from index `arrive_at` on,
+    mixed at random into the rest of the stream (a new product launched that day)."""
+    if not withheld:
+        return stream
+    known = [item for item in stream if item[1] not in withheld]
+    later = known[arrive_at:] + [item for item in stream if item[1] in withheld]
+    random.Random(seed + 3).shuffle(later)
+    return known[:arrive_at] + later
 
 
 # --------------------------------------------------------------------------- schedule
@@ -101,7 +126,21 @@ class StreamLog:
     automated: list[bool] = field(default_factory=list)
     correct: list[bool] = field(default_factory=list)  # automated and gold == applied label
     answered: list[bool] = field(default_factory=list)
+    gold: list[str] = field(default_factory=list)
+    novel: list[bool] = field(default_factory=list)  # sent to people as unlike anything learned
     skipped_invalid: int = 0
+
+
+@dataclass(frozen=True)
+class TopicEvent:
+    """A new topic found by the job, and what the simulated admin did with it."""
+
+    ticket_index: int  # the stream position when it was found (its alert was raised)
+    topic_id: int
+    size: int
+    proposed_label: str
+    majority_gold: str
+    action: str = "found"  # found, created, dismissed
 
 
 @dataclass(frozen=True)
@@ -127,7 +166,6 @@ class Simulation:
     def __init__(self, factory: sessionmaker[Session], settings: Settings, args: Any) -> None:
         self.factory, self.settings, self.args = factory, settings, args
         self.schedule = Schedule(args.retrain_every, args.warmup)
-        self.policy = Policy(target_precision=args.target, audit_rate=args.audit_rate)
         self.intake_rng = random.Random(args.seed + 1)  # audit draws
         self.reviewer_rng = random.Random(args.seed + 2)  # reviewer mistakes
         self.clock = START
@@ -137,6 +175,10 @@ class Simulation:
         self.log = StreamLog()
         self.runs: list[RunRecord] = []
         self.labels: list[str] = []
+        self.topics: list[TopicEvent] = []
+        self.withheld: set[str] = set()
+        self.gold_by_text: dict[str, str] = {}
+        self.last_topic_check = START
 
     def now(self) -> datetime:
         """The simulated clock; it does not move while the job trains (see the report)."""
@@ -148,6 +190,10 @@ class Simulation:
             return self.reviewer_rng.choice([label for label in self.labels if label != gold])
         return gold
 
+    def exists(self, label: str) -> bool:
+        """Whether people can pick the label yet (a withheld intent's, once an admin made it)."""
+        return label in self.labels
+
     def process(self, index: int, text: str, gold: str) -> None:
         """Submit one ticket, answer it if a person must, then poll the retraining job."""
         self.clock += TICK
@@ -156,11 +202,13 @@ class Simulation:
         except InvalidInput:  # intake refuses it; so would the API
             self.log.skipped_invalid += 1
             return
+        with unit_of_work(self.factory) as session:  # what admins set, open topics included
+            policy = current_policy(session=session, settings=self.settings)
         result = submit_ticket(
             request,
             factory=self.factory,
             model=self.model,
-            policy=self.policy,
+            policy=policy,
             now=self.clock,
             rng=self.intake_rng,
         )
@@ -170,22 +218,106 @@ class Simulation:
         self.log.automated.append(automated)
         self.log.correct.append(automated and ticket.final_label == gold)
         self.log.answered.append(needs_answer)
+        self.log.gold.append(gold)
+        self.log.novel.append(ticket.novel)
         if needs_answer:
             self.answer(ticket.id, gold)
+        self.poll_topics(index)
         self.poll_retraining(index)
 
     def answer(self, ticket_id: int, gold: str) -> None:
-        """The simulated reviewer clicks a label (quorum 1: the answer decides the ticket)."""
+        """The simulated reviewer clicks a label (quorum 1: the answer decides the ticket), or
+        "none of these" with the intent's name when no such label exists yet."""
         with unit_of_work(self.factory) as session:
-            record_answer(
-                ticket_id,
-                user=REVIEWER,
-                label=self.reviewer_label(gold),
-                quorum=1,
-                session=session,
-                now=self.clock,
-            )
+            if self.exists(gold):
+                record_answer(
+                    ticket_id,
+                    user=REVIEWER,
+                    label=self.reviewer_label(gold),
+                    quorum=1,
+                    session=session,
+                    now=self.clock,
+                )
+            else:
+                record_no_label(
+                    ticket_id,
+                    user=REVIEWER,
+                    proposed=gold,
+                    quorum=1,
+                    session=session,
+                    now=self.clock,
+                )
         self.answers += 1
+
+    def poll_topics(self, index: int) -> None:
+        """The worker's new-topic job on its schedule; then the admin acts on old enough ones."""
+        if self.clock - self.last_topic_check < timedelta(
+            seconds=self.settings.topic_check_seconds
+        ):
+            return
+        self.last_topic_check = self.clock
+        with unit_of_work(self.factory) as session:
+            news = look_for_topics(session=session, settings=self.settings, now=self.clock)
+            for found in news.found:
+                golds = [self.gold_of(t) for t in topic_tickets(found.topic_id, session=session)]
+                majority = max(set(golds), key=golds.count)
+                self.topics.append(
+                    TopicEvent(index, found.topic_id, found.tickets, found.proposed_label, majority)
+                )
+        self.act_on_topics(index)
+
+    def gold_of(self, ticket: Ticket) -> str:
+        """The true intent of a stored ticket (the simulation remembers every text's)."""
+        return self.gold_by_text[ticket.text]
+
+    def act_on_topics(self, index: int) -> None:
+        """What an admin does with an open topic an hour after its alert: create the label if
+        most of its tickets are of one intent that has no label, else dismiss it; then the
+        re-asked tickets are answered."""
+        with unit_of_work(self.factory) as session:
+            due = [
+                t for t in open_topics(session=session) if self.clock - t.found_at >= ADMIN_DELAY
+            ]
+            for topic in due:
+                golds = [self.gold_of(t) for t in topic_tickets(topic.id, session=session)]
+                majority = max(set(golds), key=golds.count)
+                create = not self.exists(majority) and 2 * golds.count(majority) > len(golds)
+                if create:
+                    create_label_from_topic(
+                        topic.id,
+                        majority,
+                        session=session,
+                        settings=self.settings,
+                        actor=ADMIN,
+                        now=self.clock,
+                    )
+                    self.labels.append(majority)
+                else:
+                    dismiss_topic(
+                        topic.id,
+                        session=session,
+                        settings=self.settings,
+                        actor=ADMIN,
+                        now=self.clock,
+                    )
+                self.topics.append(
+                    TopicEvent(
+                        index,
+                        topic.id,
+                        len(golds),
+                        topic.proposed_label,
+                        majority,
+                        "created" if create else "dismissed",
+                    )
+                )
+            reasked = [
+                (t.id, self.gold_of(t))
+                for topic in due
+                for t in topic_tickets(topic.id, session=session)
+                if t.status == TicketStatus.PENDING
+            ]
+        for ticket_id, gold in reasked:
+            self.answer(ticket_id, gold)
 
     def poll_retraining(self, index: int) -> None:
         """Run the job as the worker would; it returns None when retraining is not due."""
@@ -265,7 +397,8 @@ def print_progress(sim: Simulation, done: int, total: int, started: float) -> No
 
 
 def build_database(url: str, labels: Sequence[str]) -> sessionmaker[Session]:
-    """Fresh migrated schema with every label created up front (the review select needs them)."""
+    """Fresh migrated schema with the known labels created up front (the review select needs
+    them); a withheld intent's label exists only once an admin creates it."""
     engine = create_db_engine(url)
     upgrade(engine)
     factory = session_factory(engine)
@@ -279,9 +412,14 @@ def run_stream(
 ) -> tuple[Simulation, float]:
     """Feed the stream through the loop; return the simulation and the wall time."""
     texts, gold = read_split(args.data_dir / "train.csv")
-    stream = shuffled_stream(texts, gold, args.seed)[: args.limit]
+    withheld = withheld_intents(gold, args.new_topic_intents, args.seed)
+    stream = with_new_topic(
+        shuffled_stream(texts, gold, args.seed), withheld, args.new_topic_at, args.seed
+    )[: args.limit]
     sim = Simulation(factory, settings, args)
-    sim.labels = sorted(set(gold))
+    sim.labels = sorted(set(gold) - withheld)
+    sim.withheld = withheld
+    sim.gold_by_text = dict(zip(texts, gold, strict=True))
     started = time.perf_counter()
     for index, (text, label) in enumerate(stream):
         sim.process(index, text, label)

@@ -39,6 +39,7 @@ from benchmarks.hitl_simulation import (  # noqa: E402
     parse_warmup,
     read_split,
     run_stream,
+    withheld_intents,
 )
 from bot.settings import Settings  # noqa: E402
 
@@ -64,6 +65,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--audit-rate", type=float, default=Settings().audit_rate, help="default: the service's"
     )
+    parser.add_argument(
+        "--new-topic-intents",
+        type=int,
+        default=0,
+        help="withhold this many intents (no label, no ticket) until --new-topic-at",
+    )
+    parser.add_argument("--new-topic-at", type=int, default=6_000)
     parser.add_argument("--limit", type=int, default=None, help="only the first N tickets")
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
@@ -84,9 +92,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     _, gold = read_split(args.data_dir / "train.csv")
+    withheld = withheld_intents(gold, args.new_topic_intents, args.seed)
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=1):
         url = args.database_url or f"sqlite:///{Path(tmp) / 'hitl.db'}"
-        factory = build_database(url, sorted(set(gold)))
+        factory = build_database(url, sorted(set(gold) - withheld))
         settings = Settings.from_env({}, dotenv_path=None).with_overrides(
             database_url=url, target_precision=args.target, audit_rate=args.audit_rate
         )
