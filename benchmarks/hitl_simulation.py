@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -59,6 +60,11 @@ def shuffled_stream(texts: list[str], labels: list[str], seed: int) -> list[tupl
     stream = list(zip(texts, labels, strict=True))
     random.Random(seed).shuffle(stream)
     return stream
+
+
+def valid_name(intent: str) -> str:
+    """An intent's name as a label name can be written (Banking77 has a `?` in one)."""
+    return re.sub(r"[^\w.:/-]", "", intent)
 
 
 def withheld_intents(labels: Sequence[str], count: int, seed: int) -> set[str]:
@@ -178,6 +184,7 @@ class Simulation:
         self.topics: list[TopicEvent] = []
         self.withheld: set[str] = set()
         self.gold_by_text: dict[str, str] = {}
+        self.named: dict[str, str] = {}  # withheld intent -> the label an admin created
         self.last_topic_check = START
 
     def now(self) -> datetime:
@@ -190,9 +197,15 @@ class Simulation:
             return self.reviewer_rng.choice([label for label in self.labels if label != gold])
         return gold
 
-    def exists(self, label: str) -> bool:
-        """Whether people can pick the label yet (a withheld intent's, once an admin made it)."""
-        return label in self.labels
+    def exists(self, gold: str) -> bool:
+        """Whether people can pick the intent's label yet (a withheld one's, once an admin made
+        it)."""
+        return self.label_for(gold) in self.labels
+
+    def label_for(self, gold: str) -> str:
+        """The label name people use for an intent: its own, or the admin's valid version of
+        it (`reverted_card_payment?` cannot be typed as a label name)."""
+        return self.named.get(gold, gold)
 
     def process(self, index: int, text: str, gold: str) -> None:
         """Submit one ticket, answer it if a person must, then poll the retraining job."""
@@ -216,7 +229,7 @@ class Simulation:
         automated = ticket.status == TicketStatus.AUTO
         needs_answer = ticket.status == TicketStatus.PENDING or ticket.decision == Decision.AUDIT
         self.log.automated.append(automated)
-        self.log.correct.append(automated and ticket.final_label == gold)
+        self.log.correct.append(automated and ticket.final_label == self.label_for(gold))
         self.log.answered.append(needs_answer)
         self.log.gold.append(gold)
         self.log.novel.append(ticket.novel)
@@ -233,7 +246,7 @@ class Simulation:
                 record_answer(
                     ticket_id,
                     user=REVIEWER,
-                    label=self.reviewer_label(gold),
+                    label=self.reviewer_label(self.label_for(gold)),
                     quorum=1,
                     session=session,
                     now=self.clock,
@@ -242,7 +255,7 @@ class Simulation:
                 record_no_label(
                     ticket_id,
                     user=REVIEWER,
-                    proposed=gold,
+                    proposed=valid_name(gold),
                     quorum=1,
                     session=session,
                     now=self.clock,
@@ -283,15 +296,16 @@ class Simulation:
                 majority = max(set(golds), key=golds.count)
                 create = not self.exists(majority) and 2 * golds.count(majority) > len(golds)
                 if create:
+                    self.named[majority] = valid_name(majority)
                     create_label_from_topic(
                         topic.id,
-                        majority,
+                        self.named[majority],
                         session=session,
                         settings=self.settings,
                         actor=ADMIN,
                         now=self.clock,
                     )
-                    self.labels.append(majority)
+                    self.labels.append(self.named[majority])
                 else:
                     dismiss_topic(
                         topic.id,
