@@ -16,7 +16,7 @@ from bot.settings import Settings
 from storage.database import create_db_engine, session_factory
 from storage.migrate import upgrade
 
-pytest_plugins = ["tests.slack_fake.plugin"]
+pytest_plugins = ["tests.slack_fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_TRAIN = REPO / "bot" / "sample" / "banking77_sample_train.csv"

@@ -13,7 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.slack_fake import FakeSlack
+from bot.sandbox.slack import FakeSlack
 
 HOLD_LIMIT = 30.0  # a held call is let through after this, so a failing test cannot hang
 

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sandbox.slack import FakeSlack
 from storage.database import create_db_engine
 from storage.models import Ticket
 from tests.bot.conftest import RunningWeb, serving, web_settings
-from tests.slack_fake import FakeSlack
 
 
 def ticket_count(factory: sessionmaker[Session]) -> int:

@@ -9,8 +9,8 @@ import yaml
 
 from bot.listeners.commands import COMMAND
 from bot.listeners.events import EVENT_TYPES, SUBSCRIPTIONS
+from bot.sandbox.slack import signed_event, signed_slash_command
 from tests.bot.conftest import INTAKE_CHANNEL, RunningWeb
-from tests.slack_fake import signed_event, signed_slash_command
 
 MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yml"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from bot.blocks import ids
 from bot.blocks.text import chunks, counted, duration, escape, quote, unescape
 from bot.blocks.ticket import Decided, TicketCard, build_full_text_reply, build_ticket_message
-from tests.slack_fake import assert_valid_message
+from bot.sandbox.slack import assert_valid_message
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utc_now
+from bot.sandbox.slack import FakeSlack
 from bot.settings import Settings
 from jobs.worker import JOBS, LEASE_NAME, Worker, build_context, triggers
 from storage.models import Lease, OutboxKind
@@ -31,7 +32,6 @@ from tests.jobs.helpers import (
     training_has_begun,
     wait_until,
 )
-from tests.slack_fake import FakeSlack
 
 START_WORKER = "from bot.cli import main; raise SystemExit(main())"
 
