@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import data, demo, modelling, serve, worker
+from bot.cli import data, demo, modelling, sandbox, serve, worker
 from bot.errors import TriageError
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Human-in-the-loop ticket triage: import, train, classify, serve Slack.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, modelling, demo, serve, worker):
+    for module in (data, modelling, demo, sandbox, serve, worker):
         module.register(commands)
     return parser
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; user errors become one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(defaults=getattr(args, "setting_defaults", None))
         # Commands a person runs answer in their own words; only the serving processes'
         # logs are their output, so the others show warnings and worse.
         level = settings.log_level
