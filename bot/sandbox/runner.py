@@ -119,6 +119,7 @@ class Sandbox:
         settings = sandbox_settings(self.settings, slack_api_url=self.fake.base_url)
         self.app_settings = settings
         self.fake.tokens = {str(settings.slack_bot_token)}
+        self.fake.workspace.permalink_host = self.fake.url  # links in messages open the page
         link = AppLink(f"{self.app_url}/slack/events", str(settings.slack_signing_secret))
         people = People(self.fake, link, commands=COMMANDS)
         self.fake.page = Page(self.fake, people, people=[p.id for p in cast.PEOPLE])

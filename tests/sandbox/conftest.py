@@ -7,44 +7,19 @@ tests skip, naming what is missing, except under CI=true, where they fail.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.sandbox.runner import SETTING_DEFAULTS, Sandbox
-from bot.services.importing import import_labelled_csv
+from bot.sandbox.runner import Sandbox
 from bot.services.policy import AUDIT_RATE, THRESHOLD
-from bot.settings import Settings
 from classifier import TrainedModel
-from storage.database import create_db_engine, session_factory, unit_of_work
-from storage.migrate import upgrade
-from tests.bot.conftest import NOW, install_model, set_policy, trained  # noqa: F401 - fixture
-from tests.conftest import SAMPLE_TRAIN, empty_database
+from tests.bot.conftest import set_policy, trained  # noqa: F401 - a session fixture
 from tests.sandbox.driver import SlackPage
-
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str | None:
-    found = [path for path in CHROMIUM if Path(path).is_file()]
-    return found[0] if found else shutil.which("chromium")
+from tests.sandbox.harness import CHROMIUM_FLAGS, chromium_path, running_sandbox
 
 
 def missing(reason: str) -> None:
@@ -52,12 +27,6 @@ def missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"browser tests cannot run: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -70,30 +39,6 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
-
-
-@contextmanager
-def running_sandbox(
-    directory: Path, trained_model: TrainedModel, **environment: str
-) -> Iterator[tuple[Sandbox, sessionmaker[Session]]]:
-    """A sandbox on a fresh database holding the sample and a model trained on it (as
-    `triage sandbox` prepares it, with the model shared by the test session), on free ports."""
-    with empty_database(directory) as url:
-        engine = create_db_engine(url)
-        upgrade(engine)
-        factory = session_factory(engine)
-        with unit_of_work(factory) as session:
-            import_labelled_csv(SAMPLE_TRAIN, session=session, now=NOW)
-        install_model(factory, trained_model)
-        settings = Settings.from_env(
-            {"DATABASE_URL": url, "PORT": str(free_port()), **SETTING_DEFAULTS, **environment},
-            dotenv_path=None,
-        )
-        try:
-            with Sandbox(settings, page_port=0, feed_per_minute=0) as sandbox:
-                yield sandbox, factory
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ person clicks or types there reaches the real app and comes back as Slack would 
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -148,6 +149,17 @@ def test_app_home_for_an_admin_and_for_an_agent(slack: SlackPage) -> None:
     expect(slack.page.locator("body")).to_have_attribute("data-user", cast.AGENT.id)
     expect(home).to_contain_text("Your week")
     expect(home.get_by_role("button", name="Retrain now")).to_have_count(0)
+
+
+def test_app_home_links_to_the_waiting_message(slack: SlackPage) -> None:
+    slack.post_ticket(unique(CARD))
+    slack.open(cast.AGENT, "home")
+    home = slack.page.get_by_role("region", name="App Home")
+    oldest = home.get_by_role("link", name=re.compile(r"^Ticket #\d+$")).first
+    name = oldest.inner_text()
+    oldest.click()
+    expect(slack.page.get_by_role("heading", name="# triage-review")).to_be_visible()
+    expect(slack.message(f"{name} · zendesk")).to_have_class(re.compile(r"\blinked\b"))
 
 
 def test_an_intake_message_is_answered_in_its_thread(slack: SlackPage) -> None:

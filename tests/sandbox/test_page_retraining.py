@@ -14,8 +14,8 @@ from bot.sandbox.runner import Sandbox
 from bot.services.policy import AUDIT_RATE, THRESHOLD
 from classifier import TrainedModel
 from tests.bot.conftest import set_policy
-from tests.sandbox.conftest import running_sandbox
 from tests.sandbox.driver import ALERTS, SlackPage, unique
+from tests.sandbox.harness import running_sandbox
 
 ANSWERS_TO_RETRAIN = 3
 TICKETS = (

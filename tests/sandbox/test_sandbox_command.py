@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.sandbox.conftest import free_port
+from tests.sandbox.harness import free_port
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 DEADLINE = 120.0
@@ -52,19 +52,25 @@ def test_sandbox_from_an_empty_directory_until_sigterm(tmp_path: Path, database_
         "NO_PROXY": "127.0.0.1,localhost",
     }
     command = [sys.executable, "-m", "bot.cli", "sandbox", "--port", "0", "--feed", "120"]
+    errors = (tmp_path / "stderr.txt").open("wb")
     process = subprocess.Popen(
-        command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=errors
     )
+
+    def said() -> str:
+        """The command's stderr, for assertion messages."""
+        return (tmp_path / "stderr.txt").read_text(errors="replace")[-3000:]
+
     try:
         assert process.stdout is not None
         line = process.stdout.readline().decode()  # training the first model comes first
-        assert line.startswith("Sandbox running at http://127.0.0.1:"), line
+        assert line.startswith("Sandbox running at http://127.0.0.1:"), said()
         url = line.split()[3]
         status, page = get(url)
         assert status == 200 and b'<script type="module" src="/sandbox/static/sandbox.js">' in page
         assert get(f"http://127.0.0.1:{app_port}/healthz")[0] == 200
         workers = children_of(process.pid)
-        assert len(workers) == 2  # the web process and the worker
+        assert len(workers) == 2, said()  # the web process and the worker
 
         deadline = time.monotonic() + DEADLINE
         while True:  # the feed posts through the API; the review channel fills
@@ -72,10 +78,11 @@ def test_sandbox_from_an_empty_directory_until_sigterm(tmp_path: Path, database_
             if state["channel"]["messages"] or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        assert state["channel"]["messages"], said()
         assert "Ticket #" in state["channel"]["messages"][0]["text"]
 
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=60) == 0, said()
         assert process.stdout.read() == b""  # one line, and only one
         assert not [pid for pid in workers if alive(pid)]
         for port in (app_port, int(url.rsplit(":", 1)[1].strip("/"))):
@@ -90,3 +97,4 @@ def test_sandbox_from_an_empty_directory_until_sigterm(tmp_path: Path, database_
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+        errors.close()

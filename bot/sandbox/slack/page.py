@@ -10,6 +10,7 @@ cannot drive the sandbox (a cross-site JSON POST needs a CORS preflight this ser
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ CONTENT_TYPES = {
 }
 LONG_POLL_SECONDS = 20.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+ARCHIVES = "/archives/"  # permalinks: /archives/C0123/p1700000000000100
+PERMALINK = re.compile(r"^/archives/([A-Z0-9]+)/p(\d{10})(\d{6})$")
 
 Reply = tuple[int, str, bytes]
 
@@ -41,7 +44,7 @@ def _json(status: int, body: Any) -> Reply:
 
 def is_page_route(route: str) -> bool:
     """Whether a path belongs to the page rather than to the Web API."""
-    return route == "/" or route.startswith(PAGE_PREFIX)
+    return route == "/" or route.startswith((PAGE_PREFIX, ARCHIVES))
 
 
 class Page:
@@ -67,6 +70,10 @@ class Page:
         route = parts.path
         if verb == "GET" and route == "/":
             return self._static("index.html")
+        if verb == "GET" and (link := PERMALINK.match(route)):
+            channel, seconds, micros = link.groups()
+            target = f"/?place={channel}&ts={seconds}.{micros}"
+            return 302, "text/plain; charset=utf-8", target.encode()
         if verb == "GET" and route.startswith(f"{PAGE_PREFIX}static/"):
             return self._static(route.removeprefix(f"{PAGE_PREFIX}static/"))
         if verb == "GET" and route == f"{PAGE_PREFIX}state":

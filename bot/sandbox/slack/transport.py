@@ -78,7 +78,10 @@ class Handler(BaseHTTPRequestHandler):
         fake = self.server.fake  # type: ignore[attr-defined]
         if fake.page is not None and is_page_route(self.path.split("?", 1)[0]):
             status, content_type, data = fake.page.handle(self.command, self.path, headers, raw)
-            self._write(status, content_type, data, {"Cache-Control": "no-store"})
+            extra = {"Cache-Control": "no-store"}
+            if status == 302:  # a permalink: the body is where it points
+                extra["Location"] = data.decode()
+            self._write(status, content_type, data, extra)
             return
         status, body, extra = fake._handle(self.path, headers, raw)
         self._write(status, "application/json; charset=utf-8", json.dumps(body).encode(), extra)

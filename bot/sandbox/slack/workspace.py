@@ -49,6 +49,7 @@ class Workspace:
         # post to ids they never declared, so by default any id is taken as an existing channel.
         self.strict_channels = strict_channels
         self.real_time = real_time  # message ts from the clock (the page shows it), or counted
+        self.permalink_host = PERMALINK_HOST  # the sandbox points links at its own page
         self.usergroups: dict[str, list[str]] = {}  # user group id -> member ids; tests set it
         self._channel_counter = itertools.count(1)
         self.reset()
@@ -107,7 +108,7 @@ class Workspace:
         """Identify the bot, which bolt calls before it handles its first request."""
         return {
             "ok": True,
-            "url": f"{PERMALINK_HOST}/",
+            "url": f"{self.permalink_host}/",
             "team": self.team_name,
             "user": "triagebot",
             "team_id": self.team_id,
@@ -204,7 +205,7 @@ class Workspace:
             return _fail("channel_not_found")
         if not ts:
             return _fail("message_not_found")
-        link = f"{PERMALINK_HOST}/archives/{channel}/p{str(ts).replace('.', '')}"
+        link = f"{self.permalink_host}/archives/{channel}/p{str(ts).replace('.', '')}"
         return {"ok": True, "channel": channel, "permalink": link}
 
     def store_view(self, view: Any, view_id: str | None = None) -> Answer:

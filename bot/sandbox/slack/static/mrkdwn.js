@@ -103,8 +103,10 @@ function link(href, label) {
   if (!SAFE_SCHEMES.test(href)) return document.createTextNode(label);
   const anchor = el("a", "link", [label]);
   anchor.href = href;
-  anchor.target = "_blank";
-  anchor.rel = "noopener noreferrer";
+  if (!href.startsWith(location.origin + "/")) { // the sandbox's own permalinks stay in the tab
+    anchor.target = "_blank";
+    anchor.rel = "noopener noreferrer";
+  }
   return anchor;
 }
 

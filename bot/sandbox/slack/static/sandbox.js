@@ -20,6 +20,7 @@ const ui = {
   modalErrors: {},
   homeOpenedFor: null,
   fresh: true, // the next channel drawing starts at the bottom
+  target: params.get("ts"), // a permalink's message, shown once it is drawn
 };
 
 const $ = (id) => document.getElementById(id);
@@ -267,6 +268,12 @@ function drawChannel(snap) {
   reconcile(list, items.map((item) => cached(item.key, item.data, item.make)));
   if (stuck || ui.fresh) list.scrollTop = list.scrollHeight;
   ui.fresh = false;
+  const target = ui.target && list.querySelector(`li.message[data-ts="${CSS.escape(ui.target)}"]`);
+  if (target) {
+    target.classList.add("linked");
+    target.scrollIntoView({ block: "center" });
+    ui.target = null;
+  }
   $("empty").hidden = items.length > 0;
 }
 
