@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.cli.sandbox import prepare_database
 from bot.sandbox.runner import SETTING_DEFAULTS, Sandbox
 from bot.services.importing import import_labelled_csv
 from bot.settings import Settings
@@ -47,21 +48,24 @@ def free_port() -> int:
 
 @contextmanager
 def running_sandbox(
-    directory: Path, trained_model: TrainedModel, **environment: str
+    directory: Path, trained_model: TrainedModel | None, **environment: str
 ) -> Iterator[tuple[Sandbox, sessionmaker[Session]]]:
-    """A sandbox on a fresh database holding the sample and a model trained on it (as
-    `triage sandbox` prepares it, with an already trained model), on free ports."""
+    """A sandbox on a fresh database holding the sample and a model trained on it, on free
+    ports: `triage sandbox`'s own preparation, or (quicker) the given trained model."""
     with empty_database(directory) as url:
-        engine = create_db_engine(url)
-        upgrade(engine)
-        factory = session_factory(engine)
-        with unit_of_work(factory) as session:
-            import_labelled_csv(SAMPLE_TRAIN, session=session, now=NOW)
-        install_model(factory, trained_model)
         settings = Settings.from_env(
             {"DATABASE_URL": url, "PORT": str(free_port()), **SETTING_DEFAULTS, **environment},
             dotenv_path=None,
         )
+        engine = create_db_engine(url)
+        upgrade(engine)
+        factory = session_factory(engine)
+        if trained_model is None:
+            prepare_database(settings)
+        else:
+            with unit_of_work(factory) as session:
+                import_labelled_csv(SAMPLE_TRAIN, session=session, now=NOW)
+            install_model(factory, trained_model)
         try:
             with Sandbox(settings, page_port=0, feed_per_minute=0) as sandbox:
                 yield sandbox, factory

@@ -9,7 +9,6 @@ folder (docs/ by default). Emoji need a colour emoji font (Debian: fonts-noto-co
 
 from __future__ import annotations
 
-import csv
 import re
 import sys
 import tempfile
@@ -20,11 +19,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from bot.clock import utc_now
 from bot.sandbox import cast
 from bot.services.policy import AUDIT_RATE, THRESHOLD
-from classifier import train
 from jobs.digest import post_digest
 from storage.database import unit_of_work
 from tests.bot.conftest import set_policy
-from tests.conftest import SAMPLE_TRAIN
 from tests.sandbox.driver import ALERTS, SlackPage
 from tests.sandbox.harness import CHROMIUM_FLAGS, chromium_path, running_sandbox
 
@@ -45,7 +42,8 @@ def shoot(page: Page, folder: Path, name: str) -> None:
 
 
 def walk(slack: SlackPage, folder: Path) -> None:
-    """The loop as the README tells it, one picture per step."""
+    """The loop as the README tells it, one picture per step (the database as
+    `triage sandbox` prepares it: the sample imported, a first model trained)."""
     page = slack.page
     set_policy(slack.factory, THRESHOLD, 1.0)
     set_policy(slack.factory, AUDIT_RATE, 0.0)
@@ -105,13 +103,10 @@ def main(folder: Path) -> int:
         print("Chromium is not installed (apt-get install chromium)", file=sys.stderr)
         return 2
     folder.mkdir(parents=True, exist_ok=True)
-    with SAMPLE_TRAIN.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    model = train([r["text"] for r in rows], [r["label"] for r in rows], target_precision=0.95)
     with (
         tempfile.TemporaryDirectory() as scratch,
         running_sandbox(
-            Path(scratch), model, TRIAGE_RETRAIN_MIN_ANSWERS="3", TRIAGE_RETRAIN_CHECK_SECONDS="5"
+            Path(scratch), None, TRIAGE_RETRAIN_MIN_ANSWERS="3", TRIAGE_RETRAIN_CHECK_SECONDS="5"
         ) as (sandbox, factory),
         sync_playwright() as playwright,
     ):
