@@ -137,6 +137,25 @@ def test_a_non_admin_is_refused_the_threshold(slack: SlackPage) -> None:
     expect(answer).to_contain_text(f"Ask @{cast.ADMIN.real_name}")
 
 
+def test_a_route_channel_joins_the_sidebar_and_gets_the_label_s_tickets(
+    slack: SlackPage,
+) -> None:
+    slack.open(cast.ADMIN)
+    slack.send("/triage labels route card_arrival #cards")
+    slack.private("card_arrival")
+    cards = slack.page.get_by_role("navigation").get_by_role("link", name="# cards")
+    expect(cards).to_be_visible()
+
+    text = unique(CARD)
+    slack.post_ticket(text)
+    slack.open(cast.AGENT)
+    slack.pick(slack.message(text), "Pick another label", "card_arr", "card_arrival")
+    cards.click()
+    expect(slack.page.get_by_role("heading", name="# cards")).to_be_visible()
+    routed = slack.page.locator("li.message").filter(has_text=text)
+    expect(routed).to_contain_text(f"card_arrival by @{cast.AGENT.real_name}")
+
+
 def test_app_home_for_an_admin_and_for_an_agent(slack: SlackPage) -> None:
     slack.open(cast.ADMIN, "home")
     home = slack.page.get_by_role("region", name="App Home")
