@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
 
 from bot.clock import utc_now
 from bot.sandbox import cast
@@ -25,7 +25,7 @@ from tests.bot.conftest import set_policy
 from tests.sandbox.driver import ALERTS, SlackPage
 from tests.sandbox.harness import CHROMIUM_FLAGS, chromium_path, running_sandbox
 
-VIEWPORT = {"width": 1280, "height": 760}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 760}
 REVIEWS = (
     "I still haven't received my card, it's been 2 weeks and the app says it was sent",
     "Why was I charged a fee when I took cash out abroad?",
