@@ -8,7 +8,7 @@ sanity check; the point is time and memory. Each size runs `classifier.train` (5
 cross-validation plus the final fit, as the worker does) in a fresh child process, so peak
 memory is that size's own.
 
-    python benchmarks/training_scale.py [DATA_DIR] [--sizes 10000 30000 100000]
+    python -m benchmarks.training_scale [DATA_DIR] [--sizes 10000 30000 100000]
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ def synthetic(pairs: list[tuple[str, str]], size: int, seed: int) -> list[tuple[
 
 def measure_one(data_dir: Path, size: int, seed: int) -> dict[str, float]:
     """Train on `size` rows in this process; report seconds, peak memory and test accuracy."""
-    sys.path.insert(0, str(REPO))
     from classifier import dump_model, evaluate, load_model, sha256_hex, train
 
     rows = synthetic(read_pairs(data_dir / "train.csv"), size, seed)
@@ -116,7 +115,8 @@ def main() -> int:
         child = subprocess.run(
             [
                 sys.executable,
-                __file__,
+                "-m",
+                "benchmarks.training_scale",
                 str(args.data_dir),
                 "--one",
                 str(size),
@@ -126,6 +126,7 @@ def main() -> int:
             stdout=subprocess.PIPE,
             text=True,
             check=True,
+            cwd=REPO,
         )
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
         print(f"  {results[-1]}", file=sys.stderr, flush=True)

@@ -10,19 +10,24 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
+from bot.blocks.errors import UNEXPECTED, error_text
 from bot.deps import Deps
 from bot.errors import TriageError
+from bot.metrics.process import ProcessMetrics
+from bot.metrics.slack import AsyncSlackCallCounter
 
 log = logging.getLogger(__name__)
 
 
-def build_bolt_app(deps: Deps) -> AsyncApp:
-    """The Bolt app: signature check on, own messages ignored, 429s retried by the client."""
+def build_bolt_app(deps: Deps, *, metrics: ProcessMetrics | None = None) -> AsyncApp:
+    """The Bolt app: signature check on, own messages ignored, 429s retried by the client
+    (and, with `metrics`, every Slack request counted)."""
     settings = deps.settings
+    counting = [] if metrics is None else [AsyncSlackCallCounter(metrics)]
     client = AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[*counting, AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
     app = AsyncApp(
         client=client,
@@ -38,10 +43,10 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
 async def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
     """Every listener failure ends in a private message, never in silence."""
     if isinstance(error, TriageError):
-        text = error.reason
+        text = error_text(error)
     else:
         log.error("listener failed", exc_info=error)
-        text = "Something went wrong on our side; the team has the details in the logs."
+        text = UNEXPECTED
     if respond is None or not body.get("response_url"):
         return
     try:

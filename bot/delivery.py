@@ -24,6 +24,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.alerts import build_alert_from
+from bot.blocks.changes import build_announcement
+from bot.blocks.digest import build_digest
 from bot.blocks.routing import (
     build_intake_outcome,
     build_intake_reply,
@@ -31,10 +33,17 @@ from bot.blocks.routing import (
     build_undone_notice,
 )
 from bot.blocks.text import PREVIEW_CHARS
-from bot.blocks.ticket import build_full_text_reply, build_ticket_message
+from bot.blocks.ticket import build_full_text_reply, build_reminder, build_ticket_message
+from bot.errors import TriageError
+from bot.metrics.process import ProcessMetrics
+from bot.metrics.slack import SlackCallCounter
+from bot.services.admin import AdminChange
 from bot.services.answers import FROM_ANSWER, OUTCOME, RETRACTS, SENT
 from bot.services.cards import ticket_card
+from bot.services.digest import DigestFigures
 from bot.services.policy import current_policy
+from bot.services.reminders import WAITED_SECONDS
+from bot.services.ticket_view import public_view
 from bot.settings import Settings
 from storage.database import unit_of_work
 from storage.models import Alert, OutboxKind, OutboxMessage, Ticket
@@ -53,12 +62,12 @@ MAX_BACKOFF = timedelta(minutes=15)
 MAX_RETRY_AFTER = timedelta(hours=1)  # a longer wait asked for is taken as a glitch
 
 
-class DeliveryError(Exception):
+class DeliveryError(TriageError):
     """A send failed; `retry_after` is Slack's own wait when it gave one (429)."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -70,14 +79,28 @@ class Sent:
     nothing: bool = False  # there was nothing left to send, and nothing was sent
 
 
-def slack_client(settings: Settings) -> WebClient:
-    """The real Slack client: honours SLACK_API_URL and retries a 429 once after Retry-After."""
+def slack_client(settings: Settings, *, metrics: ProcessMetrics | None = None) -> WebClient:
+    """The real Slack client: honours SLACK_API_URL and retries a 429 once after Retry-After;
+    with `metrics`, every request, error and 429 is counted."""
+    counting = [] if metrics is None else [SlackCallCounter(metrics)]
     return WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+        retry_handlers=[*counting, RateLimitErrorRetryHandler(max_retry_count=1)],
     )
+
+
+def permalink_finder(client: WebClient) -> Callable[[str, str], str | None]:
+    """(channel, ts) -> a link to that Slack message, or None when Slack cannot give one now."""
+
+    def permalink(channel: str, ts: str) -> str | None:
+        try:
+            return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except (SlackApiError, OSError):
+            return None
+
+    return permalink
 
 
 class Deliverer:
@@ -192,7 +215,14 @@ class Deliverer:
     ) -> tuple[Any, ...] | None:
         """The API call for one outbox row, or None when there is nothing left to send."""
         kind, payload, now = message.kind, message.payload, self._now()
-        if kind == OutboxKind.CHANNEL_MESSAGE:
+        if kind == OutboxKind.ANNOUNCEMENT:
+            change = AdminChange.from_json(payload["change"])
+            announcement = build_announcement(change, actor=payload["actor"])
+            return post({"channel": payload["channel"], **announcement})
+        if kind == OutboxKind.DIGEST:
+            digest = build_digest(DigestFigures.from_json(payload["digest"]))
+            return post({"channel": payload["channel"], **digest})
+        if kind == OutboxKind.CHANNEL_MESSAGE:  # a finished message queued before 0006
             return post(payload)
         if kind == OutboxKind.ALERT:
             return self._alert(payload["alert_id"], session=session)
@@ -203,7 +233,7 @@ class Deliverer:
         if payload.get(FROM_ANSWER) and not still_decided(ticket, payload.get("label")):
             return None  # the person's decision was undone (or replaced) since
         if kind == OutboxKind.CALLBACK:
-            return (ticket.callback_url, callback_body(ticket)) if ticket.callback_url else None
+            return (ticket.callback_url, public_view(ticket)) if ticket.callback_url else None
         if kind == OutboxKind.ROUTE:
             return post({"channel": payload["channel"], **build_route_message(ticket)})
         if kind == OutboxKind.THREAD_REPLY:
@@ -249,7 +279,7 @@ class Deliverer:
         if sent is None:
             return None  # it found the decision undone and sent nothing
         if message.kind == OutboxKind.CALLBACK:  # the receiver hears the ticket's state now
-            return (ticket.callback_url, callback_body(ticket)) if ticket.callback_url else None
+            return (ticket.callback_url, public_view(ticket)) if ticket.callback_url else None
         notice = build_undone_notice(
             ticket, label=message.payload["label"], by=message.payload["undone_by"]
         )
@@ -270,11 +300,12 @@ class Deliverer:
                 "thread_ts": ticket.slack_ts,
                 **build_full_text_reply(ticket.text),
             }
-        message = (
-            {"text": payload["text"]}
-            if "text" in payload
-            else build_intake_reply(ticket, review_channel=self._settings.review_channel)
-        )
+        if WAITED_SECONDS in payload:
+            message = build_reminder(payload[WAITED_SECONDS])
+        elif "text" in payload:  # a reminder queued before migration 0006, in words
+            message = {"text": payload["text"]}
+        else:
+            message = build_intake_reply(ticket, review_channel=self._settings.review_channel)
         return "chat.postMessage", {
             "channel": payload["channel"],
             "thread_ts": payload["thread_ts"],
@@ -318,20 +349,6 @@ def remember_alert_post(alert_id: int, sent: Sent, *, session: Session) -> None:
     alert = session.get(Alert, alert_id)
     if alert is not None and alert.slack_ts is None:
         alert.slack_channel, alert.slack_ts = sent.channel, sent.ts
-
-
-def callback_body(ticket: Ticket) -> dict[str, Any]:
-    """What the caller's callback URL receives once a ticket has its label."""
-    return {
-        "id": ticket.id,
-        "external_id": ticket.external_id,
-        "status": ticket.status,
-        "label": ticket.final_label,
-        "confidence": ticket.confidence,
-        "decided_by": ticket.decided_by,
-        "decided_at": None if ticket.decided_at is None else ticket.decided_at.isoformat(),
-        "model_version": ticket.model_version_id,
-    }
 
 
 def post_callback(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:

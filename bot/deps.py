@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.admin_group import AdminGroup
 from bot.services.admin import is_admin, require_admin
+from bot.services.intake import IntakeResult, NewTicket, submit_under_current_policy
 from bot.services.model_cache import ModelCache
 from bot.settings import Settings
 
@@ -35,3 +37,23 @@ class Deps:
     async def require_admin(self, user: str, client: Any, what: str) -> None:
         """Refuse `what` to a non-admin with a message naming who to ask."""
         require_admin(user, self.settings, what, await self.admin_group.members(client))
+
+    async def submit_ticket(
+        self, request: NewTicket, *, reply_to: tuple[str, str] | None = None
+    ) -> IntakeResult:
+        """The one way a ticket enters a web process (the API and the intake channel alike):
+        classified and stored off the event loop under the admins' current policy; the outbox
+        is woken when it queued something. `reply_to` is a Slack (channel, ts) to answer in."""
+        result = await asyncio.to_thread(
+            submit_under_current_policy,
+            request,
+            factory=self.factory,
+            model=self.models.get,
+            settings=self.settings,
+            now=self.now(),
+            rng=self.rng,
+            reply_to=reply_to,
+        )
+        if result.created:
+            self.wake_deliveries()
+        return result

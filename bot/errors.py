@@ -1,20 +1,20 @@
-"""The exception family every surface translates once: CLI line, HTTP 4xx JSON, Slack ephemeral."""
+"""The bot's errors, in the one family every surface translates once (`TriageError`'s).
+
+Each names the HTTP status the API answers it with; a reason is plain words (never Slack
+markup), which the Slack surface escapes and the CLI prints as it is.
+"""
 
 from __future__ import annotations
 
+from classifier.errors import TriageError
 
-class TriageError(Exception):
-    """An error whose message is safe and useful to show the person who caused it."""
-
-    status = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["Forbidden", "InvalidInput", "NotAdmin", "NotFound", "SettingsError", "TriageError"]
 
 
 class SettingsError(TriageError):
     """A configuration value is missing or malformed; start-up must stop."""
+
+    status = 400
 
 
 class InvalidInput(TriageError):
@@ -33,3 +33,12 @@ class Forbidden(TriageError):
     """The caller may not do this."""
 
     status = 403
+
+
+class NotAdmin(Forbidden):
+    """Only admins may do `what`; carries who to ask, so Slack can show them as mentions."""
+
+    def __init__(self, what: str, *, admins: tuple[str, ...], group: str | None) -> None:
+        ask = ", ".join([*admins, *([group] if group else [])]) or "your Slack admin"
+        super().__init__(f"Only triage admins can {what}. Ask {ask}.")
+        self.what, self.admins, self.group = what, admins, group

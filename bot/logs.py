@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from classifier.masking import mask_sensitive
@@ -23,6 +25,9 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 # Loggers that write request or response bodies (ticket text) at DEBUG.
 BODY_LOGGERS = ("slack_sdk", "slack_bolt")
 QUIET_LOGGERS = ("alembic", "spacy")  # start-up chatter at INFO that says nothing new
+# The id of the HTTP request being handled (bot.api.request_ids sets it); threads started
+# with asyncio.to_thread and tasks created inside the request inherit it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def scrub(text: str) -> str:
@@ -43,16 +48,25 @@ def _scrubbed(value: Any) -> Any:
     return scrub(str(value))
 
 
+def utc_timestamp(created: float) -> str:
+    """ISO-8601 in UTC with milliseconds (`2026-11-23T12:00:00.123Z`): sortable across hosts."""
+    moment = datetime.fromtimestamp(created, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class JsonFormatter(logging.Formatter):
     """Render a record and its `extra=` fields as one JSON line."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": utc_timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
         }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             # An exception message may quote its input (a ticket, a request body). Tokens go

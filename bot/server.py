@@ -1,8 +1,9 @@
-"""The web process: Slack events, the ticket API and the health check on one port.
+"""The web process: Slack events, the ticket API, health checks and metrics on one port.
 
 Bolt's AsyncApp runs on the event loop; database and model work goes to worker threads, so a
 slow query never delays the 3-second acknowledgement Slack expects. The outbox deliverer runs
-beside it, woken as soon as a request queued something.
+beside it, woken as soon as a request queued something, and so does the watch on the
+worker's lease that alerts ops when no worker leads.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -24,20 +26,26 @@ from starlette.routing import Route
 
 from bot.admin_group import AdminGroup
 from bot.api.errors import EXCEPTION_HANDLERS, JsonServerErrors
-from bot.api.health import health_endpoint
+from bot.api.health import HealthSources, health_endpoint, readiness_endpoint
+from bot.api.request_ids import RequestIds
 from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
 from bot.app import build_bolt_app
 from bot.clock import utc_now
 from bot.delivery import Deliverer, slack_client
 from bot.deps import Deps
 from bot.errors import SettingsError
+from bot.metrics.http import RequestMetrics, metrics_endpoint
+from bot.metrics.process import ProcessMetrics, exposition_registry
+from bot.metrics.state import DatabaseState
 from bot.services.model_cache import ModelCache
 from bot.settings import Settings
-from storage.database import session_factory
+from jobs.leader_watch import check_worker_leader
+from storage.database import session_factory, unit_of_work
 
 log = logging.getLogger(__name__)
 
 DELIVERY_POLL_SECONDS = 2.0
+LEADER_CHECK_SECONDS = 60.0
 
 
 @dataclass
@@ -48,6 +56,7 @@ class WebProcess:
     app: Starlette
     bolt: AsyncApp | None
     deliverer: Deliverer | None
+    metrics: ProcessMetrics
 
 
 def check_slack_settings(settings: Settings) -> bool:
@@ -65,32 +74,47 @@ def build_web_process(
     *,
     model_refresh_seconds: float = 30.0,
     delivery_backoff: float = 2.0,
+    now: Callable[[], datetime] = utc_now,
+    leader_check_seconds: float = LEADER_CHECK_SECONDS,
 ) -> WebProcess:
     """Wire settings, database, model cache, Bolt app, deliverer and routes together."""
     factory = session_factory(engine)
     wake = asyncio.Event()
+    metrics = ProcessMetrics()
     deps = Deps(
         settings=settings,
         factory=factory,
         models=ModelCache(factory, refresh_after=model_refresh_seconds),
-        now=utc_now,
+        now=now,
         rng=random.Random(),
         wake_deliveries=wake.set,
-        admin_group=AdminGroup(settings.admin_group, utc_now),
+        admin_group=AdminGroup(settings.admin_group, now),
     )
     slack_enabled = check_slack_settings(settings)
-    bolt = build_bolt_app(deps) if slack_enabled else None
+    bolt = build_bolt_app(deps, metrics=metrics) if slack_enabled else None
     deliverer = (
         Deliverer(
-            factory, slack_client(settings), settings, now=utc_now, backoff_base=delivery_backoff
+            factory,
+            slack_client(settings, metrics=metrics),
+            settings,
+            now=now,
+            backoff_base=delivery_backoff,
         )
         if slack_enabled
         else None
     )
+    started_at = now()
+    health = HealthSources(engine, factory, settings, now, started_at, slack_enabled)
+    state = DatabaseState(factory, settings, now=now, watching_since=started_at)
+    registry = exposition_registry(
+        metrics, [state], multiprocess_dir=settings.prometheus_multiproc_dir
+    )
     routes = [
         Route("/api/tickets", create_ticket_endpoint(deps), methods=["POST"]),
         Route("/api/tickets/{ticket_id}", get_ticket_endpoint(deps), methods=["GET"]),
-        Route("/healthz", health_endpoint(engine), methods=["GET"]),
+        Route("/healthz", health_endpoint(health), methods=["GET"]),
+        Route("/readyz", readiness_endpoint(health), methods=["GET"]),
+        Route("/metrics", metrics_endpoint(registry, settings.metrics_token), methods=["GET"]),
     ]
     if bolt is not None:
         handler = AsyncSlackRequestHandler(bolt)
@@ -102,7 +126,11 @@ def build_web_process(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        tasks = []
+        tasks = [
+            asyncio.create_task(
+                watch_leader_forever(deps, started_at=started_at, every=leader_check_seconds)
+            )
+        ]
         if deliverer is not None:
             tasks.append(asyncio.create_task(deliver_forever(deliverer, wake)))
         if bolt is not None and settings.slack_app_token:
@@ -116,9 +144,13 @@ def build_web_process(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[Middleware(JsonServerErrors)],
+        middleware=[
+            Middleware(RequestIds),
+            Middleware(RequestMetrics, metrics=metrics, routes=routes),
+            Middleware(JsonServerErrors),
+        ],
     )
-    return WebProcess(deps, app, bolt, deliverer)
+    return WebProcess(deps, app, bolt, deliverer, metrics)
 
 
 async def deliver_forever(deliverer: Deliverer, wake: asyncio.Event) -> None:
@@ -131,6 +163,23 @@ async def deliver_forever(deliverer: Deliverer, wake: asyncio.Event) -> None:
             log.exception("delivery round failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=DELIVERY_POLL_SECONDS)
+
+
+async def watch_leader_forever(deps: Deps, *, started_at: datetime, every: float) -> None:
+    """Alert ops when no worker has led for a while: the worker cannot say it is gone."""
+
+    def check() -> None:
+        with unit_of_work(deps.factory) as session:
+            check_worker_leader(
+                session=session, settings=deps.settings, now=deps.now(), watching_since=started_at
+            )
+
+    while True:
+        try:
+            await asyncio.to_thread(check)
+        except Exception:  # noqa: BLE001 - a database hiccup: look again next time
+            log.exception("worker leader check failed")
+        await asyncio.sleep(every)
 
 
 async def run_socket_mode(bolt: AsyncApp, app_token: str) -> None:

@@ -106,6 +106,11 @@ class Settings:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     target_precision: float = 0.95
     audit_rate: float = 0.02
+    confidence_floor: float = 0.7
+    novelty_false_alarms: float = 0.05
+    topic_min_tickets: int = 5
+    topic_window_hours: int = 24
+    topic_check_seconds: int = 300
     min_label_examples: int = 5
     spacy_pipeline: str | None = None
     port: int = 3000
@@ -123,6 +128,14 @@ class Settings:
     alert_check_seconds: int = 300
     digest_hour: int = 9
     worker_lease_seconds: int = 30
+    no_leader_alert_minutes: int = 10
+    metrics_token: str | None = field(default=None, repr=False)
+    worker_metrics_port: int | None = None
+    web_concurrency: int = 1
+    prometheus_multiproc_dir: str | None = None
+    # The hosting platform when it runs each process on its own machine (from its marker
+    # variable, e.g. Heroku's DYNO): a SQLite file cannot be shared there.
+    separate_machines_platform: str | None = None
 
     @classmethod
     def from_env(
@@ -138,7 +151,11 @@ class Settings:
         if dotenv_path is not None and Path(dotenv_path).is_file():
             merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
         merged.update(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {
+            "separate_machines_platform": next(
+                (platform for marker, platform in PLATFORM_MARKERS if merged.get(marker)), None
+            )
+        }
         for name, parse in _PARSERS.items():
             raw = merged.get(name)
             if raw is None or raw.strip() == "":
@@ -198,6 +215,11 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_API_TOKEN": ("api_tokens", _csv),
     "TRIAGE_TARGET_PRECISION": ("target_precision", _probability(0.5, 0.999, low_open=True)),
     "TRIAGE_AUDIT_RATE": ("audit_rate", _probability(0.0, 1.0)),
+    "TRIAGE_CONFIDENCE_FLOOR": ("confidence_floor", _probability(0.0, 1.0)),
+    "TRIAGE_NOVELTY_FALSE_ALARMS": ("novelty_false_alarms", _probability(0.0, 0.5)),
+    "TRIAGE_TOPIC_MIN_TICKETS": ("topic_min_tickets", _int_between(2, 1_000)),
+    "TRIAGE_TOPIC_WINDOW_HOURS": ("topic_window_hours", _int_between(1, 24 * 30)),
+    "TRIAGE_TOPIC_CHECK_SECONDS": ("topic_check_seconds", _int_between(10, 86_400)),
     "TRIAGE_MIN_LABEL_EXAMPLES": ("min_label_examples", _int_between(1, 10_000)),
     "TRIAGE_SPACY_PIPELINE": ("spacy_pipeline", _text),
     "PORT": ("port", _int_between(1, 65_535)),
@@ -215,10 +237,29 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_ALERT_CHECK_SECONDS": ("alert_check_seconds", _int_between(10, 86_400)),
     "TRIAGE_DIGEST_HOUR": ("digest_hour", _int_between(0, 23)),
     "TRIAGE_WORKER_LEASE_SECONDS": ("worker_lease_seconds", _int_between(2, 3_600)),
+    "TRIAGE_NO_LEADER_ALERT_MINUTES": ("no_leader_alert_minutes", _int_between(1, 10_080)),
+    "TRIAGE_METRICS_TOKEN": ("metrics_token", _text),
+    "TRIAGE_WORKER_METRICS_PORT": ("worker_metrics_port", _int_between(1, 65_535)),
+    "WEB_CONCURRENCY": ("web_concurrency", _int_between(1, 64)),
+    "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", _text),
 }
+# Variables a platform sets on every process it runs on a machine of its own.
+PLATFORM_MARKERS: tuple[tuple[str, str], ...] = (
+    ("DYNO", "Heroku"),
+    ("FLY_MACHINE_ID", "Fly.io"),
+    ("RENDER_SERVICE_ID", "Render"),
+    ("RAILWAY_SERVICE_ID", "Railway"),
+    ("KUBERNETES_SERVICE_HOST", "Kubernetes"),
+)
 _PARSERS = {name: parse for name, (_, parse) in _SPEC.items()}
 _ATTRIBUTES = {name: attribute for name, (attribute, _) in _SPEC.items()}
-_SECRETS = {"slack_bot_token", "slack_signing_secret", "slack_app_token", "api_tokens"}
+_SECRETS = {
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_app_token",
+    "api_tokens",
+    "metrics_token",
+}
 # user:password@ in a URL; greedy to the last "@", since a password may hold an unescaped one.
 _URL_PASSWORD = re.compile(r"(://[^/:@]*:).*@")
 

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from classifier.calibration import expected_calibration_error
     from classifier.decision import Decision, decide
-    from classifier.errors import ClassifierError, ModelIntegrityError
+    from classifier.embeddings import embed
+    from classifier.errors import ClassifierError, ModelIntegrityError, TriageError
     from classifier.evaluation import Metrics, evaluate, metrics_from_predictions
+    from classifier.intervals import wilson_interval
     from classifier.masking import mask_sensitive
     from classifier.model import TicketClassifier
     from classifier.persistence import dump_model, load_model, sha256_hex
@@ -29,9 +31,12 @@ _EXPORTS = MappingProxyType(
         "decide": "classifier.decision",
         "ClassifierError": "classifier.errors",
         "ModelIntegrityError": "classifier.errors",
+        "TriageError": "classifier.errors",
+        "embed": "classifier.embeddings",
         "Metrics": "classifier.evaluation",
         "evaluate": "classifier.evaluation",
         "metrics_from_predictions": "classifier.evaluation",
+        "wilson_interval": "classifier.intervals",
         "TicketClassifier": "classifier.model",
         "dump_model": "classifier.persistence",
         "load_model": "classifier.persistence",
@@ -54,10 +59,12 @@ __all__ = [
     "Thresholds",
     "TicketClassifier",
     "TrainedModel",
+    "TriageError",
     "build_nlp",
     "choose_thresholds",
     "decide",
     "dump_model",
+    "embed",
     "evaluate",
     "expected_calibration_error",
     "load_model",
@@ -66,6 +73,7 @@ __all__ = [
     "refit",
     "sha256_hex",
     "train",
+    "wilson_interval",
 ]
 
 

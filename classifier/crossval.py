@@ -45,8 +45,13 @@ class OutOfFold(NamedTuple):
     """Held-out scores of the examples, and of extra texts scored the same way."""
 
     scores: np.ndarray
-    held_out: np.ndarray  # False for examples never held out (a label seen once)
+    folds: np.ndarray  # the fold each example was held out in; -1: never (a label seen once)
     extra_scores: np.ndarray
+
+    @property
+    def held_out(self) -> np.ndarray:
+        """Examples that have an out-of-fold score."""
+        return self.folds >= 0
 
 
 def out_of_fold_scores(
@@ -86,4 +91,4 @@ def out_of_fold_scores(
             extra_scores[chosen] = estimator.decision_function(extra_arr[chosen].tolist())
     if progress is not None:
         progress("cross-validation", used, used)
-    return OutOfFold(scores, assignment >= 0, extra_scores)
+    return OutOfFold(scores, assignment, extra_scores)

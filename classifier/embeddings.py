@@ -1,4 +1,4 @@
-"""Static WordLlama sentence embeddings as a scikit-learn transformer that skops can store."""
+"""Static WordLlama sentence embeddings, loaded from the weights inside the wheel."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from classifier.errors import ClassifierError
 from classifier.masking import mask_sensitive
@@ -35,27 +34,11 @@ def load_wordllama(config: str, dim: int) -> WordLlamaInference:
         ) from exc
 
 
-class WordLlamaEmbedder(TransformerMixin, BaseEstimator):
-    """Add dense word-embedding features, which generalise to words unseen in training."""
-
-    def __init__(self, config: str = "l2_supercat", dim: int = 256, weight: float = 1.0) -> None:
-        self.config = config
-        self.dim = dim
-        self.weight = weight
-
-    def fit(self, texts: Iterable[str], y: object = None) -> WordLlamaEmbedder:
-        """Check the weights load; the embedding itself is pre-trained and learns nothing."""
-        load_wordllama(self.config, self.dim)
-        return self
-
-    def transform(self, texts: Iterable[str]) -> np.ndarray:
-        """Embed masked texts as unit vectors scaled by ``weight`` relative to TF-IDF rows."""
-        model = load_wordllama(self.config, self.dim)
-        vectors = model.embed([mask_sensitive(text) for text in texts], norm=True)
-        return np.asarray(vectors, dtype=np.float64) * self.weight
-
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type is private API
-        """Declare the transformer stateless so sklearn does not demand fitted attributes."""
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
+def embed(texts: Iterable[str], config: str = "l2_supercat", dim: int = 256) -> np.ndarray:
+    """Unit WordLlama vectors of masked texts: dense features that generalise to words
+    unseen in training, and the space in which novelty and new topics are measured."""
+    masked = [mask_sensitive(text) for text in texts]
+    if not masked:
+        return np.zeros((0, dim))
+    vectors = load_wordllama(config, dim).embed(masked, norm=True)
+    return np.asarray(vectors, dtype=np.float64).reshape(len(masked), dim)

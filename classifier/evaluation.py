@@ -26,6 +26,7 @@ class Metrics:
     calibration_error: float
     coverage: float
     auto_precision: float | None
+    novel_rate: float = 0.0  # share flagged unlike anything learned (sent to people)
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-safe values for storage and display."""
@@ -33,12 +34,18 @@ class Metrics:
 
 
 def metrics_from_predictions(
-    predicted: Sequence[str],
+    predicted: Sequence[str] | np.ndarray,
     confidences: np.ndarray,
-    gold: Sequence[str],
+    gold: Sequence[str] | np.ndarray,
     thresholds: Thresholds | None,
+    *,
+    novel: np.ndarray | None = None,
 ) -> Metrics:
-    """Compute metrics from stored predictions, so callers need not re-run the model."""
+    """Compute metrics from stored predictions, so callers need not re-run the model.
+
+    A ticket counts as automated when it clears its label's bar (floor included) and the
+    novelty detector did not flag it (``novel``).
+    """
     predicted_arr = np.asarray(predicted, dtype=object)
     gold_arr = np.asarray(gold, dtype=object)
     confidences = np.asarray(confidences, dtype=np.float64)
@@ -48,11 +55,12 @@ def metrics_from_predictions(
     if n == 0:
         return Metrics(0, 0.0, 0.0, 0.0, 0.0, None)
     correct = predicted_arr == gold_arr
+    flagged = np.zeros(n, dtype=bool) if novel is None else np.asarray(novel, dtype=bool)
     if thresholds is None:
         covered = np.zeros(n, dtype=bool)
     else:
         needed = np.array([thresholds.for_label(label) for label in predicted_arr])
-        covered = confidences >= needed
+        covered = (confidences >= needed) & ~flagged
     return Metrics(
         n=n,
         accuracy=float(correct.mean()),
@@ -64,6 +72,7 @@ def metrics_from_predictions(
         calibration_error=expected_calibration_error(confidences, correct),
         coverage=float(covered.mean()),
         auto_precision=float(correct[covered].mean()) if covered.any() else None,
+        novel_rate=float(flagged.mean()),
     )
 
 
@@ -73,7 +82,10 @@ def evaluate(
     labels: Sequence[str],
     thresholds: Thresholds | None,
 ) -> Metrics:
-    """Score a model on labelled texts; labels the model never saw simply count as wrong."""
-    proba = model.predict_proba(texts)
-    predicted = model.classes_[proba.argmax(axis=1)]
-    return metrics_from_predictions(predicted, proba.max(axis=1), labels, thresholds)
+    """Score a model on labelled texts under its whole gate (thresholds, floor, novelty);
+    labels the model never saw simply count as wrong."""
+    assessed = model.assess(texts)
+    predicted = model.classes_[assessed.proba.argmax(axis=1)]
+    return metrics_from_predictions(
+        predicted, assessed.proba.max(axis=1), labels, thresholds, novel=assessed.novel
+    )

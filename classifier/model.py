@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -17,9 +18,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from classifier.calibration import fit_temperature, softmax
 from classifier.crossval import out_of_fold_scores
-from classifier.embeddings import WordLlamaEmbedder
+from classifier.embeddings import embed
 from classifier.errors import ClassifierError
 from classifier.text import SpacyNormalizer
+
+
+class Assessment(NamedTuple):
+    """What the model says of each text: probabilities, novelty in [0, 1] and the verdict,
+    and the unit embeddings both were measured in (new topics are matched in them too)."""
+
+    proba: np.ndarray
+    novelty: np.ndarray
+    novel: np.ndarray
+    embeddings: np.ndarray
 
 
 def check_training_data(
@@ -125,24 +136,19 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.solver = solver
 
-    def _features(self, texts: list[str], normalized: list[str]) -> sparse.csr_matrix:
-        """Stack lemma word/char TF-IDF and embeddings; direct calls keep one-text latency low."""
-        return self._stack(
-            self.word_.transform(normalized), self.char_.transform(normalized), texts
-        )
-
     def _stack(
-        self, word: sparse.csr_matrix, char: sparse.csr_matrix, texts: list[str]
+        self, word: sparse.csr_matrix, char: sparse.csr_matrix, embedded: np.ndarray
     ) -> sparse.csr_matrix:
-        embedded = WordLlamaEmbedder(weight=self.embedding_weight).transform(texts)
-        return sparse.hstack([word, char, sparse.csr_matrix(embedded)], format="csr")
+        """Lemma word/char TF-IDF beside the unit embeddings scaled by their weight."""
+        weighted = sparse.csr_matrix(embedded * self.embedding_weight)
+        return sparse.hstack([word, char, weighted], format="csr")
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> TicketClassifier:
         """Learn from labelled texts; returns self as scikit-learn expects."""
         texts, labels, classes, y_index = check_training_data(texts, labels)
         report = _fit_progress.get() or _no_progress
         if self.temperature is None:
-            scores, held_out, _ = out_of_fold_scores(
+            out_of_fold = out_of_fold_scores(
                 lambda: clone(self).set_params(temperature=1.0),
                 texts,
                 labels,
@@ -150,7 +156,8 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
                 folds=self.calibration_folds,
                 random_state=self.random_state,
             )
-            self.temperature_ = fit_temperature(scores[held_out], y_index[held_out])
+            held_out = out_of_fold.held_out
+            self.temperature_ = fit_temperature(out_of_fold.scores[held_out], y_index[held_out])
         else:
             self.temperature_ = float(self.temperature)
         normalizer = SpacyNormalizer(pipeline=self.pipeline).fit(texts)
@@ -170,7 +177,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         report("fit: vectorising", 3, 4)
         char = self.char_.transform(normalized)
         report("fit: embeddings", 0, 1)
-        features = self._stack(word, char, texts)
+        features = self._stack(word, char, embed(texts))
         coef, self.intercept_ = self._fit_linear(features, y_index, len(classes), report)
         # Single precision halves what every web process holds (82 MB of weights at 100,000
         # tickets); scores still come out in double precision from the sparse product.
@@ -236,20 +243,44 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Return uncalibrated scores, one column per class (also for two classes)."""
-        check_is_fitted(self)
-        texts = list(texts)
+        return self._scores(list(texts), embed(texts))
+
+    def _features(self, texts: list[str], embedded: np.ndarray) -> sparse.csr_matrix:
+        """The fitted feature matrix of texts whose embeddings are already computed."""
         normalized = SpacyNormalizer(pipeline=self.pipeline).transform(texts)
+        return self._stack(
+            self.word_.transform(normalized), self.char_.transform(normalized), embedded
+        )
+
+    def _scores(self, texts: list[str], embedded: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
         # Features in the weights' precision: a mixed product would copy the whole weight
         # matrix on every call (1.5 ms for one text at 10,000 tickets).
-        features = self._features(texts, normalized).astype(self.coef_.dtype, copy=False)
+        features = self._features(texts, embedded).astype(self.coef_.dtype, copy=False)
         scores = np.asarray(features @ self.coef_, dtype=np.float64) + self.intercept_
         if scores.shape[1] == 1:
             scores = np.column_stack([-scores[:, 0], scores[:, 0]]) / 2.0
         return scores
 
+    def assess(self, texts: Sequence[str]) -> Assessment:
+        """Probabilities and novelty in one pass (the embeddings serve both).
+
+        A model stored before novelty detection existed, or trained on too few labels to
+        calibrate it, flags nothing.
+        """
+        texts = list(texts)
+        embedded = embed(texts)
+        scores = self._scores(texts, embedded)
+        proba = softmax(scores, self.temperature_)
+        detector = getattr(self, "novelty_", None)
+        if detector is None:
+            none = np.zeros(len(texts))
+            return Assessment(proba, none, none.astype(bool), embedded)
+        novelty, novel = detector.score(scores, embedded, temperature=self.temperature_)
+        return Assessment(proba, novelty, novel, embedded)
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return temperature-calibrated class probabilities (rows sum to 1)."""
-        check_is_fitted(self)
         return softmax(self.decision_function(texts), self.temperature_)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:

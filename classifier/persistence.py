@@ -12,7 +12,10 @@ from classifier.model import TicketClassifier
 
 # Exactly the non-default types a TicketClassifier artifact contains (checked by a test
 # with skops.io.get_untrusted_types); anything else in an artifact is refused.
-TRUSTED_TYPES: tuple[str, ...] = ("classifier.model.TicketClassifier",)
+TRUSTED_TYPES: tuple[str, ...] = (
+    "classifier.model.TicketClassifier",
+    "classifier.novelty.NoveltyDetector",
+)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -13,6 +13,7 @@ from classifier.masking import mask_sensitive
 
 if TYPE_CHECKING:
     import spacy
+    from sklearn.utils import Tags
 
 BLANK_PIPELINE = "blank"
 
@@ -57,7 +58,7 @@ class SpacyNormalizer(TransformerMixin, BaseEstimator):
             for doc in nlp.pipe(lowered, batch_size=self.batch_size)
         ]
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type is private API
+    def __sklearn_tags__(self) -> Tags:
         """Declare the transformer stateless so sklearn does not demand fitted attributes."""
         tags = super().__sklearn_tags__()
         tags.requires_fit = False

@@ -36,14 +36,24 @@ def _from_json(value: float | None) -> float:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Minimum confidence per label for auto-applying a prediction; immutable so admins swap it."""
+    """Minimum confidence per label for auto-applying a prediction; immutable so admins swap it.
+
+    ``floor`` is the least confidence any single ticket needs, whatever its label's bar: the
+    bars guarantee precision on average over tickets like the history, and a ticket whose
+    own evidence is weak is not automated on the strength of the others.
+    """
 
     default: float
     per_label: Mapping[str, float] = field(default_factory=dict)
     never_auto: frozenset[str] = frozenset()
+    floor: float = 0.0
 
     def __post_init__(self) -> None:
         _check_threshold(self.default)
+        if not 0.0 <= self.floor <= 1.0:
+            raise ClassifierError(
+                f"The confidence floor must be between 0 and 1 (got {self.floor})."
+            )
         checked = {label: _check_threshold(value) for label, value in self.per_label.items()}
         object.__setattr__(self, "per_label", MappingProxyType(checked))
         object.__setattr__(self, "never_auto", frozenset(self.never_auto))
@@ -52,11 +62,15 @@ class Thresholds:
         """Return the confidence needed to automate this label (infinity means never)."""
         if label in self.never_auto:
             return NEVER
-        return self.per_label.get(label, self.default)
+        return max(self.per_label.get(label, self.default), self.floor)
 
     def with_default(self, value: float) -> Thresholds:
         """Return a copy with a new global threshold, for run-time admin changes."""
         return replace(self, default=value)
+
+    def with_floor(self, value: float) -> Thresholds:
+        """Return a copy with another per-ticket floor (the admins' run-time setting)."""
+        return replace(self, floor=value)
 
     def with_label(self, label: str, value: float | None) -> Thresholds:
         """Return a copy overriding one label's threshold (None removes the override)."""
@@ -73,6 +87,7 @@ class Thresholds:
             "default": _to_json(self.default),
             "per_label": {label: _to_json(v) for label, v in sorted(self.per_label.items())},
             "never_auto": sorted(self.never_auto),
+            "floor": self.floor,
         }
 
     @classmethod
@@ -82,6 +97,7 @@ class Thresholds:
             default=_from_json(data["default"]),
             per_label={label: _from_json(v) for label, v in data.get("per_label", {}).items()},
             never_auto=frozenset(data.get("never_auto", ())),
+            floor=float(data.get("floor", 0.0)),
         )
 
 
@@ -200,8 +216,8 @@ def fixed_sequence_threshold(
 
 def choose_thresholds(
     confidences: np.ndarray,
-    predicted: Sequence[str],
-    gold: Sequence[str],
+    predicted: Sequence[str] | np.ndarray,
+    gold: Sequence[str] | np.ndarray,
     *,
     target_precision: float,
     confidence_level: float = 0.95,
@@ -210,6 +226,7 @@ def choose_thresholds(
     label_counts: Mapping[str, int] | None = None,
     min_examples: int = 5,
     population_confidences: np.ndarray | None = None,
+    floor: float = 0.0,
 ) -> Thresholds:
     """Pick thresholds from held-out predictions so auto-applied precision is guaranteed.
 
@@ -225,7 +242,7 @@ def choose_thresholds(
     ``population_confidences`` are the same kind of confidences for every ticket that
     arrived, labelled or not; given them, the bound is about precision over those tickets
     rather than over the labelled ones, which people answered because they were hard
-    (``classifier.shift``).
+    (``classifier.shift``). ``floor`` is kept on the result (see ``Thresholds``).
     """
     if not 0.0 < target_precision < 1.0:
         raise ClassifierError("target_precision must be between 0 and 1 (exclusive).")
@@ -265,7 +282,7 @@ def choose_thresholds(
             )
             if override is not None:
                 overrides[label] = override
-    return Thresholds(default=default, per_label=overrides, never_auto=never_auto)
+    return Thresholds(default=default, per_label=overrides, never_auto=never_auto, floor=floor)
 
 
 def _label_override(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.alerts import Severity, alert_content
+from bot.services.alerts_channel import Severity, alert_content
 from bot.settings import Settings
 from storage.models import OutboxKind
 from storage.queries.alerts import record_alert

@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.alerts import Severity
-from bot.blocks.text import duration
+from bot.services.alerts_channel import Severity
 from bot.services.policy import current_policy
+from bot.services.readiness import DELIVERY_STUCK_AFTER
 from bot.services.stats import ServiceStats, service_stats
 from bot.settings import Settings
+from bot.words import duration
 from jobs.alerts import raise_alert
 from storage.queries.outbox import pending_summary
 
@@ -18,7 +19,6 @@ from storage.queries.outbox import pending_summary
 DRIFT_MIN_TICKETS = 30
 DRIFT_RISE_POINTS = 0.15
 DRIFT_RISE_FACTOR = 1.5
-DELIVERY_STUCK_AFTER = timedelta(minutes=10)
 
 
 def review_share(stats: ServiceStats) -> float | None:

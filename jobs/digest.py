@@ -1,38 +1,55 @@
-"""The daily digest job: compute yesterday's figures and queue the message."""
+"""The daily digest job: claim the day's slot, compute its figures and queue them as data.
+
+The slot is the latest `TRIAGE_DIGEST_HOUR`:00 UTC. Claiming it in the database is what keeps
+a digest from being skipped or doubled across a leader change: the daily trigger claims it on
+time, and a leader that starts after a missed slot claims it at once, late; a slot claimed
+already is never sent again.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.digest import build_digest
-from bot.services.alerts_channel import post_to_alerts
-from bot.services.policy import current_policy
-from bot.services.stats import service_stats
+from bot.services.alerts_channel import queue_for_alerts
+from bot.services.digest import digest_figures
 from bot.settings import Settings
-from classifier import Thresholds
-from storage.queries.model_versions import active_version
+from storage.models import OutboxKind
+from storage.queries.schedules import claim_slot
+
+DIGEST_JOB = "digest"
 
 
-def post_digest(*, session: Session, settings: Settings, now: datetime) -> bool:
-    """Queue the digest for the alerts channel; False when there is no channel to post to."""
+def digest_slot(now: datetime, hour: int) -> datetime:
+    """The latest daily digest time at or before `now`."""
+    today = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return today if today <= now else today - timedelta(days=1)
+
+
+def post_digest(
+    *, session: Session, settings: Settings, now: datetime, day_ending: datetime | None = None
+) -> bool:
+    """Queue the digest of the day up to `day_ending` (default `now`); False when there is no
+    channel to post to."""
     if not settings.alerts_channel:
         return False
-    stats = service_stats(session=session, now=now, days=1)
-    policy = current_policy(session=session, settings=settings)
-    version = active_version(session=session)
-    thresholds = (
-        None if version is None else policy.thresholds_for(Thresholds.from_dict(version.thresholds))
+    figures = digest_figures(session=session, settings=settings, now=day_ending or now)
+    return queue_for_alerts(
+        OutboxKind.DIGEST,
+        {"digest": figures.to_json()},
+        session=session,
+        settings=settings,
+        now=now,
     )
-    never: frozenset[str] = frozenset() if thresholds is None else thresholds.never_auto
-    per_label = {} if thresholds is None else dict(thresholds.per_label)
-    message = build_digest(
-        stats,
-        model_version=None if version is None else version.id,
-        default_threshold=None if thresholds is None else thresholds.default,
-        label_thresholds={label: v for label, v in per_label.items() if label not in never},
-        never_auto=len(never),
-        paused=policy.paused,
-    )
-    return post_to_alerts(message, session=session, settings=settings, now=now)
+
+
+def send_due_digest(*, session: Session, settings: Settings, now: datetime) -> bool:
+    """Queue the digest for the latest slot unless one was queued for it already.
+
+    A late digest reports the same day as an on-time one would: the 24 hours up to its slot.
+    """
+    slot = digest_slot(now, settings.digest_hour)
+    if not claim_slot(DIGEST_JOB, slot, session=session, now=now):
+        return False
+    return post_digest(session=session, settings=settings, now=now, day_ending=slot)

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.blocks.alerts import Severity
-from bot.blocks.text import counted, duration
+from bot.services.alerts_channel import Severity
+from bot.services.reminders import queue_reminder
 from bot.settings import Settings
+from bot.words import counted, duration
 from jobs.alerts import raise_alert
-from storage.models import OutboxKind, Ticket, TicketStatus
-from storage.queries.outbox import enqueue
+from storage.models import Ticket, TicketStatus
 
 # (channel, ts) -> permalink, or None when Slack cannot say (the ticket number is shown then).
 Permalink = Callable[[str, str], str | None]
@@ -43,18 +43,7 @@ def send_reminders(*, session: Session, settings: Settings, now: datetime) -> in
     due = [t for t in _waiting(session=session, older_than=now - after) if t.reminded_at is None]
     for ticket in due:
         ticket.reminded_at = now
-        waited = duration((now - ticket.created_at).total_seconds())
-        enqueue(
-            OutboxKind.THREAD_REPLY,
-            session=session,
-            now=now,
-            ticket_id=ticket.id,
-            payload={
-                "channel": ticket.slack_channel,
-                "thread_ts": ticket.slack_ts,
-                "text": f"Still waiting for a label after {waited}.",
-            },
-        )
+        queue_reminder(ticket, session=session, now=now)
     return len(due)
 
 

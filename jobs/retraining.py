@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks.alerts import Severity
 from bot.errors import TriageError
+from bot.services.alerts_channel import Severity
 from bot.services.models import Progress, TrainingOutcome, enough_to_train, retrain
 from bot.services.policy import RETRAIN_REQUESTED, current_policy
 from bot.settings import Settings
-from classifier import ClassifierError, Metrics
+from classifier import Metrics
 from classifier.model import reporting_fit_progress
 from jobs.alerts import raise_alert
 from storage.database import unit_of_work
@@ -42,11 +42,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FINISHED = (TrainingRunStatus.SUCCEEDED, TrainingRunStatus.FAILED)
 
 
-class Cancelled(Exception):
+class Cancelled(TriageError):
     """The worker is shutting down or lost its lease; training stops at its next progress point."""
 
     def __init__(self, stage: str) -> None:
-        super().__init__(stage)
+        super().__init__(f"stopped at {stage!r}")
         self.stage = stage
 
 
@@ -165,7 +165,9 @@ def run_retraining(
         session.add(run)
         session.flush()
         run_id = run.id
-    tuned = settings.with_overrides(target_precision=policy.target_precision)
+    tuned = settings.with_overrides(
+        target_precision=policy.target_precision, confidence_floor=policy.confidence_floor
+    )
     heartbeat = Heartbeat(factory, run_id, now, should_stop)
     ending = _Ending(factory, run_id, settings, now, request)
     try:
@@ -177,7 +179,7 @@ def run_retraining(
             error=f"stopped at {stop.stage!r}: the worker was shutting down or lost the "
             "scheduler lease",
         )
-    except (TriageError, ClassifierError) as error:
+    except TriageError as error:
         return ending(TrainingRunStatus.FAILED, error=error.reason)
     except Exception as error:  # noqa: BLE001 - a failed job must still leave a record and an alert
         log.exception("retraining failed", extra={"run": run_id})
@@ -298,6 +300,7 @@ def _announce(
         *metric_deltas(outcome.candidate, outcome.incumbent),
         f"trained on {outcome.n_examples:,} tickets; judged on the "
         f"{outcome.holdout_size:,} most recent answers",
+        *novelty_lines(outcome),
     ]
     if outcome.promoted:
         raise_alert(
@@ -327,6 +330,25 @@ def _announce(
             now=now,
             rate_limited=False,
         )
+
+
+def novelty_lines(outcome: TrainingOutcome) -> list[str]:
+    """What the new model's novelty detector was measured to do on held-out tickets."""
+    report = outcome.novelty
+    lines = []
+    if report is None:
+        lines.append("novelty detection: off (too few labels, or no false alarms allowed)")
+    else:
+        recall = report["recall_held_out_labels"]
+        caught = "an unmeasured share" if recall is None else f"{recall:.0%}"
+        lines.append(
+            f"novelty detection: {report['false_alarm_measured']:.1%} false alarms on "
+            f"held-out known tickets (allowed {report['false_alarm_target']:.0%}); catches "
+            f"{caught} of tickets from labels it never saw"
+        )
+    if outcome.topics_learned:
+        lines.append(f"new topics learned and closed: {outcome.topics_learned}")
+    return lines
 
 
 def metric_deltas(candidate: Metrics, incumbent: Metrics | None) -> list[str]:

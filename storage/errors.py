@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from classifier.errors import TriageError
 
-class StorageError(Exception):
+
+class StorageError(TriageError):
     """A storage problem the operator can fix; the message says how."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class SchemaNotCurrent(StorageError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
@@ -27,6 +28,31 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to `revision`."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to `revision` (a revision id, or `-1` for one step)."""
+    command.downgrade(alembic_config(engine), revision)
+
+
+def history() -> list[tuple[str, str | None, str]]:
+    """(revision, the revision it follows, its one-line description), newest first."""
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return [
+        (rev.revision, _single(rev.down_revision), (rev.doc or "").strip())
+        for rev in script.walk_revisions()
+    ]
+
+
+def known_revision(revision: str) -> bool:
+    """Whether `revision` names a migration this code has."""
+    return any(rev == revision for rev, _, _ in history())
+
+
+def _single(down: str | Sequence[str] | None) -> str | None:
+    if down is not None and not isinstance(down, str):
+        return ",".join(down)
+    return down
 
 
 def head_revision() -> str | None:

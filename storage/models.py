@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -18,7 +17,6 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
-    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -26,6 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from classifier.decision import Decision
+
+State = TypeVar("State", bound=StrEnum)
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -57,6 +59,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class StateColumn(TypeDecorator[State], Generic[State]):
+    """A state stored as its enum's string value and read back as the enum member.
+
+    A value outside the enum is refused before it reaches the database, so a typo'd state
+    in a query or a write fails loudly; the column stays a plain string (no migration).
+    """
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[State], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: State | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(self.enum(value).value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> State | None:
+        return None if value is None else self.enum(value)
+
+
 class Base(DeclarativeBase):
     """Declarative base with a naming convention and timezone-aware timestamps."""
 
@@ -71,6 +94,7 @@ class TicketStatus(StrEnum):
     AUTO = "auto"  # labelled by the model (possibly also sampled for an audit)
     LABELLED = "labelled"  # labelled by a person
     IMPORTED = "imported"  # labelled history brought in by `triage import`
+    NO_LABEL = "no_label"  # a person said none of the labels fits ("none of these")
 
 
 class ModelStatus(StrEnum):
@@ -119,7 +143,7 @@ class ModelVersion(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[ModelStatus] = mapped_column(StateColumn(ModelStatus), index=True)
     # NULL once pruned (storage.queries.model_versions.prune_artifacts): metrics stay.
     artifact: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -148,8 +172,9 @@ class Ticket(Base):
     source: Mapped[str] = mapped_column(String(100), default="api")
     external_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))
-    decision: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[TicketStatus] = mapped_column(StateColumn(TicketStatus))
+    # What the decision rule chose (auto, audit, review); None for imported history.
+    decision: Mapped[Decision | None] = mapped_column(StateColumn(Decision))
     predicted_label: Mapped[str | None] = mapped_column(String(100))
     confidence: Mapped[float | None] = mapped_column(Float)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
@@ -168,6 +193,12 @@ class Ticket(Base):
     # Stages of chasing a pending review; each happens at most once per ticket.
     reminded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    # How unlike the labelled history the model found it (0-1), and whether that sent it to
+    # people whatever its confidence: past the detector's cutoff, or like an open new topic.
+    novelty: Mapped[float | None] = mapped_column(Float)
+    novel: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The new topic (a cluster of novel tickets) it belongs to, once one was found.
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"), index=True)
 
     reviews: Mapped[list[Review]] = relationship(back_populates="ticket", order_by="Review.id")
 
@@ -180,12 +211,46 @@ class Review(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     slack_user: Mapped[str] = mapped_column(String(64))
-    label: Mapped[str | None] = mapped_column(String(100))  # None for a skip
-    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(100))  # None: a skip or "none of these"
+    # "None of these": no label fits; with, optionally, the name the person would give one.
+    no_label: Mapped[bool] = mapped_column(Boolean, default=False)
+    proposed_label: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[ReviewKind] = mapped_column(StateColumn(ReviewKind))
     created_at: Mapped[datetime]
     undone_at: Mapped[datetime | None]
 
     ticket: Mapped[Ticket] = relationship(back_populates="reviews")
+
+
+class TopicStatus(StrEnum):
+    """Life of a new topic: found, then turned into a label, dismissed, or learned."""
+
+    OPEN = "open"  # similar tickets go to people; admins see a label suggestion
+    CREATED = "created"  # an admin created its label and re-asked its tickets
+    DISMISSED = "dismissed"  # an admin said it is not a new kind of ticket
+    LEARNED = "learned"  # every ticket was answered and a model trained on them went live
+
+
+class Topic(Base):
+    """A cluster of tickets unlike any label that arrived close together: a new topic.
+
+    While open, an arriving ticket like it (cosine similarity to the centroid at least
+    `radius`) is novel too, so people see the whole topic until it is labelled and learned.
+    """
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[TopicStatus] = mapped_column(StateColumn(TopicStatus), index=True)
+    proposed_label: Mapped[str] = mapped_column(String(100))
+    keywords: Mapped[list[Any]] = mapped_column(JSON)
+    centroid: Mapped[list[Any]] = mapped_column(JSON)  # unit embedding (classifier.embed)
+    radius: Mapped[float] = mapped_column(Float)
+    found_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(100))  # the label created from it
 
 
 class AuditLogEntry(Base):
@@ -220,8 +285,12 @@ class OutboxKind(StrEnum):
     THREAD_REPLY = "thread_reply"  # text reply in a ticket's thread (long text, intake outcome)
     ROUTE = "route"  # the labelled ticket posted to its label's route channel
     CALLBACK = "callback"  # the outcome POSTed to the ticket's callback_url
-    CHANNEL_MESSAGE = "channel_message"  # a prepared message (announcements, digests)
+    ANNOUNCEMENT = "announcement"  # an admin change for the alerts channel: its AdminChange data
+    DIGEST = "digest"  # the daily digest for the alerts channel: its figures as data
     ALERT = "alert"  # an ops alert, posted or edited from its row's current state
+    # A finished Slack message. Nothing queues one since migration 0006 (announcements and
+    # digests travel as data); rows queued before it are still delivered.
+    CHANNEL_MESSAGE = "channel_message"
 
 
 class OutboxMessage(Base):
@@ -235,7 +304,7 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[OutboxKind] = mapped_column(StateColumn(OutboxKind, 32))
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("tickets.id", ondelete="CASCADE"), index=True
     )
@@ -261,6 +330,25 @@ class Lease(Base):
     expires_at: Mapped[datetime]
 
 
+class WorkerHeartbeat(Base):
+    """One worker process's latest sign of life, and whether it held the scheduler lease.
+
+    Written in the same transaction as each lease renewal (every third of the lease), so the
+    web process and `triage worker --check` can tell a leader, a live standby and a dead one
+    apart. `led_at` outlives the term: how long no worker has led is known after a shutdown.
+    """
+
+    __tablename__ = "worker_heartbeats"
+
+    holder: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(128), index=True)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    leading: Mapped[bool] = mapped_column(Boolean, default=False)
+    leading_since: Mapped[datetime | None]
+    led_at: Mapped[datetime | None]  # the last beat while holding the lease
+
+
 class TrainingRunStatus(StrEnum):
     """How a retraining ended; RUNNING rows with a stale heartbeat were killed."""
 
@@ -278,7 +366,7 @@ class TrainingRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trigger: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[TrainingRunStatus] = mapped_column(StateColumn(TrainingRunStatus), index=True)
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
@@ -318,11 +406,12 @@ class AlertState(Base):
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
 
 
-# APScheduler's SQLAlchemyJobStore table, declared here so Alembic owns the schema.
-apscheduler_jobs = Table(
-    "apscheduler_jobs",
-    Base.metadata,
-    Column("id", String(191), primary_key=True),
-    Column("next_run_time", Float(25), index=True),
-    Column("job_state", LargeBinary, nullable=False),
-)
+class ScheduleSlot(Base):
+    """The latest slot a scheduled job ran for (the digest's day), so a leader that takes over
+    after a missed slot runs it once, late, and two leaders never both run one slot."""
+
+    __tablename__ = "schedule_slots"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[datetime]
+    claimed_at: Mapped[datetime]

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from bot.clock import utc_now
 from bot.services.policy import PAUSED, TARGET_PRECISION
 from storage.database import create_db_engine, session_factory
+from storage.migrate import head_revision, history
 from storage.models import ModelVersion, TrainingRun
 from storage.queries.runtime_settings import set_runtime_setting
 from tests.conftest import SAMPLE_HOLDOUT
@@ -163,3 +165,39 @@ def test_train_without_labelled_tickets_fails_in_one_line(tmp_path: Path) -> Non
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("triage: error: Training #1 failed: Not enough labelled tickets")
+
+
+def test_version_prints_the_package_version(tmp_path: Path) -> None:
+    result = triage("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"triage-loop {version('triage-loop')}"
+
+
+def test_db_current_history_and_downgrade(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    head = head_revision()
+    assert "has no schema yet" in triage("db", "current", cwd=tmp_path, **env).stdout
+    assert triage("db", "upgrade", cwd=tmp_path, **env).returncode == 0
+    current = triage("db", "current", cwd=tmp_path, **env)
+    assert current.stdout.strip().endswith(f"is at migration {head}, the newest this code knows.")
+
+    listed = triage("db", "history", cwd=tmp_path, **env).stdout.splitlines()
+    assert [line.split()[0] for line in listed] == [rev for rev, _, _ in history()]
+    assert listed[0].endswith("<- the database") and listed[-1].startswith("0001  initial")
+
+    previous = history()[1][0]
+    down = triage("db", "downgrade", "-1", cwd=tmp_path, **env)
+    assert down.returncode == 0, down.stderr
+    assert f"downgraded from migration {head} to {previous}." in down.stdout
+    behind = triage("db", "current", cwd=tmp_path, **env).stdout
+    assert f"is at migration {previous}; this code needs {head}" in behind
+    refused = triage("serve", cwd=tmp_path, **env)
+    assert refused.returncode == 2 and "Run `triage db upgrade`" in refused.stderr
+
+    unknown = triage("db", "downgrade", "0099", cwd=tmp_path, **env)
+    assert unknown.returncode == 2
+    assert (
+        unknown.stderr.strip()
+        == "triage: error: No migration 0099; `triage db history` lists them."
+    )
+    assert triage("db", "upgrade", cwd=tmp_path, **env).returncode == 0

@@ -38,6 +38,7 @@ from bot.sandbox.slack import (
     signed_view_submission,
     slash_command_fields,
 )
+from bot.sandbox.slack.waiting import wait_until
 
 TOKEN = "xoxb-test"
 BLOCKS: list[dict[str, Any]] = [
@@ -371,11 +372,8 @@ def test_socket_refuses_tickets_it_did_not_issue(fake_slack: FakeSlack) -> None:
 
 
 async def _until(condition: Any, what: str, timeout: float = 5.0) -> None:
-    """Let the event loop run until condition() holds, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
+    """Let the event loop run while `condition()` is awaited in a thread (the one wait)."""
+    await asyncio.to_thread(wait_until, condition, timeout=timeout, what=what)
 
 
 def test_socket_mode_client_is_greeted_served_and_reconnected(fake_slack: FakeSlack) -> None:

@@ -1,4 +1,7 @@
-"""Every HTTP answer is JSON, errors included: 4xx with the reason, 500 without a traceback."""
+"""Every HTTP answer is JSON, errors included: the reason with its status, never a traceback.
+
+Each error body carries the request id, the key to the request's log lines.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +13,51 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.api.request_ids import current_request_id
 from bot.errors import TriageError
+from classifier.errors import ClassifierError
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Internal error; the details are in the logs."
 
 
+def http_status(error: TriageError) -> int:
+    """The bot's errors name their status; a storage or model problem is ours, not the caller's."""
+    if isinstance(error, StorageError):
+        return 503
+    if isinstance(error, ClassifierError):
+        return 500
+    return int(getattr(error, "status", 400))
+
+
+def error_response(reason: str, status: int) -> JSONResponse:
+    """`{"error": reason, "request_id": ...}` with `status`."""
+    return JSONResponse({"error": reason, "request_id": current_request_id()}, status_code=status)
+
+
 async def triage_error_response(_request: Request, error: Exception) -> JSONResponse:
-    """Our errors become JSON with the reason and their status code."""
+    """Every error of the family becomes JSON with its reason, never a traceback."""
     assert isinstance(error, TriageError)
-    return JSONResponse({"error": error.reason}, status_code=error.status)
+    status = http_status(error)
+    if status >= 500:
+        log.warning("request refused", extra={"error": error.reason, "status": status})
+    return error_response(error.reason, status)
 
 
 async def not_found(_request: Request, _error: Exception) -> JSONResponse:
-    return JSONResponse({"error": "No such endpoint."}, status_code=404)
+    return error_response("No such endpoint.", 404)
 
 
 async def not_allowed(_request: Request, _error: Exception) -> JSONResponse:
-    return JSONResponse({"error": "Method not allowed here."}, status_code=405)
+    return error_response("Method not allowed here.", 405)
 
 
 async def http_error(_request: Request, error: Exception) -> JSONResponse:
     """Any other HTTP error Starlette raises, as JSON like every other answer."""
     assert isinstance(error, HTTPException)
-    return JSONResponse({"error": error.detail}, status_code=error.status_code)
+    return error_response(error.detail, error.status_code)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
@@ -73,5 +96,5 @@ class JsonServerErrors:
             if started:
                 raise
             log.exception("request failed", extra={"path": scope.get("path")})
-            response = JSONResponse({"error": INTERNAL_ERROR}, status_code=500)
+            response = error_response(INTERNAL_ERROR, 500)
             await response(scope, receive, send)

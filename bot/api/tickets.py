@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse
 from bot.api.auth import require_token
 from bot.deps import Deps
 from bot.errors import NotFound, TriageError
-from bot.services.intake import submit_under_current_policy, validate_new_ticket
+from bot.services.intake import validate_new_ticket
+from bot.services.ticket_view import public_view
 from storage.database import unit_of_work
 from storage.models import Ticket
 
@@ -51,24 +52,6 @@ async def read_json(request: Request) -> dict[str, Any]:
     return parsed
 
 
-def ticket_json(ticket: Ticket) -> dict[str, Any]:
-    """The public view of a ticket."""
-    return {
-        "id": ticket.id,
-        "status": ticket.status,
-        "decision": ticket.decision,
-        "label": ticket.final_label,
-        "suggested_label": ticket.predicted_label,
-        "confidence": ticket.confidence,
-        "model_version": ticket.model_version_id,
-        "source": ticket.source,
-        "external_id": ticket.external_id,
-        "created_at": ticket.created_at.isoformat(),
-        "decided_by": ticket.decided_by,
-        "decided_at": None if ticket.decided_at is None else ticket.decided_at.isoformat(),
-    }
-
-
 def create_ticket_endpoint(deps: Deps) -> Any:
     """POST: 201 with the new ticket, or 200 with the one already made for this external id."""
 
@@ -84,21 +67,8 @@ def create_ticket_endpoint(deps: Deps) -> Any:
             metadata=fields.get("metadata"),
         )
 
-        def create() -> tuple[dict[str, Any], bool]:
-            result = submit_under_current_policy(
-                new,
-                factory=deps.factory,
-                model=deps.models.get,
-                settings=deps.settings,
-                now=deps.now(),
-                rng=deps.rng,
-            )
-            return ticket_json(result.ticket), result.created
-
-        body, created = await asyncio.to_thread(create)
-        if created:
-            deps.wake_deliveries()
-        return JSONResponse(body, status_code=201 if created else 200)
+        result = await deps.submit_ticket(new)
+        return JSONResponse(public_view(result.ticket), status_code=201 if result.created else 200)
 
     return create_ticket
 
@@ -114,7 +84,7 @@ def get_ticket_endpoint(deps: Deps) -> Any:
             with unit_of_work(deps.factory) as session:
                 valid = raw_id.isdigit() and len(raw_id) < 10
                 ticket = session.get(Ticket, int(raw_id)) if valid else None
-                return None if ticket is None else ticket_json(ticket)
+                return None if ticket is None else public_view(ticket)
 
         body = await asyncio.to_thread(load)
         if body is None:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from bot.blocks.text import SECTION_LIMIT, counted, shorten, slack_time
+from bot.blocks.text import SECTION_LIMIT, shorten, slack_time
+from bot.services.alerts_channel import Severity
+from bot.words import counted
 
-
-class Severity(StrEnum):
-    """Shown as the leading emoji, so the channel can be scanned at a glance."""
-
-    INFO = "ℹ️"
-    WARNING = "⚠️"
-    FAILURE = "🚨"
+SEVERITY_EMOJI = {Severity.INFO: "ℹ️", Severity.WARNING: "⚠️", Severity.FAILURE: "🚨"}
 
 
 def build_alert(
@@ -28,7 +23,7 @@ def build_alert(
 ) -> dict[str, Any]:
     """An alert message; `repeats` counts later occurrences edited into it by the rate limit
     (the content then is the newest occurrence's, seen at `last_seen`)."""
-    first = f"{severity.value}  *{headline}*"
+    first = f"{SEVERITY_EMOJI[severity]}  *{headline}*"
     if repeats:
         latest = f", latest {slack_time(last_seen, '{time}')}" if last_seen else ""
         first += f" _(happened {counted(repeats, 'more time')}{latest})_"
@@ -42,25 +37,13 @@ def build_alert(
     if details:
         text = shorten("\n".join(f"• {line}" for line in details), SECTION_LIMIT)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
-    return {"text": f"{severity.value} {headline}", "blocks": blocks}
-
-
-def alert_content(
-    severity: Severity, headline: str, *, what_to_do: str = "", details: list[str] | None = None
-) -> dict[str, Any]:
-    """What an alert says, as stored with it so its message can be rebuilt when it repeats."""
-    return {
-        "severity": severity.name,
-        "headline": headline,
-        "what_to_do": what_to_do,
-        "details": list(details or []),
-    }
+    return {"text": f"{SEVERITY_EMOJI[severity]} {headline}", "blocks": blocks}
 
 
 def build_alert_from(
     content: dict[str, Any], *, repeats: int = 0, last_seen: datetime | None = None
 ) -> dict[str, Any]:
-    """The message for stored alert content (see `alert_content`)."""
+    """The message for stored alert content (see `bot.services.alerts_channel.alert_content`)."""
     return build_alert(
         Severity[content["severity"]],
         content["headline"],

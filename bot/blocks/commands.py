@@ -6,9 +6,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.text import SECTION_LIMIT, counted, duration, escape, slack_time
+from bot.blocks.text import SECTION_LIMIT, escape, slack_time
 from bot.services.stats import PendingTicket, ReviewerStats, ServiceStats
-from storage.models import Label, ModelVersion
+from bot.words import counted, duration
+from storage.models import Label, ModelStatus, ModelVersion
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 MAX_LIST_BLOCKS = 40
@@ -47,27 +48,6 @@ def _lines_to_sections(lines: Sequence[str]) -> list[dict[str, Any]]:
     if current:
         blocks.append(_section(current))
     return blocks
-
-
-def build_announcement(actor: str, summary: str) -> dict[str, Any]:
-    """The alerts-channel post for an admin change: what happened, by whom."""
-    text = f"ℹ️  {summary}"
-    return {
-        "text": f"{summary} (by <@{actor}>)",
-        "blocks": [_section(text), _context(f"Changed by <@{actor}> with /triage")],
-    }
-
-
-def change_reply(summary: str, *, changed: bool, alerts_channel: str | None) -> dict[str, Any]:
-    """The admin's own confirmation, saying where the change was announced."""
-    if not changed:
-        return text_message(f"{summary} Nothing changed.")
-    where = (
-        f" Announced in {channel_mention(alerts_channel)}."
-        if alerts_channel
-        else " (No alerts channel is set, so it was not announced.)"
-    )
-    return text_message(summary + where)
 
 
 def retrain_reply(alerts_channel: str | None) -> dict[str, Any]:
@@ -179,7 +159,7 @@ def _model_line(version: ModelVersion) -> str:
         parts.append(f"automated {holdout['coverage']:.0%}")
     parts.append(f"{version.n_examples:,} examples")
     parts.append(slack_time(version.created_at, "{date_short}"))
-    if metrics.get("gate") and version.status == "rejected":
+    if metrics.get("gate") and version.status == ModelStatus.REJECTED:
         parts.append(escape(str(metrics["gate"])))
     return " · ".join(parts)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.blocks.text import counted, duration, escape
+from bot.blocks.text import escape
+from bot.services.digest import DigestFigures
+from bot.words import counted, duration
 
 
 def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def _threshold(value: float) -> str:
-    return "never" if value > 1 else f"{value:.2f}"
+def _threshold(value: float | None) -> str:
+    return "never" if value is None or value > 1 else f"{value:.2f}"
 
 
 LABELS_SHOWN = 5
@@ -22,16 +24,13 @@ LABELS_SHOWN = 5
 def describe_model(
     model_version: int | None,
     default_threshold: float | None,
-    label_thresholds: Mapping[str, float],
+    label_thresholds: Mapping[str, float | None],
     never_auto: int,
 ) -> str:
     """`v7, threshold 0.82 · per label: a 0.90, b 0.70 (+3 more) · never automatic: 2 labels`."""
     if model_version is None:
         return "no active model (everything goes to review)"
-    parts = [
-        f"v{model_version}, threshold "
-        + ("never" if default_threshold is None else _threshold(default_threshold))
-    ]
+    parts = [f"v{model_version}, threshold {_threshold(default_threshold)}"]
     if label_thresholds:
         named = sorted(label_thresholds.items())
         shown = ", ".join(f"{escape(label)} {_threshold(v)}" for label, v in named[:LABELS_SHOWN])
@@ -42,17 +41,9 @@ def describe_model(
     return " · ".join(parts)
 
 
-def build_digest(
-    stats: Any,
-    *,
-    model_version: int | None,
-    default_threshold: float | None,
-    label_thresholds: Mapping[str, float],
-    never_auto: int,
-    paused: bool,
-) -> dict[str, Any]:
-    """`stats` is a ServiceStats for the last day; the rest describes the active model and
-    the thresholds in force (the tuned ones with the admins' overrides on top)."""
+def build_digest(stats: DigestFigures) -> dict[str, Any]:
+    """The digest for one day's figures, the active model and the thresholds in force (the
+    tuned ones with the admins' overrides on top)."""
     audit = "no audits answered"
     if stats.audit_precision is not None and stats.audit_interval is not None:
         low, high = stats.audit_interval
@@ -63,13 +54,15 @@ def build_digest(
             f"p50 {duration(stats.review_latency_p50)}, "
             f"p90 {duration(stats.review_latency_p90 or 0)}"
         )
-    model = describe_model(model_version, default_threshold, label_thresholds, never_auto)
+    model = describe_model(
+        stats.model_version, stats.default_threshold, stats.label_thresholds, stats.never_auto
+    )
     lines = [
         f"*Tickets in:* {stats.tickets_in} · automated {stats.automated} "
         f"({_rate(stats.automation_rate)}) · reviewed by people {stats.reviewed}",
         f"*Audit precision:* {audit}",
         f"*Review time:* {latency} · *waiting now:* {stats.pending}",
-        f"*Model:* {model}" + (" · ⏸️ paused: everything goes to review" if paused else ""),
+        f"*Model:* {model}" + (" · ⏸️ paused: everything goes to review" if stats.paused else ""),
     ]
     if stats.confused_pairs:
         pairs = ", ".join(

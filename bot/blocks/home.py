@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks.commands import pending_lines, precision_text
-from bot.blocks.text import counted, escape
+from bot.blocks.text import escape
 from bot.services.stats import HomeFigures
+from bot.words import counted
 
 HOME_RETRAIN = "triage_home_retrain"
 HOME_PAUSE = "triage_home_pause"

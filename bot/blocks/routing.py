@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.blocks.text import escape, percent, quote
+from bot.blocks.text import escape, quote
+from bot.words import percent
+from classifier import Decision
+from storage.models import TicketStatus
 
 
 class LabelledTicket(Protocol):
@@ -13,8 +16,8 @@ class LabelledTicket(Protocol):
     id: int
     text: str
     source: str
-    status: str
-    decision: str | None
+    status: TicketStatus
+    decision: Decision | None
     final_label: str | None
     confidence: float | None
     decided_by: str | None
@@ -42,7 +45,8 @@ def build_route_message(ticket: LabelledTicket) -> dict[str, Any]:
 
 def build_intake_reply(ticket: LabelledTicket, *, review_channel: str | None) -> dict[str, Any]:
     """Tell the person who posted in the intake channel what happened to their message."""
-    if ticket.final_label and ticket.decision in ("auto", "audit") and not ticket.decided_by:
+    automatic = ticket.decision in (Decision.AUTO, Decision.AUDIT)
+    if ticket.final_label and automatic and not ticket.decided_by:
         text = f"Ticket #{ticket.id}: labelled *{escape(ticket.final_label)}* {_who(ticket)}."
     else:
         where = f" in <#{review_channel}>" if review_channel else ""
@@ -58,7 +62,7 @@ def build_intake_outcome(ticket: LabelledTicket) -> dict[str, Any]:
 
 def build_undone_notice(ticket: LabelledTicket, *, label: str, by: str) -> dict[str, Any]:
     """What a route post or an intake-thread outcome becomes when its label is undone."""
-    if ticket.status == "pending":
+    if ticket.status == TicketStatus.PENDING:
         after = "it is waiting for a label again"
     else:  # an audit answer undone: the model's label is back
         after = f"the automatic label *{escape(ticket.final_label or '')}* stands"

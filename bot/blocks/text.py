@@ -54,28 +54,3 @@ def chunks(text: str, size: int) -> list[str]:
 def slack_time(moment: datetime, token: str = "{date_short_pretty} {time}") -> str:
     """A Slack date token: each reader sees it in their own time zone (`{ago}` stays fresh)."""
     return f"<!date^{int(moment.timestamp())}^{token}|{moment:%Y-%m-%d %H:%M} UTC>"
-
-
-def duration(seconds: float) -> str:
-    """A short human duration: 45 s, 2 min, 3 h 5 min, 2 d 4 h."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
-def counted(count: int, noun: str) -> str:
-    """`1 ticket`, `2 tickets`: a count with its noun in the right number (regular plurals)."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def percent(probability: float) -> str:
-    """0.5432 -> '54%'."""
-    return f"{probability:.0%}"

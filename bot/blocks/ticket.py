@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from bot.blocks import ids
 from bot.blocks.text import (
@@ -12,13 +11,14 @@ from bot.blocks.text import (
     OPTION_TEXT_LIMIT,
     SECTION_LIMIT,
     chunks,
-    duration,
     escape,
-    percent,
     quote,
     shorten,
     slack_time,
 )
+from bot.services.cards import Decided, TicketCard
+from bot.words import duration, percent
+from storage.models import ReviewKind
 
 STATIC_SELECT_LIMIT = 100  # Slack's cap on options; more labels need a searchable external select
 AUDIT_NOTE = (
@@ -26,42 +26,11 @@ AUDIT_NOTE = (
 )
 
 
-@dataclass(frozen=True)
-class Decided:
-    """The label a person settled on, and until when they may take it back."""
-
-    label: str
-    by: str
-    at: datetime
-    undo_until: datetime | None = None
-
-
-@dataclass(frozen=True)
-class TicketCard:
-    """Everything the message shows, gathered from the database by the caller."""
-
-    ticket_id: int
-    text: str
-    source: str
-    created_at: datetime
-    kind: Literal["review", "audit"]
-    labels: tuple[str, ...]
-    suggestions: tuple[tuple[str, float], ...] = ()
-    model_version: int | None = None
-    threshold: float | None = None
-    waiting: int = 0
-    skipped_by: tuple[str, ...] = ()
-    votes: tuple[tuple[str, str], ...] = ()
-    quorum: int = 1
-    decided: Decided | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def build_ticket_message(card: TicketCard, *, now: datetime) -> dict[str, Any]:
     """The message for the card's current state (posted first, then updated in place)."""
     if card.decided is not None:
         return _decided(card, card.decided, now)
-    if card.kind == "audit":
+    if card.kind == ReviewKind.AUDIT:
         return _audit(card)
     return _review(card)
 
@@ -207,7 +176,7 @@ def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any
     line = f"✅  *{escape(decided.label)}* — chosen by <@{decided.by}> after {waited}"
     if card.suggestions:
         suggested, probability = card.suggestions[0]
-        verdict = "model suggested" if card.kind == "review" else "model had applied"
+        verdict = "model suggested" if card.kind == ReviewKind.REVIEW else "model had applied"
         line += f" · {verdict} {escape(suggested)} ({percent(probability)})"
     section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": line}}
     if decided.undo_until is not None and now < decided.undo_until:
@@ -219,7 +188,7 @@ def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any
         }
     blocks = [
         {**section, "block_id": ids.ticket_block_id(card.ticket_id, "decided")},
-        _header(card, "🔎  Audit · " if card.kind == "audit" else "📥  "),
+        _header(card, "🔎  Audit · " if card.kind == ReviewKind.AUDIT else "📥  "),
         _quote(card),
     ]
     note = _people_note(card)
@@ -236,3 +205,8 @@ def build_full_text_reply(text: str) -> dict[str, Any]:
     pieces = chunks(text, SECTION_LIMIT - 10)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": p}} for p in pieces[:49]]
     return {"text": "Full ticket text", "blocks": blocks}
+
+
+def build_reminder(waited_seconds: float) -> dict[str, Any]:
+    """The thread reply on a review still waiting for a label (never @channel)."""
+    return {"text": f"Still waiting for a label after {duration(waited_seconds)}."}

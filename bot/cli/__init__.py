@@ -6,13 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from bot.cli import data, demo, modelling, sandbox, serve, worker
 from bot.errors import TriageError
 from bot.logs import configure_logging
 from bot.settings import Settings
-from classifier import ClassifierError
-from storage.errors import StorageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triage",
         description="Human-in-the-loop ticket triage: import, train, classify, serve Slack.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"triage-loop {version('triage-loop')}"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (data, modelling, demo, sandbox, serve, worker):
@@ -39,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level = "WARNING"
         configure_logging(level)
         return int(args.handler(args, settings) or 0)
-    except (TriageError, ClassifierError, StorageError) as error:
+    except TriageError as error:
         print(f"triage: error: {error.reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

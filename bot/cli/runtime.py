@@ -10,7 +10,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
+from bot.delivery import slack_client
 from bot.settings import Settings
+from bot.startup import resolve_channels, warn_about_platform
 from storage.database import create_db_engine, session_factory
 from storage.migrate import ensure_current
 
@@ -27,6 +29,15 @@ def open_database(
         yield engine, session_factory(engine)
     finally:
         engine.dispose()
+
+
+def started_checks(settings: Settings) -> Settings:
+    """What `serve` and `worker` check before starting: channel names become IDs (the
+    worker posts with the bot token alone), and a SQLite file where it cannot be shared is
+    warned of."""
+    warn_about_platform(settings)
+    client = slack_client(settings) if settings.slack_bot_token else None
+    return resolve_channels(settings, client)
 
 
 class StageProgress:

@@ -1,15 +1,25 @@
-"""`triage serve`: the web process (Procfile `web`)."""
+"""`triage serve`: the web process (Procfile `web`), one or WEB_CONCURRENCY of them on PORT."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
-from bot.cli.runtime import open_database
+from bot.cli.runtime import open_database, started_checks
+from bot.logs import configure_logging
 from bot.server import build_web_process
 from bot.settings import Settings
+from storage.database import create_db_engine
+from storage.migrate import ensure_current
+
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def register(commands: Any) -> None:
@@ -21,16 +31,67 @@ def register(commands: Any) -> None:
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run until SIGTERM; uvicorn finishes requests in flight before exiting."""
+    settings = started_checks(settings)
+    if settings.web_concurrency > 1:
+        return serve_processes(args.host, settings)
     with open_database(settings) as (engine, _):
         process = build_web_process(
             settings, engine, model_refresh_seconds=settings.model_refresh_seconds
         )
-        uvicorn.run(
-            process.app,
-            host=args.host,
-            port=settings.port,
-            log_config=None,
-            proxy_headers=True,
-            timeout_graceful_shutdown=20,
-        )
+        uvicorn.run(process.app, host=args.host, port=settings.port, **UVICORN_OPTIONS)
     return 0
+
+
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "proxy_headers": True,
+    "timeout_graceful_shutdown": 20,
+}
+
+
+def serve_processes(host: str, settings: Settings) -> int:
+    """WEB_CONCURRENCY processes on one port, their metrics summed through shared files.
+
+    uvicorn starts each process afresh from an import string; they read their settings
+    from the environment, so what the checks resolved (channel IDs) and the metrics
+    directory are handed over there, the only channel a fresh process has.
+    """
+    with open_database(settings):
+        pass  # refuse an unmigrated or unreachable database before starting anything
+    given = settings.prometheus_multiproc_dir
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="triage-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # counts of an earlier run would be added in
+        stale.unlink()
+    os.environ[MULTIPROC_VARIABLE] = str(directory)
+    for variable, value in (
+        ("TRIAGE_REVIEW_CHANNEL", settings.review_channel),
+        ("TRIAGE_ALERTS_CHANNEL", settings.alerts_channel),
+        ("TRIAGE_INTAKE_CHANNEL", settings.intake_channel),
+    ):
+        if value:
+            os.environ[variable] = value
+    try:
+        uvicorn.run(
+            "bot.cli.serve:web_app_from_environment",
+            factory=True,
+            workers=settings.web_concurrency,
+            host=host,
+            port=settings.port,
+            **UVICORN_OPTIONS,
+        )
+    finally:
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
+    return 0
+
+
+def web_app_from_environment() -> Starlette:
+    """One of WEB_CONCURRENCY web processes, built from the environment its parent set."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    engine = create_db_engine(settings.database_url)
+    ensure_current(engine)
+    return build_web_process(
+        settings, engine, model_refresh_seconds=settings.model_refresh_seconds
+    ).app

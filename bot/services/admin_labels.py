@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.blocks.commands import channel_mention
-from bot.blocks.text import escape
 from bot.errors import InvalidInput
-from bot.services.admin import AdminChange, announce, find_label
+from bot.services.admin import AdminChange, ChangeKind, announce, find_label
 from bot.services.policy import LABEL_RENAMES, LABEL_THRESHOLDS, current_policy
 from bot.settings import Settings
 from storage.models import Label, ModelVersion, Review, Ticket
@@ -34,7 +33,7 @@ def all_labels(*, session: Session) -> list[Label]:
 def _check_name(name: str) -> None:
     if not LABEL_NAME.match(name):
         raise InvalidInput(
-            f"`{escape(name)}` is not a valid label name: up to 100 letters, digits or _ . : / -, "
+            f"`{name}` is not a valid label name: up to 100 letters, digits or _ . : / -, "
             "starting with a letter or digit."
         )
 
@@ -43,18 +42,18 @@ def _record(
     action: str,
     before: dict[str, object] | None,
     after: dict[str, object] | None,
-    summary: str,
+    change: AdminChange,
     *,
     session: Session,
     settings: Settings,
     actor: str,
     now: datetime,
 ) -> AdminChange:
+    """Audit the change (`before`/`after` as stored) and announce it."""
     record_admin_action(
         action=action, before=before, after=after, session=session, actor=actor, now=now
     )
-    announced = announce(summary, session=session, settings=settings, actor=actor, now=now)
-    return AdminChange(summary, before, after, announced=announced)
+    return announce(change, session=session, settings=settings, actor=actor, now=now)
 
 
 def add_label(
@@ -77,18 +76,18 @@ def add_label(
         label = Label(name=name, description=description, active=True, created_at=now)
         session.add(label)
         before = None
-        summary = f"Label {name} added."
+        change = AdminChange(ChangeKind.LABEL_ADDED, name)
     else:
         before = {"name": name, "active": False, "description": label.description}
         label.active = True
         label.description = description or label.description
-        summary = f"Label {name} brought back from retirement."
+        change = AdminChange(ChangeKind.LABEL_RESTORED, name)
     after = {"name": name, "active": True, "description": label.description}
     return _record(
         "add label",
         before,
         after,
-        summary,
+        change,
         session=session,
         settings=settings,
         actor=actor,
@@ -122,15 +121,11 @@ def rename_label(
         [old, new, newest_model],
     ]
     set_runtime_setting(LABEL_RENAMES, renames, session=session, actor=actor, now=now)
-    summary = (
-        f"Label {escape(old)} renamed to {new}, in history too; "
-        "the model's suggestions use the new name from the next ticket."
-    )
     return _record(
         "rename label",
         {"name": old},
         {"name": new},
-        summary,
+        AdminChange(ChangeKind.LABEL_RENAMED, old, before=old, after=new),
         session=session,
         settings=settings,
         actor=actor,
@@ -152,8 +147,7 @@ def retire_label(
         "retire label",
         {"name": name, "active": True},
         {"name": name, "active": False},
-        f"Label {escape(name)} retired: people can no longer pick it, tickets the model "
-        "still gives it go to review, and retraining leaves it out.",
+        AdminChange(ChangeKind.LABEL_RETIRED, name),
         session=session,
         settings=settings,
         actor=actor,
@@ -167,19 +161,15 @@ def route_label(
     """Post tickets given this label to `channel` from now on."""
     label = find_label(name, session=session)
     before = label.route_channel
+    change = AdminChange(ChangeKind.LABEL_ROUTED, name, before, channel)
     if before == channel:
-        return AdminChange(
-            f"Label {escape(name)} already goes to {channel_mention(channel)}.",
-            before,
-            channel,
-            changed=False,
-        )
+        return replace(change, changed=False)
     label.route_channel = channel
     return _record(
         "route label",
         {"name": name, "route_channel": before},
         {"name": name, "route_channel": channel},
-        f"Tickets labelled {escape(name)} now go to {channel_mention(channel)}.",
+        change,
         session=session,
         settings=settings,
         actor=actor,

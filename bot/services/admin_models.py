@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.errors import InvalidInput, TriageError
-from bot.services.admin import AdminChange, announce
+from bot.errors import InvalidInput
+from bot.services.admin import AdminChange, ChangeKind, announce
 from bot.services.models import activate_version
 from bot.settings import Settings
 from classifier import ModelIntegrityError
 from storage.models import ModelVersion
-from storage.queries.model_versions import (
-    ConcurrentActivation,
-    active_version_id,
-    list_versions,
-)
+from storage.queries.model_versions import active_version_id, list_versions
 from storage.queries.runtime_settings import record_admin_action
 
 MODELS_SHOWN = 10
@@ -32,17 +29,13 @@ def rollback(
 ) -> AdminChange:
     """Make a stored version active; the caller must invalidate its model cache afterwards."""
     before = active_version_id(session=session)
+    change = AdminChange(ChangeKind.MODEL_ACTIVATED, before=before, after=version_id)
     if before == version_id:
-        return AdminChange(f"Model v{version_id} is already active.", before, before, False)
+        return replace(change, changed=False)
     try:
         activate_version(version_id, session=session, now=now)
     except ModelIntegrityError as error:
         raise InvalidInput(f"Model v{version_id} cannot be loaded: {error}") from None
-    except ConcurrentActivation as error:
-        raise TriageError(error.reason) from None
-    summary = (
-        f"Model v{version_id} is now active (was {'none' if before is None else f'v{before}'})."
-    )
     record_admin_action(
         action="activate model",
         before={"active_version": before},
@@ -51,5 +44,4 @@ def rollback(
         actor=actor,
         now=now,
     )
-    announced = announce(summary, session=session, settings=settings, actor=actor, now=now)
-    return AdminChange(summary, before, version_id, announced=announced)
+    return announce(change, session=session, settings=settings, actor=actor, now=now)

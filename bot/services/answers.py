@@ -18,12 +18,14 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.services.intake import queue_routing
+from bot.services.routing import queue_routing
+from classifier import Decision
 from storage.models import OutboxKind, OutboxMessage, Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.labels import label_by_name
 from storage.queries.outbox import cancel_unclaimed, enqueue
 
 UNDO_WINDOW = timedelta(minutes=5)
+NO_LABEL_WORDS = "none of these"  # how an undone "none of these" is named in notices
 
 # Outbox payload keys for what a person's decision sends, so that an undo can take it back.
 FROM_ANSWER = "from_answer"  # true on the route post, callback and intake-thread outcome
@@ -67,7 +69,7 @@ def is_answerable(ticket: Ticket) -> bool:
     """Pending reviews, and audits nobody has answered yet."""
     if ticket.status == TicketStatus.PENDING:
         return True
-    return ticket.decision == "audit" and ticket.decided_by is None
+    return ticket.decision == Decision.AUDIT and ticket.decided_by is None
 
 
 def _already(ticket: Ticket) -> AnswerOutcome:
@@ -88,32 +90,93 @@ def record_answer(
     ticket_id: int, *, user: str, label: str, quorum: int, session: Session, now: datetime
 ) -> AnswerOutcome:
     """Count `user`'s label for the ticket; decide it once `quorum` people agree."""
+    return _record(ticket_id, user=user, choice=label, quorum=quorum, session=session, now=now)
+
+
+def record_no_label(
+    ticket_id: int,
+    *,
+    user: str,
+    proposed: str | None,
+    quorum: int,
+    session: Session,
+    now: datetime,
+) -> AnswerOutcome:
+    """Count `user`'s "none of these": no label fits, with the name they would give one.
+
+    Such a ticket is never labelled automatically or learned as a label; it teaches the
+    novelty detector what the labels do not cover, and its proposed name seeds the label
+    suggested for its topic.
+    """
+    return _record(
+        ticket_id,
+        user=user,
+        choice=None,
+        proposed=proposed,
+        quorum=quorum,
+        session=session,
+        now=now,
+    )
+
+
+def _record(
+    ticket_id: int,
+    *,
+    user: str,
+    choice: str | None,
+    quorum: int,
+    session: Session,
+    now: datetime,
+    proposed: str | None = None,
+) -> AnswerOutcome:
+    """A label (`choice`) or "none of these" (None): recorded once, deciding at quorum."""
     ticket = _locked_ticket(ticket_id, session=session)
     if ticket is None:
         return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
     if not is_answerable(ticket):
         return _already(ticket)
-    known = label_by_name(label, session=session)
-    if known is None or not known.active:
-        return AnswerOutcome(AnswerStatus.UNKNOWN_LABEL, ticket_id, label)
-    mine = [r for r in _active_reviews(ticket) if r.slack_user == user and r.label is not None]
+    if choice is not None:
+        known = label_by_name(choice, session=session)
+        if known is None or not known.active:
+            return AnswerOutcome(AnswerStatus.UNKNOWN_LABEL, ticket_id, choice)
+    mine = [r for r in _active_reviews(ticket) if r.slack_user == user and _answered(r)]
     if mine:
         return AnswerOutcome(AnswerStatus.DUPLICATE, ticket_id, mine[0].label)
-    kind = ReviewKind.AUDIT if ticket.decision == "audit" else ReviewKind.REVIEW
-    session.add(Review(ticket=ticket, slack_user=user, label=label, kind=kind, created_at=now))
+    kind = ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW
+    review = Review(
+        ticket=ticket,
+        slack_user=user,
+        label=choice,
+        no_label=choice is None,
+        proposed_label=proposed,
+        kind=kind,
+        created_at=now,
+    )
+    session.add(review)
     session.flush()
-    agreeing = sum(1 for r in _active_reviews(ticket) if r.label == label)
+    agreeing = sum(1 for r in _active_reviews(ticket) if _answered(r) and r.label == choice)
     if agreeing < quorum:
         _refresh(ticket, session=session, now=now)
-        return AnswerOutcome(AnswerStatus.RECORDED, ticket_id, label)
-    _decide(ticket, label=label, user=user, session=session, now=now)
-    return AnswerOutcome(AnswerStatus.DECIDED, ticket_id, label, user)
+        return AnswerOutcome(AnswerStatus.RECORDED, ticket_id, choice)
+    _decide(ticket, label=choice, user=user, session=session, now=now)
+    return AnswerOutcome(AnswerStatus.DECIDED, ticket_id, choice, user)
 
 
-def _decide(ticket: Ticket, *, label: str, user: str, session: Session, now: datetime) -> None:
+def _answered(review: Review) -> bool:
+    """A label or "none of these" (a skip answers nothing)."""
+    return review.label is not None or review.no_label
+
+
+def _decide(
+    ticket: Ticket, *, label: str | None, user: str, session: Session, now: datetime
+) -> None:
+    """Settle the ticket on `label` (None: no label fits) and route what that changes."""
     corrected = ticket.final_label != label
     ticket.final_label, ticket.decided_by, ticket.decided_at = label, user, now
-    if ticket.status == TicketStatus.PENDING:
+    if label is None:
+        ticket.status = TicketStatus.NO_LABEL
+        _route(ticket, session=session, now=now)  # the callback hears it; no label channel
+    elif ticket.status == TicketStatus.PENDING:
         ticket.status = TicketStatus.LABELLED
         _route(ticket, session=session, now=now)
     elif corrected:  # an audit that found the automatic label wrong: route the correction
@@ -165,7 +228,7 @@ def _intake_thread(ticket: Ticket, *, session: Session) -> tuple[str, str] | Non
     caller's metadata can never point the bot at a thread of its choosing.
     """
     for row in _outbox(ticket, session=session):
-        # Reminders carry their "text", long-text replies "full_text", outcomes OUTCOME.
+        # Reminders carry their wait, long-text replies "full_text", outcomes OUTCOME.
         if row.kind == OutboxKind.THREAD_REPLY and set(row.payload) == {"channel", "thread_ts"}:
             return str(row.payload["channel"]), str(row.payload["thread_ts"])
     return None
@@ -200,9 +263,9 @@ def record_skip(ticket_id: int, *, user: str, session: Session, now: datetime) -
         return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
     if not is_answerable(ticket):
         return _already(ticket)
-    if any(r.slack_user == user and r.label is None for r in _active_reviews(ticket)):
+    if any(r.slack_user == user and not _answered(r) for r in _active_reviews(ticket)):
         return AnswerOutcome(AnswerStatus.DUPLICATE, ticket_id)
-    kind = ReviewKind.AUDIT if ticket.decision == "audit" else ReviewKind.REVIEW
+    kind = ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW
     session.add(Review(ticket=ticket, slack_user=user, label=None, kind=kind, created_at=now))
     _refresh(ticket, session=session, now=now)
     return AnswerOutcome(AnswerStatus.SKIPPED, ticket_id)
@@ -213,7 +276,8 @@ def undo_answer(ticket_id: int, *, user: str, session: Session, now: datetime) -
     ticket = _locked_ticket(ticket_id, session=session)
     if ticket is None:
         return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
-    if ticket.decided_by is None or ticket.status not in (TicketStatus.LABELLED, TicketStatus.AUTO):
+    undoable = (TicketStatus.LABELLED, TicketStatus.AUTO, TicketStatus.NO_LABEL)
+    if ticket.decided_by is None or ticket.status not in undoable:
         return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
     if ticket.decided_by != user:
         return AnswerOutcome(
@@ -223,16 +287,17 @@ def undo_answer(ticket_id: int, *, user: str, session: Session, now: datetime) -
     if now > ticket.decided_at + UNDO_WINDOW:
         _refresh(ticket, session=session, now=now)
         return AnswerOutcome(AnswerStatus.TOO_LATE, ticket_id, ticket.final_label, user)
-    undone = ticket.final_label or ""
+    undone = ticket.final_label or NO_LABEL_WORDS
     for review in _active_reviews(ticket):
-        if review.slack_user == user and review.label is not None:
+        if review.slack_user == user and _answered(review):
             review.undone_at = now  # other people's matching answers still count
-    if ticket.status == TicketStatus.LABELLED:
-        ticket.status = TicketStatus.PENDING
-        ticket.final_label, ticket.decided_by, ticket.decided_at = None, None, None
-    else:  # an audit answer: the automatic label stands again
+    if ticket.decision == Decision.AUDIT:  # an audit answer: the automatic label stands again
+        ticket.status = TicketStatus.AUTO
         ticket.final_label, ticket.decided_by = ticket.predicted_label, None
         ticket.decided_at = ticket.created_at
+    else:
+        ticket.status = TicketStatus.PENDING
+        ticket.final_label, ticket.decided_by, ticket.decided_at = None, None, None
     _take_back_routing(ticket, label=undone, user=user, session=session, now=now)
     _refresh(ticket, session=session, now=now)
     return AnswerOutcome(AnswerStatus.UNDONE, ticket_id, undone, user)

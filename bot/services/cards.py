@@ -1,14 +1,49 @@
-"""Gather what a ticket message shows from the database (the builders stay pure)."""
+"""What a ticket message shows, as data gathered from the database (the builders stay pure)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.blocks.ticket import Decided, TicketCard
 from bot.services.answers import UNDO_WINDOW
-from storage.models import Ticket, TicketStatus
+from classifier import Decision
+from storage.models import ReviewKind, Ticket, TicketStatus
 from storage.queries.labels import active_labels
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The label a person settled on, and until when they may take it back."""
+
+    label: str
+    by: str
+    at: datetime
+    undo_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TicketCard:
+    """Everything the message shows, gathered from the database by the caller."""
+
+    ticket_id: int
+    text: str
+    source: str
+    created_at: datetime
+    kind: ReviewKind  # a review, or a blind audit of an automatic label
+    labels: tuple[str, ...]
+    suggestions: tuple[tuple[str, float], ...] = ()
+    model_version: int | None = None
+    threshold: float | None = None
+    waiting: int = 0
+    skipped_by: tuple[str, ...] = ()
+    votes: tuple[tuple[str, str], ...] = ()
+    quorum: int = 1
+    decided: Decided | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def pending_count(*, session: Session) -> int:
@@ -33,13 +68,15 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         text=ticket.text,
         source=ticket.source,
         created_at=ticket.created_at,
-        kind="audit" if ticket.decision == "audit" else "review",
+        kind=ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW,
         labels=tuple(label.name for label in active_labels(session=session)),
         suggestions=tuple((str(label), float(p)) for label, p in ticket.suggestions or []),
         model_version=ticket.model_version_id,
         threshold=ticket.threshold,
         waiting=pending_count(session=session),
-        skipped_by=tuple(dict.fromkeys(r.slack_user for r in active if r.label is None)),
+        skipped_by=tuple(
+            dict.fromkeys(r.slack_user for r in active if r.label is None and not r.no_label)
+        ),
         votes=()
         if decided or quorum <= 1
         else tuple((r.slack_user, r.label) for r in active if r.label is not None),

@@ -6,19 +6,30 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from bot.services.models import LoadedModel
+from bot.services.policy import OpenTopic
 from classifier import Decision, decide
+from classifier.topics import matching_topic
 
 
 @dataclass(frozen=True)
 class Classification:
-    """The model's answer for one text and what the service will do with it."""
+    """The model's answer for one text and what the service will do with it.
+
+    ``novel``: unlike anything the model learned (its detector said so, or the ticket is
+    like an open new topic, ``topic_id``), so it goes to people whatever its confidence.
+    """
 
     label: str | None
     confidence: float | None
     decision: Decision
     model_version: int | None
     suggestions: tuple[tuple[str, float], ...] = ()
+    novelty: float | None = None
+    novel: bool = False
+    topic_id: int | None = None
 
 
 def classify_texts(
@@ -27,6 +38,7 @@ def classify_texts(
     model: LoadedModel | None,
     audit_rate: float,
     rng: random.Random,
+    topics: Sequence[OpenTopic] = (),
     suggestions: int = 3,
 ) -> list[Classification]:
     """Classify in one batch (one `nlp.pipe` pass); with no model everything goes to review."""
@@ -34,15 +46,40 @@ def classify_texts(
         return [Classification(None, None, Decision.REVIEW, None) for _ in texts]
     if not texts:
         return []
-    probabilities = model.model.predict_proba(list(texts))
+    assessed = model.model.assess(list(texts))
+    inside = matching_topic(
+        assessed.embeddings,
+        np.array([topic.centroid for topic in topics]),
+        np.array([topic.radius for topic in topics]),
+    )
     classes = model.model.classes_
     results = []
-    for row in probabilities:
+    for row, novelty, flagged, topic in zip(
+        assessed.proba, assessed.novelty, assessed.novel, inside, strict=True
+    ):
         order = row.argsort()[::-1][:suggestions]
         top = tuple((str(classes[i]), float(row[i])) for i in order)
         label, confidence = top[0]
+        topic_id = None if topic < 0 else topics[int(topic)].topic_id
+        novel = bool(flagged) or topic_id is not None
         decision = decide(
-            label, confidence, model.thresholds, audit_rate=audit_rate, draw=rng.random()
+            label,
+            confidence,
+            model.thresholds,
+            audit_rate=audit_rate,
+            draw=rng.random(),
+            novel=novel,
         )
-        results.append(Classification(label, confidence, decision, model.version_id, top))
+        results.append(
+            Classification(
+                label,
+                confidence,
+                decision,
+                model.version_id,
+                top,
+                novelty=float(novelty),
+                novel=novel,
+                topic_id=topic_id,
+            )
+        )
     return results

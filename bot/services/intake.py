@@ -21,12 +21,12 @@ from bot.errors import InvalidInput
 from bot.services.classification import Classification, classify_texts
 from bot.services.models import LoadedModel
 from bot.services.policy import Policy, current_policy
+from bot.services.routing import queue_routing
 from bot.services.ticket_text import TextProblem, clean_ticket_text, contains_nul
 from bot.settings import Settings
 from classifier import Decision, Thresholds
 from storage.database import unit_of_work
 from storage.models import OutboxKind, Ticket, TicketStatus
-from storage.queries.labels import label_by_name
 from storage.queries.outbox import enqueue
 
 MAX_SOURCE_LENGTH = 100
@@ -123,8 +123,9 @@ def find_existing(request: NewTicket, *, session: Session) -> Ticket | None:
 def classify_under_policy(
     texts: Sequence[str], *, model: LoadedModel | None, policy: Policy, rng: random.Random
 ) -> list[tuple[Classification, float | None]]:
-    """What the service would decide for each text now: admins' thresholds, renames,
-    retirements and pause applied; with each, the bar its label had to clear."""
+    """What the service would decide for each text now: admins' thresholds and floor,
+    renames, retirements, pause and open new topics applied; with each, the bar its label
+    had to clear."""
     if model is None:
         cold = classify_texts(texts, model=None, audit_rate=policy.audit_rate, rng=rng)
         return [(result, None) for result in cold]
@@ -132,7 +133,10 @@ def classify_under_policy(
     thresholds = policy.thresholds_for(model.thresholds, renamed)
     model = LoadedModel(model.version_id, model.model, thresholds)
     decided = []
-    for raw in classify_texts(texts, model=model, audit_rate=policy.audit_rate, rng=rng):
+    classified = classify_texts(
+        texts, model=model, audit_rate=policy.audit_rate, rng=rng, topics=policy.topics
+    )
+    for raw in classified:
         result, threshold = in_current_names(
             raw, renamed=renamed, retired=policy.retired, thresholds=thresholds
         )
@@ -237,7 +241,7 @@ def store_classified(
         external_id=request.external_id,
         created_at=now,
         status=TicketStatus.AUTO if confident else TicketStatus.PENDING,
-        decision=str(result.decision),
+        decision=result.decision,
         predicted_label=result.label,
         confidence=result.confidence,
         threshold=threshold,
@@ -247,6 +251,9 @@ def store_classified(
         decided_at=now if confident else None,
         callback_url=request.callback_url,
         extra=request.metadata or None,
+        novelty=result.novelty,
+        novel=result.novel,
+        topic_id=result.topic_id,
     )
     session.add(ticket)
     session.flush()
@@ -255,23 +262,6 @@ def store_classified(
     if confident:
         queue_routing(ticket, session=session, now=now)
     return ticket
-
-
-def queue_routing(ticket: Ticket, *, session: Session, now: datetime) -> None:
-    """A labelled ticket goes to its label's route channel and to its callback URL."""
-    label = (
-        None if ticket.final_label is None else label_by_name(ticket.final_label, session=session)
-    )
-    if label is not None and label.route_channel:
-        enqueue(
-            OutboxKind.ROUTE,
-            session=session,
-            now=now,
-            ticket_id=ticket.id,
-            payload={"channel": label.route_channel, "label": ticket.final_label},
-        )
-    if ticket.callback_url:
-        enqueue(OutboxKind.CALLBACK, session=session, now=now, ticket_id=ticket.id)
 
 
 def submit_under_current_policy(

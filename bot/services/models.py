@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInput
+from bot.services.topics import settle_learned_topics
 from bot.settings import Settings
 from classifier import (
     Metrics,
@@ -39,6 +40,7 @@ from storage.queries.model_versions import (
     version_by_id,
 )
 from storage.queries.tickets import LabelledExample, labelled_examples, unlabelled_texts
+from storage.queries.topics import no_label_texts
 
 # The candidate may trail the active model by this much (accuracy, coverage) and still win:
 # re-training on the same data is not bit-identical, and refusing every near-tie would freeze
@@ -50,6 +52,8 @@ MIN_TRAINING_EXAMPLES = 10
 # Unlabelled tickets scored to learn what arriving tickets look like (classifier.shift).
 # Past this many the labelled share is overstated, which only makes thresholds stricter.
 UNLABELLED_MAX = 50_000
+# "None of these" answers kept as the novelty detector's "other" examples (newest first).
+NO_LABEL_MAX = 2_000
 # Versions whose model bytes are kept for `/triage rollback`; older ones keep only metrics.
 MODELS_KEPT = 10
 
@@ -78,6 +82,8 @@ class TrainingOutcome:
     cv: Metrics
     n_examples: int
     holdout_size: int
+    novelty: dict[str, Any] | None = None  # the detector's measured false alarms and recall
+    topics_learned: int = 0  # open new topics this model learned (closed on promotion)
 
 
 def load_version(version: ModelVersion) -> LoadedModel:
@@ -152,15 +158,30 @@ def gate(candidate: Metrics, incumbent: Metrics | None, *, same_target: bool) ->
     return True, "not worse than the active model"
 
 
+def gate_rules(settings: Settings) -> dict[str, float]:
+    """What a model's coverage depends on besides the model: the target it was tuned for,
+    the per-ticket floor, and the novelty detector's allowed false alarms."""
+    return {
+        "target_precision": settings.target_precision,
+        "confidence_floor": settings.confidence_floor,
+        "novelty_false_alarms": settings.novelty_false_alarms,
+    }
+
+
 def judge(
     trained: TrainedModel,
     holdout: Examples,
     incumbent: Incumbent | None,
     *,
-    target_precision: float,
+    rules: dict[str, float],
 ) -> Verdict:
     """Compare on the held-out answers; with none (no answer since the active model was
-    trained), compare cross-validation on what are then the same examples."""
+    trained), compare cross-validation on what are then the same examples.
+
+    Coverage is compared only when both models were tuned under the same `rules` (see
+    `gate_rules`): after an admin raises the target or the floor, or once novelty
+    detection arrives, less automation is what was asked for, not a regression.
+    """
     texts, labels = [e.text for e in holdout], [e.label for e in holdout]
     candidate = (
         evaluate(trained.model, texts, labels, trained.thresholds)
@@ -169,7 +190,7 @@ def judge(
     )
     if incumbent is None:
         return Verdict(True, "no active model yet", candidate, None)
-    same_target = incumbent.metrics.get("target_precision") == target_precision
+    same_target = all(incumbent.metrics.get(key) == value for key, value in rules.items())
     if holdout:
         active = incumbent.loaded
         active_metrics = evaluate(active.model, texts, labels, active.thresholds)
@@ -198,6 +219,7 @@ def retrain(
         )
         n_answers = session.scalar(select(func.count()).select_from(Review)) or 0
         unlabelled = unlabelled_texts(session=session, limit=UNLABELLED_MAX)
+        others = no_label_texts(session=session, limit=NO_LABEL_MAX)
     _check_enough(examples)
     training, holdout = split_holdout(
         examples, unseen_after=None if incumbent is None else incumbent.data_cutoff
@@ -210,8 +232,11 @@ def retrain(
         pipeline=settings.spacy_pipeline,
         progress=progress,
         unlabelled_texts=unlabelled,
+        other_texts=others,
+        confidence_floor=settings.confidence_floor,
+        false_alarm_rate=settings.novelty_false_alarms,
     )
-    verdict = judge(trained, holdout, incumbent, target_precision=settings.target_precision)
+    verdict = judge(trained, holdout, incumbent, rules=gate_rules(settings))
     promoted, reason = verdict.promoted, verdict.reason
     model, learned_from = trained.model, training
     if promoted and holdout:
@@ -229,7 +254,8 @@ def retrain(
         "holdout_size": len(holdout),
         "refit_on_holdout": learned_from is examples and bool(holdout),
         "unlabelled_scored": trained.n_unlabelled,
-        "target_precision": settings.target_precision,
+        **gate_rules(settings),
+        "novelty": trained.novelty,
         "gate": reason,
     }
     with unit_of_work(factory) as session:
@@ -257,6 +283,11 @@ def retrain(
                 "kept as a candidate (`/triage rollback` can activate it)"
             )
             version.metrics = {**metrics, "gate": reason}
+        learned = (
+            settle_learned_topics(session=session, data_cutoff=version.data_cutoff, now=stamp)
+            if promoted
+            else 0
+        )
         version_id = version.id
         prune_artifacts(session=session, keep=MODELS_KEPT)
     return TrainingOutcome(
@@ -269,6 +300,8 @@ def retrain(
         cv=trained.cv_metrics,
         n_examples=len(learned_from),
         holdout_size=len(holdout),
+        novelty=trained.novelty,
+        topics_learned=learned,
     )
 
 

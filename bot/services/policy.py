@@ -14,6 +14,7 @@ from bot.settings import Settings
 from classifier import Thresholds
 from storage.models import Label
 from storage.queries.runtime_settings import runtime_settings
+from storage.queries.topics import open_topics
 
 # Keys admins may set at run time (through /triage); values are JSON.
 PAUSED = "paused"
@@ -23,6 +24,7 @@ TARGET_PRECISION = "target_precision"
 THRESHOLD = "threshold"  # overrides the model's global threshold
 LABEL_THRESHOLDS = "label_thresholds"  # {label: threshold}
 LABEL_RENAMES = "label_renames"  # [[old, new, models_up_to], ...], oldest first
+CONFIDENCE_FLOOR = "confidence_floor"  # the least confidence any one ticket needs
 
 
 EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -38,6 +40,15 @@ class Rename:
 
 
 @dataclass(frozen=True)
+class OpenTopic:
+    """A new topic still being learned: tickets inside its radius go to people."""
+
+    topic_id: int
+    centroid: tuple[float, ...]
+    radius: float
+
+
+@dataclass(frozen=True)
 class Policy:
     """How tickets are decided and answers are counted, as admins last set it."""
 
@@ -50,6 +61,8 @@ class Policy:
     renames: tuple[Rename, ...] = ()
     labels: frozenset[str] = frozenset()  # every label name in use now, retired ones included
     retired: frozenset[str] = frozenset()
+    confidence_floor: float = 0.0
+    topics: tuple[OpenTopic, ...] = ()
 
     def label_map(self, classes: Iterable[str], version_id: int) -> dict[str, str]:
         """The current name of each class of model `version_id` that a rename has changed.
@@ -74,7 +87,8 @@ class Policy:
 
         An admin's global threshold replaces the tuned per-label ones ("for all labels");
         labels with too few examples stay never-automatic whatever the override, and so do
-        retired labels. Overrides and retirements name labels as they are called now;
+        retired labels. The confidence floor in force applies to every label. Overrides and
+        retirements name labels as they are called now;
         `renamed` (from `label_map`) carries them to the model's older names.
         """
 
@@ -82,9 +96,9 @@ class Policy:
             own = set() if label in renamed else {label}
             return own | {name for name, now in renamed.items() if now == label}
 
-        result = tuned
+        result = tuned.with_floor(self.confidence_floor)
         if self.threshold is not None:
-            result = Thresholds(self.threshold, {}, tuned.never_auto)
+            result = Thresholds(self.threshold, {}, tuned.never_auto, self.confidence_floor)
         for label, value in self.label_thresholds.items():
             for name in model_names(label):
                 result = result.with_label(name, value)
@@ -106,6 +120,11 @@ def current_policy(*, session: Session, settings: Settings) -> Policy:
         renames=tuple(Rename(old, new, upto) for old, new, upto in stored.get(LABEL_RENAMES) or ()),
         labels=frozenset(names),
         retired=frozenset(name for name, active in names.items() if not active),
+        confidence_floor=float(stored.get(CONFIDENCE_FLOOR, settings.confidence_floor)),
+        topics=tuple(
+            OpenTopic(topic.id, tuple(topic.centroid), topic.radius)
+            for topic in open_topics(session=session)
+        ),
     )
 
 

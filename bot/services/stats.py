@@ -10,18 +10,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from statistics import NormalDist, median
+from statistics import median
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.services.policy import Policy, current_policy
 from bot.settings import Settings
-from classifier import Thresholds
+from classifier import Decision, Thresholds, wilson_interval
 from storage.models import Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.model_versions import active_version
-
-AUDIT = "audit"
 
 
 @dataclass(frozen=True)
@@ -85,22 +83,6 @@ class PendingTicket:
     ts: str | None
 
 
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion: honest with few audits, unlike p ± z·se."""
-    if n <= 0:
-        return (0.0, 1.0)
-    if not 0 <= successes <= n:
-        raise ValueError("successes must be between 0 and n")
-    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    low = 0.0 if successes == 0 else max(0.0, centre - margin)
-    high = 1.0 if successes == n else min(1.0, centre + margin)
-    return (low, high)
-
-
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Linear interpolation between closest ranks (numpy's default); None when empty."""
     if not values:
@@ -125,7 +107,7 @@ def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats
         Ticket.status != TicketStatus.IMPORTED,
     )
     human = Ticket.decided_by.is_not(None)
-    is_audit = Ticket.decision == AUDIT
+    is_audit = Ticket.decision == Decision.AUDIT
     counts = session.execute(
         select(
             func.count(),
@@ -241,7 +223,7 @@ class Answer:
     """One answer with what became of its ticket."""
 
     label: str
-    kind: str
+    kind: ReviewKind
     answered_at: datetime
     arrived_at: datetime
     final_label: str | None

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.errors import InvalidInput
+
 MAX_TEXT_LENGTH = 20_000
 MAX_LABEL_LENGTH = 100
 
 
-class TextProblem(ValueError):
+class TextProblem(InvalidInput):
     """Why a text cannot become a ticket, in words fit for a summary or an HTTP 422."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def clean_ticket_text(raw: str) -> str:

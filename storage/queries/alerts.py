@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import Alert, AlertState
@@ -42,3 +43,31 @@ def record_alert(
         else:
             state.last_sent_at, state.alert_id = now, alert.id
     return alert, True
+
+
+def claim_announcement(
+    key: str, *, session: Session, now: datetime, unless_since: datetime
+) -> bool:
+    """Take the right to announce `key` now, unless it was announced at or after `unless_since`.
+
+    For alerts said once per episode (an outage) rather than once per cooldown. The state
+    row is locked, or inserted under its primary key, so of several processes one wins.
+    """
+    state = session.get(AlertState, key, with_for_update=True)
+    if state is None:
+        try:
+            with session.begin_nested():
+                session.add(AlertState(key=key, last_sent_at=now, alert_id=None))
+        except IntegrityError:
+            return False
+        return True
+    if state.last_sent_at >= unless_since:
+        return False
+    state.last_sent_at = now
+    return True
+
+
+def announced_at(key: str, *, session: Session) -> datetime | None:
+    """When `key` was last announced, if ever."""
+    state = session.get(AlertState, key)
+    return None if state is None else state.last_sent_at

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from storage.models import Lease
 
+SCHEDULER_LEASE = "scheduler"  # held by the worker that runs the scheduled jobs
+
 
 def acquire_or_renew(
     name: str, holder: str, *, session: Session, now: datetime, ttl: timedelta

@@ -109,9 +109,14 @@ def web_settings(database_url: str, fake: FakeSlack, secret: str, **extra: str) 
 
 
 @contextmanager
-def serving(settings: Settings, engine: Engine, fake: FakeSlack) -> Iterator[RunningWeb]:
-    """Run the real ASGI app under uvicorn in a thread, on a free port, until the block ends."""
-    process = build_web_process(settings, engine, model_refresh_seconds=0.2, delivery_backoff=0.05)
+def serving(
+    settings: Settings, engine: Engine, fake: FakeSlack, **options: Any
+) -> Iterator[RunningWeb]:
+    """Run the real ASGI app under uvicorn in a thread, on a free port, until the block ends;
+    `options` go to build_web_process (a clock, the leader-check interval)."""
+    process = build_web_process(
+        settings, engine, model_refresh_seconds=0.2, delivery_backoff=0.05, **options
+    )
     config = uvicorn.Config(process.app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn")

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack.waiting import wait_until
 
 HOLD_LIMIT = 30.0  # a held call is let through after this, so a failing test cannot hang
 
@@ -65,12 +66,12 @@ class SlackProxy:
 
     def wait_answered(self, method: str, count: int = 1, timeout: float = 15.0) -> None:
         """Block until `count` calls of `method` were answered (or dropped)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while sum(1 for name, _ in self.answered if name == method) < count:
-                remaining = deadline - time.monotonic()
-                assert remaining > 0, f"{method} was not answered within {timeout}s"
-                self._cond.wait(remaining)
+        wait_until(
+            lambda: sum(1 for name, _ in self.answered if name == method) >= count,
+            timeout=timeout,
+            what=f"{count} answered {method}",
+            lock=self._cond,
+        )
 
     def _record(self, kind: str, method: str) -> None:
         with self._cond:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.sandbox.slack import FakeSlack
+from classifier import TrainedModel
 from storage.database import create_db_engine
-from storage.models import Ticket
-from tests.bot.conftest import RunningWeb, serving, web_settings
+from storage.models import ModelVersion, Ticket
+from tests.bot.conftest import RunningWeb, install_model, serving, web_settings
 
 
 def ticket_count(factory: sessionmaker[Session]) -> int:
@@ -95,7 +96,10 @@ def test_an_unexpected_failure_is_a_json_500_without_a_traceback(
         response = web.api(method, path, json=body)
         assert response.status_code == 500
         assert response.headers["content-type"] == "application/json"
-        assert response.json() == {"error": "Internal error; the details are in the logs."}
+        assert response.json() == {
+            "error": "Internal error; the details are in the logs.",
+            "request_id": response.headers["x-request-id"],
+        }
     response = web.api("PUT", "/api/tickets/1")
     assert response.status_code == 405 and "error" in response.json()
 
@@ -116,7 +120,8 @@ def test_unknown_ticket_is_404_json(web: RunningWeb) -> None:
 
 def test_health_checks_the_database(web: RunningWeb) -> None:
     response = web.client.get(web.url + "/healthz")
-    assert response.status_code == 200 and response.json() == {"ok": True, "database": "ok"}
+    assert response.status_code == 200
+    assert response.json()["ok"] is True and response.json()["database"] == "ok"
 
 
 @pytest.mark.parametrize("database", ["unmigrated", "unreachable"])
@@ -146,3 +151,18 @@ def test_without_a_model_everything_goes_to_review(web: RunningWeb) -> None:
     assert response.json()["status"] == "pending" and response.json()["model_version"] is None
     posted = web.fake.wait_for("chat.postMessage")[0]
     assert "no model is active yet" in str(posted.params["blocks"])
+
+
+def test_a_model_that_fails_its_check_is_a_json_answer_with_the_reason(
+    web: RunningWeb, factory: sessionmaker[Session], trained: TrainedModel
+) -> None:
+    version_id = install_model(factory, trained)
+    with factory.begin() as session:  # the stored bytes no longer match their sha256
+        session.execute(
+            update(ModelVersion).where(ModelVersion.id == version_id).values(sha256="0" * 64)
+        )
+    response = web.api("POST", "/api/tickets", json={"text": "Where is my card?"})
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "The stored model does not match its SHA-256 checksum."
+    assert body["request_id"] == response.headers["x-request-id"]

@@ -83,7 +83,8 @@ def test_a_retired_label_is_never_applied_nor_offered(
     assert ticket.final_label is None
     shown = [label for label, _ in ticket.suggestions or []]
     assert CARD not in shown and ticket.predicted_label == shown[0]
-    assert ticket.threshold == 0.0  # the bar of the label shown, not the retired one's
+    # The bar of the label shown (threshold 0, raised to the floor), not the retired one's.
+    assert ticket.threshold == settings.confidence_floor
 
     admin(add_label, CARD, None, factory=factory, settings=settings)  # brought back
     assert submit(factory, settings, model, CARD_TEXT + "!").ticket.final_label == CARD

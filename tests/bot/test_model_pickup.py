@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import SettingsError
+from bot.sandbox.slack.waiting import wait_until
 from bot.settings import Settings
 from classifier import TrainedModel
 from tests.bot.conftest import API_TOKEN, RunningWeb, install_model
@@ -53,13 +54,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 @contextmanager
 def triage_serve(database_url: str, log: Path, **settings: str) -> Iterator[str]:
     """`triage serve` in a child process (API only, no Slack); yields its base URL."""
@@ -91,7 +85,7 @@ def triage_serve(database_url: str, log: Path, **settings: str) -> Iterator[str]
                 except httpx.TransportError:
                     return False
 
-            wait_for(healthy, 60, "triage serve to start")
+            wait_until(healthy, timeout=60, what="triage serve to start")
             yield url
         finally:
             server.terminate()
@@ -126,12 +120,16 @@ def test_a_running_web_process_moves_from_v1_to_v2_without_dropping_requests(
         asking = threading.Thread(target=keep_asking)
         asking.start()
         try:
-            wait_for(lambda: (201, v1) in answers, 30, "v1 to serve")
+            wait_until(lambda: (201, v1) in answers, timeout=30, what="v1 to serve")
             v2 = install_model(factory, trained)
             promoted = time.monotonic()
-            wait_for(lambda: (201, v2) in answers[-1:], 15, "the web process to pick up v2")
+            wait_until(
+                lambda: (201, v2) in answers[-1:], timeout=15, what="the web process to pick up v2"
+            )
             switched_after = time.monotonic() - promoted
-            wait_for(lambda: len(answers) > answers.index((201, v2)) + 5, 15, "more answers")
+            wait_until(
+                lambda: len(answers) > answers.index((201, v2)) + 5, timeout=15, what="more answers"
+            )
         finally:
             done.set()
             asking.join(timeout=30)

@@ -1,4 +1,4 @@
-"""The statistics module on hand-made rows: known Wilson bounds, percentiles, confusion pairs."""
+"""The statistics module on hand-made rows: percentiles, confusion pairs, audit intervals."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from bot.services.stats import (
     percentile,
     reviewer_stats,
     service_stats,
-    wilson_interval,
 )
+from classifier import wilson_interval
 from storage.models import Review, Ticket, TicketStatus
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -64,20 +64,6 @@ def audit(session: Session, *, predicted: str, answer: str | None, by: str = "UA
             Review(ticket=row, slack_user=by, label=answer, kind="audit", created_at=row.decided_at)
         )
     return row
-
-
-def test_wilson_interval_matches_published_values() -> None:
-    low, high = wilson_interval(81, 100)
-    assert low == pytest.approx(0.7222, abs=1e-4) and high == pytest.approx(0.8749, abs=1e-4)
-    low, high = wilson_interval(0, 10)
-    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
-    low, high = wilson_interval(10, 10)
-    assert low == pytest.approx(0.7225, abs=1e-4) and high == 1.0
-    assert wilson_interval(0, 0) == (0.0, 1.0)
-    narrow = wilson_interval(81, 100, confidence=0.5)
-    assert low < narrow[0] and narrow[1] < 0.8749
-    with pytest.raises(ValueError):
-        wilson_interval(11, 10)
 
 
 def test_percentiles_interpolate_between_ranks() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery import Deliverer
 from bot.sandbox.slack import FakeSlack
 from bot.services.answers import AnswerOutcome, AnswerStatus, record_answer, undo_answer
-from bot.services.intake import queue_routing
+from bot.services.routing import queue_routing
 from bot.settings import Settings
 from storage.models import OutboxKind, OutboxMessage, Ticket, TicketStatus
 from storage.queries.labels import ensure_labels, label_by_name

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.alerts import build_alert_from
+from bot.blocks.changes import build_announcement
+from bot.blocks.digest import build_digest
+from bot.services.admin import AdminChange
 from bot.services.answers import record_answer
+from bot.services.digest import DigestFigures
 from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
 from storage.models import (
     Alert,
@@ -72,14 +74,24 @@ def alerts(factory: sessionmaker[Session]) -> list[str]:
 
 
 def channel_posts(factory: sessionmaker[Session]) -> list[str]:
-    """Prepared messages queued for a channel (digests, announcements), oldest first."""
+    """Digests and announcements queued for the alerts channel, oldest first, rendered by the
+    builders the deliverer uses."""
     with factory() as session:
         rows = session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.kind == OutboxKind.CHANNEL_MESSAGE)
+            .where(OutboxMessage.kind.in_([OutboxKind.DIGEST, OutboxKind.ANNOUNCEMENT]))
             .order_by(OutboxMessage.id)
         )
-        return [str(row.payload.get("blocks", row.payload.get("text"))) for row in rows]
+        return [
+            str(
+                build_digest(DigestFigures.from_json(row.payload["digest"]))["blocks"]
+                if row.kind == OutboxKind.DIGEST
+                else build_announcement(
+                    AdminChange.from_json(row.payload["change"]), actor=row.payload["actor"]
+                )["blocks"]
+            )
+            for row in rows
+        ]
 
 
 def thread_replies(factory: sessionmaker[Session]) -> list[dict[str, Any]]:
@@ -134,15 +146,6 @@ def runs(factory: sessionmaker[Session]) -> list[TrainingRun]:
 def training_has_begun(factory: sessionmaker[Session]) -> bool:
     """A RUNNING run whose heartbeat moved: it reached training's first progress point."""
     return any(r.status == "running" and r.heartbeat_at > r.started_at for r in runs(factory))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def active_id(factory: sessionmaker[Session]) -> int | None:

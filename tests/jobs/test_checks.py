@@ -11,8 +11,8 @@ from bot.delivery import Deliverer
 from bot.sandbox.slack import FakeSlack
 from bot.services.answers import record_answer
 from bot.services.policy import LABEL_THRESHOLDS
-from bot.services.stats import wilson_interval
 from bot.settings import Settings
+from classifier import wilson_interval
 from jobs.checks import run_checks
 from jobs.digest import post_digest
 from storage.models import ModelStatus, ModelVersion, OutboxKind, TicketStatus

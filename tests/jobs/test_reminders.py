@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks.ticket import build_reminder
+from bot.services.reminders import WAITED_SECONDS
 from bot.settings import Settings
 from jobs.reminders import escalate, send_reminders
 from tests.jobs.conftest import Clock
@@ -33,12 +35,9 @@ def test_one_reminder_then_one_escalation(
     assert tick(29) == (0, 0)
     assert tick(2) == (1, 0)
     assert thread_replies(factory) == [
-        {
-            "channel": "CREVIEW",
-            "thread_ts": "1.1",
-            "text": "Still waiting for a label after 31 min.",
-        }
+        {"channel": "CREVIEW", "thread_ts": "1.1", WAITED_SECONDS: 31 * 60}
     ]
+    assert build_reminder(31 * 60) == {"text": "Still waiting for a label after 31 min."}
     assert tick(60) == (0, 0)
     assert tick(30) == (0, 1)
     [alert] = alerts(factory)

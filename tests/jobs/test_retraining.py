@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utc_now
+from bot.sandbox.slack.waiting import wait_until
 from bot.services.policy import RETRAIN_REQUESTED
 from bot.settings import Settings
 from jobs.retraining import mark_interrupted_runs, retraining_due, run_retraining
@@ -38,7 +39,6 @@ from tests.jobs.helpers import (
     runs,
     sample,
     training_has_begun,
-    wait_until,
 )
 
 
@@ -171,7 +171,7 @@ def test_retraining_killed_halfway_is_reported_and_changes_nothing(
     try:
         # Killed once it is really training: examples read and the first fold being fitted
         # (the heartbeat beats at the first progress point), not while the RUNNING row is new.
-        assert wait_until(lambda: training_has_begun(factory), 60), "training never started"
+        wait_until(lambda: training_has_begun(factory), timeout=60, what="training to start")
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)

@@ -12,8 +12,8 @@ from sklearn.linear_model import SGDClassifier
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
+from classifier.embeddings import embed
 from classifier.model import SGD_EPOCHS, TicketClassifier, reporting_fit_progress
-from classifier.text import SpacyNormalizer
 from jobs.retraining import run_retraining
 from tests.conftest import SAMPLE_TRAIN
 from tests.jobs.conftest import Clock
@@ -68,7 +68,7 @@ def test_the_sgd_solve_is_sklearns_one_vs_rest_sgd_exactly(
     pairs = [(t, y) for t, y in zip(*examples, strict=True) if y in kept]
     texts, labels = [t for t, _ in pairs], [y for _, y in pairs]
     model = TicketClassifier(solver="sgd", temperature=1.0).fit(texts, labels)
-    features = model._features(texts, SpacyNormalizer().transform(texts))
+    features = model._features(texts, embed(texts))
     whole = SGDClassifier(
         loss="hinge",
         alpha=1.0 / (model.C * len(texts)),

@@ -13,13 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, inspect, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.cli.worker import build_context
 from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack.waiting import wait_until
 from bot.settings import Settings
-from jobs.worker import JOBS, LEASE_NAME, Worker, build_context, triggers
+from jobs.worker import JOBS, LEASE_NAME, Worker, triggers
 from storage.models import Lease, OutboxKind
 from storage.queries.leases import holder_of
 from storage.queries.outbox import enqueue
@@ -30,7 +32,6 @@ from tests.jobs.helpers import (
     import_history,
     runs,
     training_has_begun,
-    wait_until,
 )
 
 START_WORKER = "from bot.cli import main; raise SystemExit(main())"
@@ -71,15 +72,14 @@ class WorkerProcess:
                 self._lock.notify_all()
 
     def wait_for_event(self, name: str, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                found = [e for e in self.events if e.get("event") == name]
-                if found:
-                    return found[-1]
-                remaining = deadline - time.monotonic()
-                assert remaining > 0, f"no {name!r} from worker; saw {self.events}"
-                self._lock.wait(remaining)
+        found = wait_until(
+            lambda: [e for e in self.events if e.get("event") == name],
+            timeout=timeout,
+            what=f"{name!r} from the worker",
+            lock=self._lock,
+            describe=lambda: f"saw {self.events}",
+        )
+        return found[-1]
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)
@@ -129,7 +129,7 @@ def test_one_leader_among_two_workers_and_a_clean_handover(
                 assert third.wait_for_event("scheduler started")["holder"] != taken
 
 
-def test_scheduler_stores_its_jobs_and_delivers(
+def test_scheduler_holds_its_jobs_in_memory_and_delivers(
     database_url: str,
     engine: Engine,
     factory: sessionmaker[Session],
@@ -146,7 +146,7 @@ def test_scheduler_stores_its_jobs_and_delivers(
         dotenv_path=None,
     )
     ctx = build_context(settings, factory)
-    worker = Worker(ctx, engine, holder="test-worker")
+    worker = Worker(ctx, holder="test-worker")
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
@@ -159,9 +159,9 @@ def test_scheduler_stores_its_jobs_and_delivers(
             )
         [call] = fake_slack.wait_for("chat.postMessage", timeout=10)
         assert call.params["channel"] == "COPS"
-        with engine.connect() as connection:
-            stored = set(connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars())
-        assert stored == set(JOBS)
+        assert worker.scheduled() == sorted(JOBS)
+        with engine.connect() as connection:  # nothing pickled: the old job store is gone
+            assert not inspect(connection).has_table("apscheduler_jobs")
     finally:
         ctx.stopping.set()
         thread.join(timeout=30)
@@ -200,7 +200,7 @@ def test_sigterm_while_retraining_abandons_the_run_and_hands_over_at_once(
     settings = {"TRIAGE_RETRAIN_CHECK_SECONDS": "5", "TRIAGE_WORKER_LEASE_SECONDS": "120"}
     with workers(database_url, 1, **settings) as [worker]:
         worker.wait_for_event("scheduler started")
-        assert wait_until(lambda: training_has_begun(factory), 60), "training never started"
+        wait_until(lambda: training_has_begun(factory), timeout=60, what="training to start")
         signalled = time.monotonic()
         assert worker.stop(signal.SIGTERM) == 0
         assert time.monotonic() - signalled < 5  # within Heroku's 30 s grace, by far
@@ -231,17 +231,17 @@ def test_a_leader_that_loses_its_lease_stops_its_training(
         dotenv_path=None,
     )
     ctx = build_context(settings, factory)
-    thread = threading.Thread(target=Worker(ctx, engine, holder="old-leader").run)
+    thread = threading.Thread(target=Worker(ctx, holder="old-leader").run)
     thread.start()
     try:
-        assert wait_until(lambda: training_has_begun(factory), 60), "training never started"
+        wait_until(lambda: training_has_begun(factory), timeout=60, what="training to start")
         with factory.begin() as session:  # another worker took over (say this one stalled)
             session.execute(
                 update(Lease)
                 .where(Lease.name == LEASE_NAME)
                 .values(holder="new-leader", expires_at=utc_now() + timedelta(hours=1))
             )
-        assert wait_until(lambda: runs(factory)[0].status != "running", 30)
+        wait_until(lambda: runs(factory)[0].status != "running", timeout=30, what="the run to end")
         [run] = runs(factory)
         assert run.status == "abandoned" and active_id(factory) is None
         assert thread.is_alive()  # standing by, not crashed

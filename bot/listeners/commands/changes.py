@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from bot.blocks.commands import change_reply, retrain_reply
+from bot.blocks.changes import change_reply
+from bot.blocks.commands import retrain_reply
+from bot.listeners.admin_changes import Change, run_change
 from bot.listeners.commands import parsing
 from bot.listeners.commands.context import Call, Message
 from bot.services import admin, admin_labels, admin_models
-from bot.services.admin import AdminChange
-
-Change = Callable[..., AdminChange]
-
-
-async def run_change(call: Call, change: Change, *args: Any) -> AdminChange:
-    """Run one admin service in a unit of work and wake the outbox for its announcement."""
-    settings, now = call.deps.settings, call.deps.now()
-
-    def unit(session: Session) -> AdminChange:
-        return change(*args, session=session, settings=settings, actor=call.user, now=now)
-
-    result = await call.db(unit)
-    if result.announced:
-        call.deps.wake_deliveries()
-    return result
 
 
 async def apply(call: Call, change: Change, *args: Any) -> Message:
     """Run the change and confirm it to the admin."""
-    result = await run_change(call, change, *args)
-    alerts = call.deps.settings.alerts_channel if result.announced else None
-    return change_reply(result.summary, changed=result.changed, alerts_channel=alerts)
+    result = await run_change(call.deps, call.user, change, *args)
+    return change_reply(result, alerts_channel=call.deps.settings.alerts_channel)
 
 
 async def threshold(call: Call) -> Message:
@@ -79,7 +61,7 @@ async def resume(call: Call) -> Message:
 async def retrain(call: Call) -> Message:
     """Ask the worker to retrain (never in the web process)."""
     parsing.expect(call.args, 0, 0)
-    await run_change(call, admin.request_retraining)
+    await run_change(call.deps, call.user, admin.request_retraining)
     return retrain_reply(call.deps.settings.alerts_channel)
 
 

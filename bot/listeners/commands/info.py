@@ -13,7 +13,7 @@ from bot.blocks.commands import (
 )
 from bot.listeners.commands import parsing
 from bot.listeners.commands.context import Call, Message
-from bot.listeners.commands.links import review_links
+from bot.listeners.links import review_links
 from bot.services.admin_labels import all_labels
 from bot.services.admin_models import recent_models
 from bot.services.stats import PendingTicket, backlog, oldest_pending, reviewer_stats, service_stats

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from bot.blocks.text import escape
 from bot.errors import InvalidInput
 
 PERIODS = {"1d": 1, "7d": 7, "30d": 30}
@@ -34,7 +33,7 @@ def period(args: tuple[str, ...]) -> int:
     if not args:
         return DEFAULT_PERIOD
     if args[0].lower() not in PERIODS:
-        raise InvalidInput(f"`{escape(args[0])}` is not a period: use 1d, 7d or 30d.")
+        raise InvalidInput(f"`{args[0]}` is not a period: use 1d, 7d or 30d.")
     return PERIODS[args[0].lower()]
 
 
@@ -46,14 +45,14 @@ def share(word: str, what: str = "value") -> float:
     except ValueError:
         value = -1.0
     if not 0.0 <= value <= 1.0:
-        raise InvalidInput(f"The {what} `{escape(word)}` must be a number from 0 to 1 (or 0–100%).")
+        raise InvalidInput(f"The {what} `{word}` must be a number from 0 to 1 (or 0–100%).")
     return value
 
 
 def whole(word: str, what: str = "value") -> int:
     """A positive whole number."""
     if not word.isdigit():
-        raise InvalidInput(f"The {what} `{escape(word)}` must be a whole number.")
+        raise InvalidInput(f"The {what} `{word}` must be a whole number.")
     return int(word)
 
 
@@ -70,4 +69,4 @@ def channel(word: str) -> str:
         return word
     if match := _CHANNEL_NAME.match(word):
         return match.group(1)
-    raise InvalidInput(f"`{escape(word)}` is not a channel: pick one with `#`.")
+    raise InvalidInput(f"`{word}` is not a channel: pick one with `#`.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks.commands import error_reply, help_message, text_message
-from bot.blocks.text import escape
+from bot.blocks.errors import error_text
 from bot.deps import Deps
 from bot.errors import InvalidInput, TriageError
 from bot.listeners.commands import changes, info, parsing
@@ -152,20 +152,20 @@ def resolve(words: list[str]) -> tuple[Command, tuple[str, ...]]:
         name, rest = f"labels {sub}", rest[1:]
         if name not in COMMANDS:
             usages = " | ".join(c.usage for c in COMMANDS.values() if c.name.startswith("labels"))
-            raise InvalidInput(f"Unknown labels command `{escape(sub)}`.\nUsage: {usages}")
+            raise InvalidInput(f"Unknown labels command `{sub}`.\nUsage: {usages}")
     if name not in COMMANDS:
-        raise InvalidInput(f"Unknown command `{escape(words[0])}`. See `/triage help`.")
+        raise InvalidInput(f"Unknown command `{words[0]}`. See `/triage help`.")
     return COMMANDS[name], tuple(rest)
 
 
 async def _answer(command: Command, call: Call) -> Message:
-    """Run the command; a TriageError becomes its reason (with the usage for bad input)."""
+    """Run the command; an error of the family becomes its reason (with the usage for bad input)."""
     try:
         return await command.run(call)
     except InvalidInput as error:
-        return error_reply(error.reason, command.usage)
+        return error_reply(error_text(error), command.usage)
     except TriageError as error:
-        return text_message(error.reason)
+        return text_message(error_text(error))
 
 
 def handler(deps: Deps) -> Any:
@@ -178,7 +178,7 @@ def handler(deps: Deps) -> Any:
             if chosen.admin:
                 await deps.require_admin(user, client, f"use `/triage {chosen.name}`")
         except TriageError as error:
-            await ack(text=error.reason, response_type="ephemeral")
+            await ack(text=error_text(error), response_type="ephemeral")
             return
         call = Call(deps=deps, user=user, args=args, client=client)
         if not chosen.slow:

@@ -11,16 +11,16 @@ mentions and links stay in Slack's `<...>` form, which review messages escape (n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.blocks.errors import error_text
 from bot.blocks.text import unescape
 from bot.deps import Deps
 from bot.errors import InvalidInput
-from bot.services.intake import submit_under_current_policy, validate_new_ticket
+from bot.services.intake import validate_new_ticket
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +56,11 @@ def handler(deps: Deps) -> Any:
             await client.chat_postEphemeral(
                 channel=channel,
                 user=event["user"],
-                text=f"This message could not become a ticket: {error.reason}.",
+                text=f"This message could not become a ticket: {error_text(error)}.",
             )
             return
 
-        result = await asyncio.to_thread(
-            lambda: submit_under_current_policy(
-                new,
-                factory=deps.factory,
-                model=deps.models.get,
-                settings=deps.settings,
-                now=deps.now(),
-                rng=deps.rng,
-                reply_to=(channel, ts),
-            )
-        )
-        deps.wake_deliveries()
+        result = await deps.submit_ticket(new, reply_to=(channel, ts))
         retry = next(iter(request.headers.get("x-slack-retry-num", [])), None)  # HTTP mode only
         log.info(
             "intake message handled",

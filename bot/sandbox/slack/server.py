@@ -16,6 +16,7 @@ from .blockkit import blocks_problem, fallback_problem, view_problem
 from .records import Fault, RecordedCall
 from .socket_mode import SocketConnection, SocketModeServer, disconnect, envelope
 from .transport import Handler, bearer_token, parse_request
+from .waiting import wait_until
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -284,18 +285,9 @@ class FakeSlack:
         self, condition: Callable[[], T], timeout: float = 15.0, what: str = "condition"
     ) -> T:
         """Block until condition() is truthy (re-checked on every request) or fail clearly."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                value = condition()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"timed out after {timeout}s waiting for {what}; {self.describe_calls()}"
-                    )
-                self._cond.wait(min(remaining, 0.1))
+        return wait_until(
+            condition, timeout=timeout, what=what, lock=self._cond, describe=self.describe_calls
+        )
 
     def wait_for(
         self,

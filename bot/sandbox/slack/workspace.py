@@ -95,6 +95,7 @@ class Workspace:
             "views.publish": self.views_publish,
             "users.info": self.users_info,
             "conversations.info": self.conversations_info,
+            "conversations.list": self.conversations_list,
             "usergroups.users.list": self.usergroups_users_list,
             "reactions.add": self.reactions_add,
         }.get(method)
@@ -317,6 +318,30 @@ class Workspace:
             **extra,
         }
         return {"ok": True, "channel": channel}
+
+    def conversations_list(self, params: Params) -> Answer:
+        """Page through the configured channels as Slack does (limit, cursor, types)."""
+        types = set(str(params.get("types") or "public_channel").split(","))
+        archived_too = str(params.get("exclude_archived", "false")).lower() not in ("true", "1")
+        listed = [
+            self.conversations_info({"channel": channel_id})["channel"]
+            for channel_id in sorted(self.channels)
+        ]
+        listed = [
+            c
+            for c in listed
+            if ("private_channel" if c["is_private"] else "public_channel") in types
+            and (archived_too or not c["is_archived"])
+        ]
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        page = listed[start : start + limit]
+        following = start + limit if start + limit < len(listed) else ""
+        return {
+            "ok": True,
+            "channels": page,
+            "response_metadata": {"next_cursor": str(following)},
+        }
 
     def reactions_add(self, params: Params) -> Answer:
         """Record a reaction; works on any ts because users' own messages are not stored."""

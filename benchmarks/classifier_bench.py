@@ -18,7 +18,6 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 
 from classifier import evaluate, metrics_from_predictions, train  # noqa: E402
 from classifier.model import TicketClassifier  # noqa: E402
@@ -218,7 +217,7 @@ def main() -> None:
             }
         )
     result = {
-        "command": "python " + " ".join(sys.argv),
+        "command": " ".join(["python -m benchmarks.classifier_bench", *sys.argv[1:]]),
         "n_train": len(train_texts),
         "n_test": len(test_texts),
         "model": repr(model),

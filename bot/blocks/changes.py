@@ -1,0 +1,110 @@
+"""An admin change in words: the admin's confirmation and the alerts-channel announcement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks.commands import channel_mention, text_message
+from bot.blocks.text import escape
+from bot.services.admin import AdminChange, ChangeKind
+
+
+def _share(value: float | None) -> str:
+    return "the model's tuned thresholds" if value is None else f"{value:.2f}"
+
+
+def _version(value: int | None) -> str:
+    return "none" if value is None else f"v{value}"
+
+
+def change_summary(change: AdminChange) -> str:
+    """One sentence saying what the change did (or that things already were so)."""
+    before, after, name = change.before, change.after, escape(change.subject or "")
+    match change.kind:
+        case ChangeKind.THRESHOLD:
+            target = "all labels" if after is not None else "every label"
+            return f"Threshold for {target} set to {_share(after)} (was {_share(before)})."
+        case ChangeKind.LABEL_THRESHOLD:
+            return f"Threshold for {name} set to {_share(after)} (was {_share(before)})."
+        case ChangeKind.TARGET_PRECISION:
+            return (
+                f"Target precision set to {after:.1%} (was {before:.1%}); "
+                "the next retraining tunes thresholds for it."
+            )
+        case ChangeKind.AUDIT_RATE:
+            return f"Audit rate set to {after:.1%} of automatic tickets (was {before:.1%})."
+        case ChangeKind.CONFIDENCE_FLOOR:
+            return (
+                f"Confidence floor set to {after:.0%} (was {before:.0%}): no ticket is labelled "
+                "automatically below it, whatever its label's threshold."
+            )
+        case ChangeKind.TOPIC_LABEL_CREATED:
+            return (
+                f"Label {name} created from new topic #{before}; {after} of its tickets "
+                "re-asked with it offered first."
+            )
+        case ChangeKind.TOPIC_DISMISSED:
+            return (
+                f"Suggested label {name} (topic #{before}) dismissed: similar tickets are no "
+                "longer sent to people for resembling it."
+            )
+        case ChangeKind.QUORUM:
+            return f"Quorum set to {after} matching answer(s) (was {before})."
+        case ChangeKind.PAUSED if not change.changed:
+            return f"Automatic labelling is {'already paused' if after else 'not paused'}."
+        case ChangeKind.PAUSED:
+            if after:
+                return "Automatic labelling paused: every ticket now goes to review."
+            return "Automatic labelling resumed."
+        case ChangeKind.RETRAIN:
+            return "Retraining requested."
+        case ChangeKind.LABEL_ADDED:
+            return f"Label {name} added."
+        case ChangeKind.LABEL_RESTORED:
+            return f"Label {name} brought back from retirement."
+        case ChangeKind.LABEL_RENAMED:
+            return (
+                f"Label {escape(str(before))} renamed to {escape(str(after))}, in history too; "
+                "the model's suggestions use the new name from the next ticket."
+            )
+        case ChangeKind.LABEL_RETIRED:
+            return (
+                f"Label {name} retired: people can no longer pick it, tickets the model "
+                "still gives it go to review, and retraining leaves it out."
+            )
+        case ChangeKind.LABEL_ROUTED if not change.changed:
+            return f"Label {name} already goes to {channel_mention(str(after))}."
+        case ChangeKind.LABEL_ROUTED:
+            return f"Tickets labelled {name} now go to {channel_mention(str(after))}."
+        case ChangeKind.MODEL_ACTIVATED if not change.changed:
+            return f"Model {_version(after)} is already active."
+        case ChangeKind.MODEL_ACTIVATED:
+            return f"Model {_version(after)} is now active (was {_version(before)})."
+
+
+def change_reply(change: AdminChange, *, alerts_channel: str | None) -> dict[str, Any]:
+    """The admin's own confirmation, saying where the change was announced."""
+    summary = change_summary(change)
+    if not change.changed:
+        return text_message(f"{summary} Nothing changed.")
+    where = (
+        f" Announced in {channel_mention(alerts_channel)}."
+        if change.announced and alerts_channel
+        else " (No alerts channel is set, so it was not announced.)"
+    )
+    return text_message(summary + where)
+
+
+def build_announcement(change: AdminChange, *, actor: str) -> dict[str, Any]:
+    """The alerts-channel post for an admin change: what happened, by whom."""
+    summary = change_summary(change)
+    return {
+        "text": f"{summary} (by <@{actor}>)",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"ℹ️  {summary}"}},
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"Changed by <@{actor}> with /triage"}],
+            },
+        ],
+    }

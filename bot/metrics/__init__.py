@@ -1,0 +1,1 @@
+"""Prometheus metrics: per-process counters, database-backed gauges, and their endpoints."""
