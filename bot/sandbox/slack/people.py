@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.errors import TriageError
+
 from .blockkit import blocks_problem, view_problem
 from .signing import (
     VERIFICATION_TOKEN,
@@ -40,7 +42,7 @@ SELECTS = ("static_select", "external_select", "overflow", "radio_buttons")
 STATEFUL = (*SELECTS, "checkboxes", "plain_text_input", "datepicker", "timepicker")
 
 
-class ActionRefused(Exception):
+class ActionRefused(TriageError):
     """What the person tried cannot be done (unknown message, element gone); shown as is."""
 
 
