@@ -139,10 +139,15 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path | None = ".env"
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        dotenv_path: str | Path | None = ".env",
+        defaults: Mapping[str, str] | None = None,
     ) -> Settings:
-        """Build settings from `.env` overlaid by the real environment (which wins)."""
-        merged: dict[str, str] = {}
+        """Build settings from `.env` overlaid by the real environment (which wins); a
+        command may bring `defaults` of its own for variables neither of them sets."""
+        merged: dict[str, str] = dict(defaults or {})
         if dotenv_path is not None and Path(dotenv_path).is_file():
             merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
         merged.update(os.environ if environ is None else environ)
@@ -171,6 +176,21 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         return type(self)(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+    def to_env(self) -> dict[str, str]:
+        """Every setting as the environment variable that gives it, so a process started by
+        another (the sandbox starts the web and worker processes) gets exactly these."""
+        return {
+            name: _env_value(getattr(self, attribute)) for name, attribute in _ATTRIBUTES.items()
+        }
+
+
+def _env_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, frozenset | tuple):
+        return ",".join(sorted(value) if isinstance(value, frozenset) else value)
+    return str(value)
 
 
 def _log_level(raw: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,19 +17,19 @@ from bot.settings import Settings
 from storage.database import create_db_engine, session_factory
 from storage.migrate import upgrade
 
-pytest_plugins = ["tests.slack_fake.plugin"]
+pytest_plugins = ["tests.slack_fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_TRAIN = REPO / "bot" / "sample" / "banking77_sample_train.csv"
 SAMPLE_HOLDOUT = REPO / "bot" / "sample" / "banking77_sample_holdout.csv"
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def empty_database(directory: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a fresh schema in TEST_DATABASE_URL's PostgreSQL."""
     server = os.environ.get("TEST_DATABASE_URL")
     if not server:
-        yield f"sqlite:///{tmp_path / 'triage.db'}"
+        yield f"sqlite:///{directory / 'triage.db'}"
         return
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
@@ -41,6 +42,13 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database for one test."""
+    with empty_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

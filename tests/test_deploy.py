@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import yaml
 
+from bot.sandbox.slack.waiting import wait_until
 from tests.jobs.test_worker_metrics import free_port
-from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 

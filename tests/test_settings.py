@@ -87,3 +87,26 @@ def test_a_rejected_database_url_does_not_show_its_password() -> None:
 def test_every_setting_is_documented_in_env_example() -> None:
     documented = set(re.findall(r"^([A-Z_]+)=", (REPO / ".env.example").read_text(), re.M))
     assert documented == set(ENVIRONMENT_VARIABLES)
+
+
+def test_to_env_gives_the_same_settings_in_another_process() -> None:
+    settings = Settings.from_env(
+        {
+            "TRIAGE_ADMINS": "U2,U1",
+            "TRIAGE_API_TOKEN": "b,a",
+            "TRIAGE_TARGET_PRECISION": "0.97",
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "TRIAGE_INTAKE_CHANNEL": "#intake",
+        },
+        dotenv_path=None,
+    )
+    assert Settings.from_env(settings.to_env(), dotenv_path=None) == settings
+    assert set(settings.to_env()) == set(ENVIRONMENT_VARIABLES)
+
+
+def test_command_defaults_give_way_to_env_and_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("TRIAGE_AUDIT_RATE=0.3\n")
+    defaults = {"TRIAGE_AUDIT_RATE": "0.1", "TRIAGE_RETRAIN_MIN_ANSWERS": "20", "PORT": "4000"}
+    settings = Settings.from_env({"PORT": "5000"}, dotenv_path=dotenv, defaults=defaults)
+    assert (settings.audit_rate, settings.retrain_min_answers, settings.port) == (0.3, 20, 5000)

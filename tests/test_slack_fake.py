@@ -23,7 +23,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-from tests.slack_fake import (
+from bot.sandbox.slack import (
     APP_TOKEN,
     FakeSlack,
     assert_valid_message,
@@ -38,7 +38,7 @@ from tests.slack_fake import (
     signed_view_submission,
     slash_command_fields,
 )
-from tests.waiting import wait_until
+from bot.sandbox.slack.waiting import wait_until
 
 TOKEN = "xoxb-test"
 BLOCKS: list[dict[str, Any]] = [

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
-from bot.cli import data, demo, modelling, serve, worker
+from bot.cli import data, demo, modelling, sandbox, serve, worker
 from bot.errors import TriageError
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"triage-loop {version('triage-loop')}"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, modelling, demo, serve, worker):
+    for module in (data, modelling, demo, sandbox, serve, worker):
         module.register(commands)
     return parser
 
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; user errors become one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(defaults=getattr(args, "setting_defaults", None))
         # Commands a person runs answer in their own words; only the serving processes'
         # logs are their output, so the others show warnings and worse.
         level = settings.log_level

@@ -16,6 +16,7 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sandbox.slack import FakeSlack
 from bot.server import WebProcess, build_web_process
 from bot.services.policy import THRESHOLD
 from bot.settings import Settings
@@ -25,7 +26,6 @@ from storage.queries.labels import ensure_labels
 from storage.queries.model_versions import activate
 from storage.queries.runtime_settings import set_runtime_setting
 from tests.conftest import SAMPLE_TRAIN
-from tests.slack_fake import FakeSlack
 
 API_TOKEN = "test-api-token"
 REVIEW_CHANNEL = "CREVIEW"

@@ -13,8 +13,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.slack_fake import FakeSlack
-from tests.waiting import wait_until
+from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack.waiting import wait_until
 
 HOLD_LIMIT = 30.0  # a held call is let through after this, so a failing test cannot hang
 

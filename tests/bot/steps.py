@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sandbox.slack import signed_block_action
 from storage.models import Review, Ticket
 from tests.bot.conftest import REVIEW_CHANNEL, RunningWeb
-from tests.slack_fake import signed_block_action
 
 CARD_TEXT = "I ordered my card two weeks ago and it still has not arrived"
 

@@ -11,9 +11,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin_group import MEMBERS_TTL, RETRY_AFTER_FAILURE, AdminGroup
+from bot.sandbox.slack import FakeSlack
 from tests.bot.conftest import NOW
 from tests.bot.slack_proxy import SlackProxy
-from tests.slack_fake import FakeSlack
 
 
 class Clock:

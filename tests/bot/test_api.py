@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sandbox.slack import FakeSlack
 from classifier import TrainedModel
 from storage.database import create_db_engine
 from storage.models import ModelVersion, Ticket
 from tests.bot.conftest import RunningWeb, install_model, serving, web_settings
-from tests.slack_fake import FakeSlack
 
 
 def ticket_count(factory: sessionmaker[Session]) -> int:

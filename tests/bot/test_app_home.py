@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.home import HOME_PAUSE, HOME_RESUME, HOME_RETRAIN
+from bot.sandbox.slack import assert_valid_view, signed_app_home_opened, signed_block_action
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED, THRESHOLD
 from classifier import TrainedModel, wilson_interval
 from storage.models import AuditLogEntry, Review, RuntimeSetting, Ticket
 from tests.bot.conftest import RunningWeb, install_model, set_policy
 from tests.bot.steps import click, post_ticket, review_message
-from tests.slack_fake import assert_valid_view, signed_app_home_opened, signed_block_action
 
 
 def open_home(web: RunningWeb, secret: str, user: str, count: int = 1) -> dict[str, Any]:

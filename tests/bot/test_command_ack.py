@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sandbox.slack import FakeSlack, signed_slash_command
 from classifier import TrainedModel
 from storage.models import ModelVersion
 from tests.bot.conftest import RunningWeb, install_model, serving, web_settings
 from tests.bot.slack_proxy import SlackProxy
-from tests.slack_fake import FakeSlack, signed_slash_command
 
 SLACK_ACK_LIMIT = 3.0
 GROUP_LIST = "usergroups.users.list"

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sandbox.slack import FakeSlack, assert_valid_message, signed_slash_command
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED
 from classifier import TrainedModel
 from storage.models import AuditLogEntry, Label, ModelVersion, Review, RuntimeSetting, Ticket
@@ -22,7 +23,6 @@ from tests.bot.conftest import (
     web_settings,
 )
 from tests.bot.steps import post_ticket, review_message
-from tests.slack_fake import FakeSlack, assert_valid_message, signed_slash_command
 
 ADMIN, MEMBER = "UADMIN", "UBOB"
 

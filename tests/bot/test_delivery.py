@@ -10,11 +10,11 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Deliverer
+from bot.sandbox.slack import FakeSlack
 from bot.settings import Settings
 from storage.models import OutboxKind, OutboxMessage, Ticket, TicketStatus
 from storage.queries.outbox import enqueue
 from tests.jobs.conftest import START, Clock
-from tests.slack_fake import FakeSlack
 
 BACKOFF = 2.0
 

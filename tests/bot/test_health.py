@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sandbox.slack import FakeSlack
 from classifier import TrainedModel
 from storage.database import create_db_engine
 from storage.queries.heartbeats import beat, stopped
@@ -23,7 +24,6 @@ from tests.bot.conftest import (
     web_settings,
 )
 from tests.jobs.conftest import Clock
-from tests.slack_fake import FakeSlack
 
 TTL = timedelta(seconds=30)
 

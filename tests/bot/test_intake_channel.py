@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
+from bot.sandbox.slack import signed_event
 from storage.models import OutboxKind, OutboxMessage, Ticket
 from tests.bot.conftest import INTAKE_CHANNEL, REVIEW_CHANNEL, RunningWeb
 from tests.bot.steps import click, review_message
-from tests.slack_fake import signed_event
 
 LISTENER = "bot.listeners.events.intake_message"
 

@@ -6,9 +6,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
 from bot.listeners.options.label_search import matching
+from bot.sandbox.slack import signed_block_suggestion
 from storage.queries.labels import ensure_labels, label_by_name
 from tests.bot.conftest import NOW, RunningWeb
-from tests.slack_fake import signed_block_suggestion
 
 
 def test_typed_text_returns_active_labels_prefix_matches_first(

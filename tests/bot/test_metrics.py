@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
 from bot.clock import utc_now
+from bot.sandbox.slack import FakeSlack
 from classifier import TrainedModel
 from jobs.retraining import run_retraining
 from storage.models import OutboxMessage, Ticket, TicketStatus
@@ -29,7 +30,6 @@ from tests.bot.conftest import (
 from tests.bot.metrics_scrape import scrape, series, value
 from tests.bot.steps import click, review_message
 from tests.conftest import REPO, SAMPLE_HOLDOUT
-from tests.slack_fake import FakeSlack
 
 METRICS_TOKEN = "metrics-secret-1"
 DASHBOARD = REPO / "deploy" / "grafana" / "triage-loop.json"

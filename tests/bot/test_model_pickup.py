@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import SettingsError
+from bot.sandbox.slack.waiting import wait_until
 from bot.settings import Settings
 from classifier import TrainedModel
 from tests.bot.conftest import API_TOKEN, RunningWeb, install_model
-from tests.waiting import wait_until
 
 
 def test_promoted_model_is_used_by_the_next_tickets(

@@ -8,13 +8,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
+from bot.sandbox.slack import assert_valid_message, sign, signed_block_action
 from bot.services.policy import AUDIT_RATE, THRESHOLD
 from classifier import TrainedModel
 from storage.models import OutboxKind, OutboxMessage, Ticket
 from storage.queries.labels import label_by_name
 from tests.bot.conftest import REVIEW_CHANNEL, RunningWeb, install_model, set_policy
 from tests.bot.steps import CARD_TEXT, click, element, post_ticket, review_message, reviews
-from tests.slack_fake import assert_valid_message, sign, signed_block_action
 
 
 def test_uncertain_ticket_is_reviewed_and_labelled_in_slack(

@@ -14,6 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
 from bot.listeners.commands.triage import WORKING
+from bot.sandbox.slack import (
+    APP_TOKEN,
+    FakeSlack,
+    assert_valid_message,
+    block_action_payload,
+    slash_command_fields,
+)
 from bot.services.policy import THRESHOLD
 from bot.settings import Settings
 from classifier import TrainedModel
@@ -26,13 +33,6 @@ from tests.bot.conftest import (
     web_settings,
 )
 from tests.bot.steps import click_fields, element, post_ticket, review_message
-from tests.slack_fake import (
-    APP_TOKEN,
-    FakeSlack,
-    assert_valid_message,
-    block_action_payload,
-    slash_command_fields,
-)
 
 MEMBER = "UBOB"
 

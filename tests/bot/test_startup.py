@@ -14,11 +14,11 @@ from bot.cli import main
 from bot.cli.runtime import started_checks
 from bot.delivery import slack_client
 from bot.errors import SettingsError
+from bot.sandbox.slack import FakeSlack, signed_event
 from bot.settings import Settings
 from bot.startup import resolve_channels, sqlite_on_separate_machines
 from storage.models import Ticket
 from tests.bot.conftest import serving, web_settings
-from tests.slack_fake import FakeSlack, signed_event
 
 # More channels than one page of conversations.list, so the lookup must follow the cursor.
 CHANNELS: dict[str, dict[str, Any]] = {

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from bot.blocks import ids
 from bot.blocks.text import chunks, escape, quote, unescape
 from bot.blocks.ticket import build_full_text_reply, build_ticket_message
+from bot.sandbox.slack import assert_valid_message
 from bot.services.cards import Decided, TicketCard
 from bot.words import counted, duration
-from tests.slack_fake import assert_valid_message
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

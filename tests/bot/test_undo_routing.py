@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Deliverer
+from bot.sandbox.slack import FakeSlack
 from bot.services.answers import AnswerOutcome, AnswerStatus, record_answer, undo_answer
 from bot.services.routing import queue_routing
 from bot.settings import Settings
 from storage.models import OutboxKind, OutboxMessage, Ticket, TicketStatus
 from storage.queries.labels import ensure_labels, label_by_name
 from tests.jobs.conftest import Clock
-from tests.slack_fake import FakeSlack
 
 ROUTE_CHANNEL = "CROUTE"
 

@@ -8,6 +8,7 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Deliverer
+from bot.sandbox.slack import FakeSlack
 from bot.services.answers import record_answer
 from bot.services.policy import LABEL_THRESHOLDS
 from bot.settings import Settings
@@ -20,7 +21,6 @@ from storage.queries.outbox import enqueue, mark_failed
 from storage.queries.runtime_settings import set_runtime_setting
 from tests.jobs.conftest import Clock
 from tests.jobs.helpers import add_answered_audit, add_ticket, alerts, channel_posts
-from tests.slack_fake import FakeSlack
 
 
 def checks(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> list[str]:

@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli.worker import build_context
+from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack.waiting import wait_until
 from bot.settings import Settings
 from jobs.digest import digest_slot, send_due_digest
 from jobs.worker import Worker
 from storage.models import OutboxKind, OutboxMessage, ScheduleSlot
 from tests.jobs.conftest import Clock
-from tests.slack_fake import FakeSlack
-from tests.waiting import wait_until
 
 DIGEST_HOUR = 9
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utc_now
+from bot.sandbox.slack.waiting import wait_until
 from bot.services.policy import RETRAIN_REQUESTED
 from bot.settings import Settings
 from jobs.retraining import mark_interrupted_runs, retraining_due, run_retraining
@@ -39,7 +40,6 @@ from tests.jobs.helpers import (
     sample,
     training_has_begun,
 )
-from tests.waiting import wait_until
 
 
 def add_run(factory: sessionmaker[Session], clock: Clock, status: TrainingRunStatus) -> None:

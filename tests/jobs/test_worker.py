@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli.worker import build_context
 from bot.clock import utc_now
+from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack.waiting import wait_until
 from bot.settings import Settings
 from jobs.worker import JOBS, LEASE_NAME, Worker, triggers
 from storage.models import Lease, OutboxKind
@@ -31,8 +33,6 @@ from tests.jobs.helpers import (
     runs,
     training_has_begun,
 )
-from tests.slack_fake import FakeSlack
-from tests.waiting import wait_until
 
 START_WORKER = "from bot.cli import main; raise SystemExit(main())"
 

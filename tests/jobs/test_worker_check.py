@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main
 from bot.clock import utc_now
+from bot.sandbox.slack.waiting import wait_until
 from storage.queries.heartbeats import beat
 from storage.queries.leases import SCHEDULER_LEASE, acquire_or_renew
 from tests.jobs.test_worker import START_WORKER, workers
-from tests.waiting import wait_until
 
 HOST = socket.gethostname()
 TTL = timedelta(seconds=30)

@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utc_now
+from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack.waiting import wait_until
 from storage.models import OutboxKind, OutboxMessage
 from storage.queries.outbox import enqueue
 from tests.bot.metrics_scrape import scrape, value
 from tests.jobs.test_worker import workers
-from tests.slack_fake import FakeSlack
-from tests.waiting import wait_until
 
 TOKEN = "worker-metrics-token"
 

@@ -23,7 +23,54 @@ MAX_PLACEHOLDER = 150
 MAX_ID = 255
 MAX_VIEW_TITLE = 24
 MAX_PRIVATE_METADATA = 3000
+MAX_URL = 3000
+MAX_ALT_TEXT = 2000
+MAX_LABEL = 2000
+MAX_CONFIRM_TITLE = 100
+MAX_CONFIRM_TEXT = 300
+MAX_CONFIRM_BUTTON = 30
 SELECTS = ("static_select", "multi_static_select", "overflow", "radio_buttons", "checkboxes")
+MENUS = tuple(
+    f"{many}{kind}_select"
+    for many in ("", "multi_")
+    for kind in ("static", "external", "users", "conversations", "channels")
+)
+PICKERS = ("datepicker", "datetimepicker", "timepicker")
+TEXT_INPUTS = (
+    "plain_text_input",
+    "email_text_input",
+    "url_text_input",
+    "number_input",
+    "rich_text_input",
+    "file_input",
+)
+# Where each element type may appear, as Slack's block reference lists them.
+ACTIONS_ELEMENTS = frozenset(
+    ("button", "checkboxes", "overflow", "radio_buttons", "workflow_button", *MENUS, *PICKERS)
+)
+ACCESSORY_ELEMENTS = (ACTIONS_ELEMENTS - {"datetimepicker"}) | {"image"}
+INPUT_ELEMENTS = frozenset(("checkboxes", "radio_buttons", *MENUS, *PICKERS, *TEXT_INPUTS))
+CONTEXT_ELEMENTS = ("image", "plain_text", "mrkdwn")
+RICH_TEXT_PARTS = (
+    "rich_text_section",
+    "rich_text_list",
+    "rich_text_quote",
+    "rich_text_preformatted",
+)
+BLOCK_TYPES = (
+    "section",
+    "header",
+    "actions",
+    "context",
+    "divider",
+    "image",
+    "input",
+    "rich_text",
+    "file",
+    "video",
+    "markdown",
+)
+BUTTON_STYLES = ("primary", "danger")
 
 
 def _fail(where: str, reason: str) -> NoReturn:
@@ -42,8 +89,34 @@ def _text(where: str, obj: Any, limit: int | None, *, plain_only: bool = False) 
     text = obj.get("text")
     if not isinstance(text, str):
         _fail(where, "text object has no string 'text'")
+    if not text:
+        _fail(where, "text must be more than 0 characters")
     if limit is not None and len(text) > limit:
         _fail(where, f"text is {len(text)} chars, limit is {limit}")
+
+
+def _confirm(where: str, confirm: Any) -> None:
+    """A confirmation dialog: title, text and both button labels, each within its limit."""
+    if not isinstance(confirm, dict):
+        _fail(where, "confirm must be a dict")
+    _text(f"{where}.title", confirm.get("title"), MAX_CONFIRM_TITLE, plain_only=True)
+    _text(f"{where}.text", confirm.get("text"), MAX_CONFIRM_TEXT)
+    _text(f"{where}.confirm", confirm.get("confirm"), MAX_CONFIRM_BUTTON, plain_only=True)
+    _text(f"{where}.deny", confirm.get("deny"), MAX_CONFIRM_BUTTON, plain_only=True)
+    if confirm.get("style") not in (None, *BUTTON_STYLES):
+        _fail(where, f"style {confirm.get('style')!r} is not one of {BUTTON_STYLES}")
+
+
+def _image(where: str, image: dict[str, Any]) -> None:
+    """An image (block or element): a URL or Slack file, and alt text for screen readers."""
+    url = image.get("image_url")
+    if url is None and "slack_file" not in image:
+        _fail(where, "image needs 'image_url' or 'slack_file'")
+    if url is not None and (not isinstance(url, str) or len(url) > MAX_URL):
+        _fail(where, f"image_url must be a string of at most {MAX_URL} chars")
+    alt = image.get("alt_text")
+    if not isinstance(alt, str) or not alt or len(alt) > MAX_ALT_TEXT:
+        _fail(where, f"alt_text must be a string of 1 to {MAX_ALT_TEXT} chars")
 
 
 def _options(where: str, options: list[Any]) -> None:
@@ -59,10 +132,18 @@ def _options(where: str, options: list[Any]) -> None:
             )
 
 
-def _element(where: str, element: Any, action_ids: set[str]) -> None:
-    """Interactive element: unique bounded action_id plus type-specific limits."""
+def _element(
+    where: str, element: Any, action_ids: set[str], allowed: frozenset[str] | tuple[str, ...]
+) -> None:
+    """Interactive element: a type allowed here, unique bounded action_id, type limits."""
     if not isinstance(element, dict):
         _fail(where, "element must be a dict")
+    kind = element.get("type")
+    if kind not in allowed:
+        _fail(where, f"element type {kind!r} is not allowed here")
+    if kind == "image":
+        _image(where, element)
+        return
     action_id = element.get("action_id")
     if action_id is not None:
         if len(action_id) > MAX_ID:
@@ -72,12 +153,21 @@ def _element(where: str, element: Any, action_ids: set[str]) -> None:
         action_ids.add(action_id)
     if "placeholder" in element:
         _text(f"{where}.placeholder", element["placeholder"], MAX_PLACEHOLDER, plain_only=True)
-    kind = element.get("type")
+    if "confirm" in element:
+        _confirm(f"{where}.confirm", element["confirm"])
     if kind == "button":
         _text(f"{where}.text", element.get("text"), MAX_BUTTON_TEXT, plain_only=True)
         value = element.get("value")
         if value is not None and len(value) > MAX_BUTTON_VALUE:
             _fail(where, f"button value is {len(value)} chars, limit is {MAX_BUTTON_VALUE}")
+        if element.get("style") not in (None, *BUTTON_STYLES):
+            _fail(where, f"style {element.get('style')!r} is not one of {BUTTON_STYLES}")
+        if len(str(element.get("url") or "")) > MAX_URL:
+            _fail(where, f"url is longer than {MAX_URL} chars")
+    elif kind in ("external_select", "multi_external_select"):
+        minimum = element.get("min_query_length", 0)
+        if not isinstance(minimum, int) or minimum < 0:
+            _fail(where, "min_query_length must be a non-negative integer")
     elif kind in SELECTS:
         _options(where, list(element.get("options") or []))
         for g, group in enumerate(element.get("option_groups") or []):
@@ -89,6 +179,8 @@ def _block(where: str, block: Any, action_ids: set[str]) -> None:
     if not isinstance(block, dict) or "type" not in block:
         _fail(where, "block must be a dict with a 'type'")
     kind = block["type"]
+    if kind not in BLOCK_TYPES:
+        _fail(where, f"unknown block type {kind!r}")
     where = f"{where} ({kind})"
     if kind == "section":
         if "text" not in block and "fields" not in block:
@@ -101,7 +193,7 @@ def _block(where: str, block: Any, action_ids: set[str]) -> None:
         for i, field in enumerate(fields):
             _text(f"{where}.fields[{i}]", field, MAX_FIELD_TEXT)
         if "accessory" in block:
-            _element(f"{where}.accessory", block["accessory"], action_ids)
+            _element(f"{where}.accessory", block["accessory"], action_ids, ACCESSORY_ELEMENTS)
     elif kind == "header":
         _text(f"{where}.text", block.get("text"), MAX_HEADER_TEXT, plain_only=True)
     elif kind == "actions":
@@ -109,17 +201,34 @@ def _block(where: str, block: Any, action_ids: set[str]) -> None:
         if not elements or len(elements) > MAX_ACTIONS_ELEMENTS:
             _fail(where, f"{len(elements)} elements, must be 1..{MAX_ACTIONS_ELEMENTS}")
         for i, element in enumerate(elements):
-            _element(f"{where}.elements[{i}]", element, action_ids)
+            _element(f"{where}.elements[{i}]", element, action_ids, ACTIONS_ELEMENTS)
     elif kind == "context":
         elements = block.get("elements") or []
         if not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
             _fail(where, f"{len(elements)} elements, must be 1..{MAX_CONTEXT_ELEMENTS}")
         for i, element in enumerate(elements):
-            if isinstance(element, dict) and element.get("type") != "image":
+            if not isinstance(element, dict) or element.get("type") not in CONTEXT_ELEMENTS:
+                _fail(f"{where}.elements[{i}]", f"must be one of {CONTEXT_ELEMENTS}")
+            if element.get("type") == "image":
+                _image(f"{where}.elements[{i}]", element)
+            else:
                 _text(f"{where}.elements[{i}]", element, MAX_CONTEXT_TEXT)
     elif kind == "input":
-        _text(f"{where}.label", block.get("label"), 2000, plain_only=True)
-        _element(f"{where}.element", block.get("element"), action_ids)
+        _text(f"{where}.label", block.get("label"), MAX_LABEL, plain_only=True)
+        if "hint" in block:
+            _text(f"{where}.hint", block["hint"], MAX_LABEL, plain_only=True)
+        _element(f"{where}.element", block.get("element"), action_ids, INPUT_ELEMENTS)
+    elif kind == "image":
+        _image(where, block)
+        if "title" in block:
+            _text(f"{where}.title", block["title"], MAX_ALT_TEXT, plain_only=True)
+    elif kind == "rich_text":
+        parts = block.get("elements")
+        if not isinstance(parts, list) or not parts:
+            _fail(where, "rich_text needs a non-empty 'elements' list")
+        for i, part in enumerate(parts):
+            if not isinstance(part, dict) or part.get("type") not in RICH_TEXT_PARTS:
+                _fail(f"{where}.elements[{i}]", f"must be one of {RICH_TEXT_PARTS}")
 
 
 def _blocks(blocks: Any, limit: int) -> None:
@@ -171,8 +280,19 @@ def assert_valid_message(message: dict[str, Any]) -> None:
         raise AssertionError(problem)
 
 
+def view_problem(view: Any) -> str | None:
+    """Why Slack would refuse this modal or App Home view (`invalid_arguments`), or None."""
+    try:
+        assert_valid_view(view)
+    except AssertionError as error:
+        return str(error)
+    return None
+
+
 def assert_valid_view(view: dict[str, Any]) -> None:
     """Fail with a precise reason if Slack would reject this modal or App Home view."""
+    if not isinstance(view, dict):
+        _fail("view", "must be a dict")
     kind = view.get("type")
     if kind not in ("modal", "home"):
         _fail("type", f"view type {kind!r} is not 'modal' or 'home'")
@@ -181,6 +301,11 @@ def assert_valid_view(view: dict[str, Any]) -> None:
         for key in ("submit", "close"):
             if key in view:
                 _text(key, view[key], MAX_VIEW_TITLE, plain_only=True)
+        inputs = any(
+            isinstance(b, dict) and b.get("type") == "input" for b in view.get("blocks") or []
+        )
+        if inputs and "submit" not in view:
+            _fail("submit", "a modal with input blocks needs a submit button")
     if len(view.get("callback_id") or "") > MAX_ID:
         _fail("callback_id", f"longer than {MAX_ID} chars")
     if len(view.get("private_metadata") or "") > MAX_PRIVATE_METADATA:

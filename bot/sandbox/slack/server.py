@@ -7,17 +7,20 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tests.waiting import wait_until
-
-from .blockkit import blocks_problem, fallback_problem
+from .blockkit import blocks_problem, fallback_problem, view_problem
 from .records import Fault, RecordedCall
 from .socket_mode import SocketConnection, SocketModeServer, disconnect, envelope
 from .transport import Handler, bearer_token, parse_request
+from .waiting import wait_until
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .page import Page
 
 T = TypeVar("T")
 RESPONSE_URL = "response_url"
@@ -27,6 +30,7 @@ CONNECTIONS_OPEN = "apps.connections.open"
 _DEFAULT_ERRORS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
 # Bodies that are messages: Slack checks their blocks, and so does the fake.
 MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", RESPONSE_URL)
+VIEW_METHODS = ("views.open", "views.push", "views.update", "views.publish")
 
 
 class FakeSlack:
@@ -43,19 +47,31 @@ class FakeSlack:
         app_id: str = "A0001",
         users: Mapping[str, Mapping[str, Any]] | None = None,
         channels: Mapping[str, Mapping[str, Any]] | None = None,
+        team_name: str = "Fake Team",
+        strict_channels: bool = False,
+        real_time: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.tokens = set(tokens)
         self.app_tokens = set(app_tokens)
         self.workspace = Workspace(
-            bot_user_id=bot_user_id, bot_id=bot_id, team_id=team_id, users=users, channels=channels
+            bot_user_id=bot_user_id,
+            bot_id=bot_id,
+            team_id=team_id,
+            team_name=team_name,
+            users=users,
+            channels=channels,
+            strict_channels=strict_channels,
+            real_time=real_time,
         )
         self._address = (host, port)
         self._cond = threading.Condition(threading.RLock())
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self.socket_mode = SocketModeServer(self._cond, host=host, app_id=app_id)
+        self.page: Page | None = None  # the browser page, when this fake plays Slack for people
         self._reset_records()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -64,6 +80,7 @@ class FakeSlack:
         """Bind and serve in a background thread; returns self for chaining."""
         if self._server is not None:
             raise RuntimeError("FakeSlack already started")
+        self._stopping = False
         server = ThreadingHTTPServer(self._address, Handler)
         server.daemon_threads = False  # so server_close() joins handler threads: no leaks
         server.fake = self  # type: ignore[attr-defined]
@@ -89,6 +106,9 @@ class FakeSlack:
         if server is None:
             return
         self.release()  # a held request would keep its handler thread, and stop(), waiting
+        with self._cond:  # and so would a page waiting for news
+            self._stopping = True
+            self._cond.notify_all()
         self.socket_mode.stop()
         server.shutdown()
         server.server_close()
@@ -134,7 +154,7 @@ class FakeSlack:
         self.callbacks: list[tuple[str, Any]] = []
         self._faults: dict[str, deque[Fault]] = {}
         self._down = False
-        self._response_targets: dict[str, tuple[str | None, str | None]] = {}
+        self._response_targets: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._response_ids = itertools.count(1)
         self._callback_ids: set[str] = set()
         self._holds: dict[str, threading.Event] = {}
@@ -191,12 +211,42 @@ class FakeSlack:
                 if gate is not None:
                     gate.set()
 
-    def new_response_url(self, channel: str | None = None, message_ts: str | None = None) -> str:
-        """Hand out a response_url on this server; with channel/ts it edits that message."""
+    def new_response_url(
+        self, channel: str | None = None, message_ts: str | None = None, user: str | None = None
+    ) -> str:
+        """Hand out a response_url on this server; with channel/ts it edits that message, and
+        with a user its private answers are shown to that person."""
         with self._cond:
             url_id = f"R{next(self._response_ids):04d}"
-            self._response_targets[url_id] = (channel, message_ts)
+            self._response_targets[url_id] = (channel, message_ts, user)
         return f"{self.url}/response/{url_id}"
+
+    # -- the page's side -----------------------------------------------------------------------
+
+    @contextmanager
+    def changing(self) -> Iterator[Workspace]:
+        """Change the workspace under the lock; pages waiting for news wake up."""
+        with self._cond:
+            yield self.workspace
+            self.workspace.version += 1
+            self._cond.notify_all()
+
+    @contextmanager
+    def reading(self) -> Iterator[Workspace]:
+        """Read the workspace under the lock, without waking anyone."""
+        with self._cond:
+            yield self.workspace
+
+    def wait_for_change(self, after: int, timeout: float) -> int:
+        """Block until the workspace version passes `after` (or timeout, or stop); return it."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.workspace.version <= after and not self._stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self.workspace.version
 
     def new_callback_url(self) -> str:
         """Hand out a plain JSON webhook on this server, standing in for a caller's own."""
@@ -393,8 +443,24 @@ class FakeSlack:
             self.calls.append(
                 RecordedCall(method, params, headers, time.time(), status, body, faulty)
             )
+            if not (status == 200 and body.get("ok")) and method != CALLBACK:
+                self._note_refusal(method, route, params, body)
+            self.workspace.version += 1
             self._cond.notify_all()
         return status, body, extra
+
+    def _note_refusal(
+        self, method: str, route: str, params: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        """Keep a refused call for the page, in the channel it was meant for."""
+        message = params.get("_json", params)
+        channel = message.get("channel") if isinstance(message, dict) else None
+        if method == RESPONSE_URL:
+            url_id = route.rsplit("/", 1)[-1]
+            channel = self._response_targets.get(url_id, (None, None, None))[0]
+        detail = "; ".join(str(e) for e in body.get("errors") or [])
+        error = str(body.get("error", "failed"))
+        self.workspace.note_problem(method, self.workspace.channel_id(channel), error, detail)
 
     def _answer(
         self, method: str, route: str, params: dict[str, Any], headers: dict[str, str]
@@ -411,6 +477,8 @@ class FakeSlack:
             )
             return fault.status, {"ok": False, "error": fault.error}, extra, True
         refusal = self._check_message(method, params) if method in MESSAGE_METHODS else None
+        if method in VIEW_METHODS:
+            refusal = self._check_view(method, params)
         if refusal is not None:
             return (*refusal, {}, False)
         if method == RESPONSE_URL:
@@ -438,9 +506,20 @@ class FakeSlack:
         problems = [p for p in (blocks, fallback_problem(message)) if p is not None]
         self.message_problems.extend((method, problem) for problem in problems)
         if blocks is None:
+            for problem in problems:  # accepted, but Slack warns: show it on the page too
+                channel = self.workspace.channel_id(message.get("channel"), create=False)
+                self.workspace.note_problem(method, channel, "missing_text", problem)
             return None
         status = 400 if method == RESPONSE_URL else 200  # the Web API says why with HTTP 200
         return status, {"ok": False, "error": "invalid_blocks", "errors": [blocks]}
+
+    def _check_view(self, method: str, params: dict[str, Any]) -> tuple[int, Any] | None:
+        """Refuse a modal or Home view Slack refuses, and record why."""
+        problem = view_problem(params.get("view"))
+        if problem is None:
+            return None
+        self.message_problems.append((method, problem))
+        return 200, {"ok": False, "error": "invalid_arguments", "errors": [problem]}
 
     def _open_connection(self, token: str) -> dict[str, Any]:
         """apps.connections.open: only an app-level token gets a WebSocket URL."""
@@ -466,5 +545,6 @@ class FakeSlack:
         body = params.get("_json", params)
         self.responses.append((url_id, copy.deepcopy(body)))
         if isinstance(body, dict):
-            self.workspace.apply_response(*self._response_targets[url_id], body)
+            channel, ts, user = self._response_targets[url_id]
+            self.workspace.apply_response(channel, ts, body, user)
         return 200, {"ok": True}

@@ -7,6 +7,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .page import is_page_route
+
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 
 
@@ -69,19 +71,32 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Hand the parsed request to the owning FakeSlack and write its answer."""
+        """Hand the request to the page or to the owning FakeSlack, and write the answer."""
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, body, extra = self.server.fake._handle(self.path, headers, raw)  # type: ignore[attr-defined]
-        data = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        fake = self.server.fake  # type: ignore[attr-defined]
+        if fake.page is not None and is_page_route(self.path.split("?", 1)[0]):
+            status, content_type, data = fake.page.handle(self.command, self.path, headers, raw)
+            extra = {"Cache-Control": "no-store"}
+            if status == 302:  # a permalink: the body is where it points
+                extra["Location"] = data.decode()
+            self._write(status, content_type, data, extra)
+            return
+        status, body, extra = fake._handle(self.path, headers, raw)
+        self._write(status, "application/json; charset=utf-8", json.dumps(body).encode(), extra)
+
+    def _write(self, status: int, content_type: str, data: bytes, extra: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # a page closed while it waited for news
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Keep test output clean; the fake records calls instead of logging them."""

@@ -1,4 +1,4 @@
-"""Pytest fixtures for the fake Slack: enable with pytest_plugins = ["tests.slack_fake.plugin"]."""
+"""Pytest fixtures for the fake Slack: enable with pytest_plugins = ["tests.slack_fixtures"]."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .server import FakeSlack
+from bot.sandbox.slack import FakeSlack
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")

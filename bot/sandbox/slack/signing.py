@@ -52,6 +52,13 @@ def _payload_request(secret: str, payload: dict[str, Any], timestamp: int | None
     return _form_request(secret, {"payload": json.dumps(payload)}, timestamp)
 
 
+def signed_interaction(
+    secret: str, payload: dict[str, Any], *, timestamp: int | None = None
+) -> Signed:
+    """Any interaction payload (block_actions, view_submission, ...) as Slack POSTs it."""
+    return _payload_request(secret, payload, timestamp)
+
+
 def new_trigger_id() -> str:
     """A unique trigger_id shaped like Slack's."""
     return f"{int(time.time())}.{next(_ids):04d}.{uuid.uuid4().hex}"
@@ -119,7 +126,7 @@ def signed_app_home_opened(
     return signed_event(secret, event, **kwargs)
 
 
-def _user(user_id: str, user_name: str | None, team_id: str) -> dict[str, str]:
+def interaction_user(user_id: str, user_name: str | None, team_id: str) -> dict[str, str]:
     """The `user` object of interaction payloads."""
     name = user_name or f"user_{user_id.lower()}"
     return {"id": user_id, "username": name, "name": name, "team_id": team_id}
@@ -190,7 +197,7 @@ def block_action_payload(
             action["value"] = value
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": _user(user_id, user_name, team_id),
+        "user": interaction_user(user_id, user_name, team_id),
         "api_app_id": api_app_id,
         "token": VERIFICATION_TOKEN,
         "container": {
@@ -235,7 +242,7 @@ def signed_block_suggestion(
     """A `block_suggestion` options-load request for an external_select as the user types."""
     payload: dict[str, Any] = {
         "type": "block_suggestion",
-        "user": _user(user_id, user_name, team_id),
+        "user": interaction_user(user_id, user_name, team_id),
         "api_app_id": api_app_id,
         "token": VERIFICATION_TOKEN,
         "action_id": action_id,
@@ -280,7 +287,7 @@ def signed_view_submission(
     }
     payload: dict[str, Any] = {
         "type": "view_submission",
-        "user": _user(user_id, user_name, team_id),
+        "user": interaction_user(user_id, user_name, team_id),
         "api_app_id": api_app_id,
         "token": VERIFICATION_TOKEN,
         "trigger_id": new_trigger_id(),

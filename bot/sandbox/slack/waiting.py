@@ -1,4 +1,5 @@
-"""The one way tests wait: on a condition, with a deadline, never a fixed sleep."""
+"""The one way to wait in tests and on the fake Slack: on a condition, with a deadline, never
+a fixed sleep."""
 
 from __future__ import annotations
 

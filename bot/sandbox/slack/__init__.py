@@ -1,9 +1,11 @@
-"""Offline Slack for tests: fake Web API and Socket Mode, request builders, Block Kit checks."""
+"""A local Slack: fake Web API and Socket Mode, request builders, Block Kit checks.
+
+The test suite and `triage sandbox` use this one implementation.
+"""
 
 from __future__ import annotations
 
 from .blockkit import assert_valid_message, assert_valid_view
-from .plugin import SIGNING_SECRET
 from .records import RecordedCall
 from .server import APP_TOKEN, FakeSlack
 from .signing import (
@@ -22,7 +24,6 @@ from .socket_mode import SocketConnection
 
 __all__ = [
     "APP_TOKEN",
-    "SIGNING_SECRET",
     "FakeSlack",
     "RecordedCall",
     "SocketConnection",
