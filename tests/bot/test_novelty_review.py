@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
+from bot.sandbox.slack import assert_valid_message, assert_valid_view, signed_view_submission
 from bot.services.policy import THRESHOLD
 from classifier import TrainedModel
 from storage.models import Review, Ticket, TicketStatus
@@ -16,7 +17,6 @@ from storage.queries.tickets import labelled_examples
 from storage.queries.topics import no_label_texts
 from tests.bot.conftest import REVIEW_CHANNEL, RunningWeb, install_model, set_policy
 from tests.bot.steps import click, element, post_ticket, review_message
-from tests.slack_fake import assert_valid_message, assert_valid_view, signed_view_submission
 
 OFF_TOPIC = "Will it rain in Manchester tomorrow afternoon?"
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
+from bot.sandbox.slack import assert_valid_view, signed_app_home_opened, signed_block_action
 from bot.services.intake import submit_ticket, validate_new_ticket
 from bot.services.models import load_active
 from bot.services.policy import current_policy
@@ -22,7 +23,6 @@ from jobs.topics import look_for_topics
 from storage.models import Alert, AuditLogEntry, Label, Ticket, TicketStatus, Topic, TopicStatus
 from storage.queries.labels import ensure_labels
 from tests.bot.conftest import NOW, RunningWeb, install_model
-from tests.slack_fake import assert_valid_view, signed_app_home_opened, signed_block_action
 
 VAULT = [
     "My transfer to the Vault failed",
