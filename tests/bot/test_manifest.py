@@ -30,6 +30,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.postEphemeral": {"chat:write"},
     "chat.getPermalink": set(),
     "views.publish": set(),
+    "views.open": set(),  # needs only the trigger_id of a click
     "usergroups.users.list": {"usergroups:read"},
     "conversations.list": {"channels:read", "groups:read"},
 }

@@ -3,9 +3,10 @@ and accessible name, and messages by their data-channel / data-ts attributes."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,14 @@ NAMES = {cid: name for cid, name, _ in cast.CHANNELS}
 expect.set_options(timeout=WAIT_MS)
 
 
+_CASES = itertools.count(1)
+
+
 def unique(text: str) -> str:
-    """A ticket text no other test posts, so its message can be found by text."""
-    return f"{text} (case {uuid.uuid4().hex[:8]})"
+    """A ticket text no other test posts, so its message can be found by text. The suffix is
+    a plain case number, not random letters: random text would make whether the model finds
+    the ticket unlike anything it learned (and so hides its suggestions) a matter of luck."""
+    return f"{text} (case {next(_CASES)})"
 
 
 @dataclass
@@ -63,7 +69,7 @@ class SlackPage:
     def button(self, where: Locator, name: str) -> Locator:
         return where.get_by_role("button", name=name, exact=True)
 
-    def pick(self, where: Locator, menu: str, query: str, option: str) -> None:
+    def pick(self, where: Locator, menu: str | re.Pattern[str], query: str, option: str) -> None:
         """Open a select by its placeholder, type to search, choose an option."""
         where.get_by_role("button", name=menu).click()
         search = where.get_by_role("combobox")
