@@ -284,7 +284,12 @@ def retrain(
             )
             version.metrics = {**metrics, "gate": reason}
         learned = (
-            settle_learned_topics(session=session, data_cutoff=version.data_cutoff, now=stamp)
+            settle_learned_topics(
+                session=session,
+                data_cutoff=version.data_cutoff,
+                classes=[str(c) for c in model.classes_],
+                now=stamp,
+            )
             if promoted
             else 0
         )

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from classifier import Thresholds
 from storage.models import Label
 from storage.queries.runtime_settings import runtime_settings
-from storage.queries.topics import open_topics
+from storage.queries.topics import confused_labels, unlearned_topics
 
 # Keys admins may set at run time (through /triage); values are JSON.
 PAUSED = "paused"
@@ -62,7 +62,8 @@ class Policy:
     labels: frozenset[str] = frozenset()  # every label name in use now, retired ones included
     retired: frozenset[str] = frozenset()
     confidence_floor: float = 0.0
-    topics: tuple[OpenTopic, ...] = ()
+    topics: tuple[OpenTopic, ...] = ()  # new topics not learned yet: like them, to people
+    held: frozenset[str] = frozenset()  # labels those topics are confused with: not automatic
 
     def label_map(self, classes: Iterable[str], version_id: int) -> dict[str, str]:
         """The current name of each class of model `version_id` that a rename has changed.
@@ -87,7 +88,8 @@ class Policy:
 
         An admin's global threshold replaces the tuned per-label ones ("for all labels");
         labels with too few examples stay never-automatic whatever the override, and so do
-        retired labels. The confidence floor in force applies to every label. Overrides and
+        retired labels, and labels held while a new topic confused with them is being learned.
+        The confidence floor in force applies to every label. Overrides and
         retirements name labels as they are called now;
         `renamed` (from `label_map`) carries them to the model's older names.
         """
@@ -102,7 +104,7 @@ class Policy:
         for label, value in self.label_thresholds.items():
             for name in model_names(label):
                 result = result.with_label(name, value)
-        retired = {name for label in self.retired for name in model_names(label)}
+        retired = {name for label in self.retired | self.held for name in model_names(label)}
         return replace(result, never_auto=result.never_auto | retired) if retired else result
 
 
@@ -123,8 +125,9 @@ def current_policy(*, session: Session, settings: Settings) -> Policy:
         confidence_floor=float(stored.get(CONFIDENCE_FLOOR, settings.confidence_floor)),
         topics=tuple(
             OpenTopic(topic.id, tuple(topic.centroid), topic.radius)
-            for topic in open_topics(session=session)
+            for topic in unlearned_topics(session=session)
         ),
+        held=frozenset(confused_labels(session=session)),
     )
 
 

@@ -7,6 +7,7 @@ sends similar tickets to people), and closed by an admin (`create_label_from_top
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from storage.queries.topics import (
     proposed_names,
     topic_by_id,
     topic_tickets,
+    unlearned_topics,
 )
 
 EXAMPLES = 3
@@ -80,7 +82,7 @@ def find_topics(*, session: Session, settings: Settings, now: datetime) -> Topic
 def _attach_to_open_topics(
     tickets: list[Ticket], vectors: np.ndarray, *, session: Session, now: datetime
 ) -> int:
-    topics = open_topics(session=session)
+    topics = unlearned_topics(session=session)
     if not topics:
         return 0
     inside = inside_topic(
@@ -241,11 +243,19 @@ def _topic_change(
     return announce(change, session=session, settings=settings, actor=actor, now=now)
 
 
-def settle_learned_topics(*, session: Session, data_cutoff: datetime | None, now: datetime) -> int:
-    """Close the open topics a newly promoted model has learned: none of their tickets waits,
-    most of them got a label (not "none of these"), and the model trained on every one."""
+def settle_learned_topics(
+    *, session: Session, data_cutoff: datetime | None, classes: Sequence[str], now: datetime
+) -> int:
+    """Close the topics a newly promoted model (knowing `classes`) has learned: a created
+    topic once the model knows its label; an open one once none of its tickets waits, most
+    got a label (not "none of these") and the model trained on every one."""
     settled = 0
-    for topic in open_topics(session=session):
+    for topic in unlearned_topics(session=session):
+        if topic.status == TopicStatus.CREATED:
+            if topic.label in set(classes):
+                topic.status, topic.resolved_at = TopicStatus.LEARNED, now
+                settled += 1
+            continue
         tickets = topic_tickets(topic.id, session=session)
         labelled = [t for t in tickets if t.status == TicketStatus.LABELLED]
         waiting = any(t.status == TicketStatus.PENDING for t in tickets)

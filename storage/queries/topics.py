@@ -5,16 +5,53 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Review, Ticket, TicketStatus, Topic, TopicStatus
 
+# Topics the active model has not learned yet: arriving tickets like them go to people.
+UNLEARNED = (TopicStatus.OPEN, TopicStatus.CREATED)
+# A label the model gives at least this many (and this share) of an unlearned topic's
+# tickets is being confused with it: it is held back from automation until the topic is
+# learned.
+CONFUSED_MIN_TICKETS = 2
+CONFUSED_MIN_SHARE = 0.25
+
 
 def open_topics(*, session: Session) -> list[Topic]:
-    """Topics still being learned, oldest first."""
+    """Topics waiting for an admin (a label suggestion), oldest first."""
     query = select(Topic).where(Topic.status == TopicStatus.OPEN).order_by(Topic.id)
     return list(session.scalars(query))
+
+
+def unlearned_topics(*, session: Session) -> list[Topic]:
+    """Open topics and those whose label was created but not yet learned, oldest first."""
+    query = select(Topic).where(Topic.status.in_(UNLEARNED)).order_by(Topic.id)
+    return list(session.scalars(query))
+
+
+def confused_labels(*, session: Session) -> set[str]:
+    """Labels the model gives to a large share of some unlearned topic's tickets."""
+    query = (
+        select(Ticket.topic_id, Ticket.predicted_label, func.count())
+        .join(Topic, Topic.id == Ticket.topic_id)
+        .where(Topic.status.in_(UNLEARNED), Ticket.predicted_label.is_not(None))
+        .group_by(Ticket.topic_id, Ticket.predicted_label)
+    )
+    counts: list[tuple[int, str, int]] = [
+        (topic, label, n)
+        for topic, label, n in session.execute(query)
+        if topic is not None and label is not None  # excluded by the query; narrowed here
+    ]
+    sizes: dict[int, int] = {}
+    for topic, _, n in counts:
+        sizes[topic] = sizes.get(topic, 0) + n
+    return {
+        label
+        for topic, label, n in counts
+        if n >= CONFUSED_MIN_TICKETS and n >= CONFUSED_MIN_SHARE * sizes[topic]
+    }
 
 
 def topic_by_id(topic_id: int, *, session: Session) -> Topic | None:

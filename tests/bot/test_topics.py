@@ -16,7 +16,11 @@ from bot.sandbox.slack import assert_valid_view, signed_app_home_opened, signed_
 from bot.services.intake import submit_ticket, validate_new_ticket
 from bot.services.models import load_active
 from bot.services.policy import current_policy
-from bot.services.topics import settle_learned_topics, topic_suggestions
+from bot.services.topics import (
+    create_label_from_topic,
+    settle_learned_topics,
+    topic_suggestions,
+)
 from bot.settings import Settings
 from classifier import TrainedModel
 from jobs.topics import look_for_topics
@@ -47,6 +51,7 @@ def plant(factory: sessionmaker[Session], texts: list[str], minutes_ago: int = 3
                 status=TicketStatus.PENDING,
                 decision="review",
                 suggestions=[["card_arrival", 0.4]],
+                predicted_label="card_arrival",
                 novel=True,
                 novelty=0.9,
             )
@@ -189,7 +194,38 @@ def test_a_topic_whose_tickets_were_answered_and_learned_closes(
             assert ticket is not None
             ticket.status, ticket.final_label = TicketStatus.LABELLED, "vault_transfer"
             ticket.decided_by, ticket.decided_at = "UALICE", answered
-        assert settle_learned_topics(session=session, data_cutoff=NOW, now=answered) == 0
-        assert settle_learned_topics(session=session, data_cutoff=answered, now=answered) == 1
+        labels = ["card_arrival"]
+        kept = settle_learned_topics(session=session, data_cutoff=NOW, classes=labels, now=answered)
+        learned = settle_learned_topics(
+            session=session, data_cutoff=answered, classes=labels, now=answered
+        )
+        assert (kept, learned) == (0, 1)
     with factory() as session:
         assert session.get(Topic, topic.id).status == TopicStatus.LEARNED  # type: ignore[union-attr]
+
+
+def test_the_label_a_new_topic_is_confused_with_is_held_until_it_is_learned(
+    factory: sessionmaker[Session], settings: Settings, trained: TrainedModel
+) -> None:
+    plant(factory, VAULT)  # the model calls them all card_arrival
+    topic = found_topic(factory, settings)
+    with factory() as session:
+        policy = current_policy(session=session, settings=settings)
+    assert policy.held == {"card_arrival"}
+    tuned = trained.thresholds
+    assert policy.thresholds_for(tuned).for_label("card_arrival") == float("inf")
+    with factory.begin() as session:  # created: still held until a model knows the label
+        ensure_labels(["card_arrival"], session=session, now=NOW)
+        create_label_from_topic(
+            topic.id, "vault_transfer", session=session, settings=settings, actor="UA", now=NOW
+        )
+    with factory() as session:
+        assert current_policy(session=session, settings=settings).held == {"card_arrival"}
+    with factory.begin() as session:
+        learned = settle_learned_topics(
+            session=session, data_cutoff=NOW, classes=["vault_transfer"], now=NOW
+        )
+    assert learned == 1
+    with factory() as session:
+        policy = current_policy(session=session, settings=settings)
+    assert policy.held == frozenset() and policy.topics == ()
