@@ -72,6 +72,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="withhold this many intents (no label, no ticket) until --new-topic-at",
     )
     parser.add_argument("--new-topic-at", type=int, default=6_000)
+    parser.add_argument(
+        "--topic-min-tickets",
+        type=int,
+        default=Settings().topic_min_tickets,
+        help="default: the service's TRIAGE_TOPIC_MIN_TICKETS",
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N tickets")
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
@@ -97,7 +103,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'hitl.db'}"
         factory = build_database(url, sorted(set(gold) - withheld))
         settings = Settings.from_env({}, dotenv_path=None).with_overrides(
-            database_url=url, target_precision=args.target, audit_rate=args.audit_rate
+            database_url=url,
+            target_precision=args.target,
+            audit_rate=args.audit_rate,
+            topic_min_tickets=args.topic_min_tickets,
         )
         sim, wall = run_stream(factory, settings, args)
         test = test_metrics(factory, args.data_dir)
