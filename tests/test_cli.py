@@ -210,3 +210,20 @@ def test_db_current_history_and_downgrade(tmp_path: Path) -> None:
         == "triage: error: No migration 0099; `triage db history` lists them."
     )
     assert triage("db", "upgrade", cwd=tmp_path, **env).returncode == 0
+
+
+def test_admin_commands_need_no_slack_and_record_the_os_user(tmp_path: Path) -> None:
+    """No Slack setting at all: the change is stored and audited as the shell's user."""
+    assert triage("db", "upgrade", cwd=tmp_path).returncode == 0
+    paused = triage("pause", cwd=tmp_path, LOGNAME="ops-olga")
+    assert paused.returncode == 0, paused.stderr
+    assert paused.stdout == (
+        "Automatic labelling paused: every ticket now goes to review. "
+        "(No alerts channel is set, so it was not announced.)\n"
+    )
+    bad = triage("quorum", "two", cwd=tmp_path)
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert bad.stderr == "triage: error: The quorum `two` must be a whole number.\n"
+    with sqlite3.connect(tmp_path / "triage.db") as db:
+        logged = db.execute("select actor, action from audit_log").fetchall()
+    assert logged == [("cli:ops-olga", "set paused")]

@@ -1,1 +1,2 @@
-"""Block Kit builders: pure functions from plain values to Slack message dicts."""
+"""Words for people: Block Kit builders, pure functions from service data to Slack message
+dicts, and their plain-text twin for the command line (`plain`)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.commands import channel_mention, text_message
-from bot.blocks.text import escape
+from bot.blocks.commands import SLACK, text_message
+from bot.blocks.text import Marks, escape
+from bot.services.actors import command_line_operator
 from bot.services.admin import AdminChange, ChangeKind
 
 
@@ -17,9 +18,9 @@ def _version(value: int | None) -> str:
     return "none" if value is None else f"v{value}"
 
 
-def change_summary(change: AdminChange) -> str:
+def change_summary(change: AdminChange, marks: Marks = SLACK) -> str:
     """One sentence saying what the change did (or that things already were so)."""
-    before, after, name = change.before, change.after, escape(change.subject or "")
+    before, after, name = change.before, change.after, marks.name(change.subject or "")
     match change.kind:
         case ChangeKind.THRESHOLD:
             target = "all labels" if after is not None else "every label"
@@ -64,7 +65,8 @@ def change_summary(change: AdminChange) -> str:
             return f"Label {name} brought back from retirement."
         case ChangeKind.LABEL_RENAMED:
             return (
-                f"Label {escape(str(before))} renamed to {escape(str(after))}, in history too; "
+                f"Label {marks.name(str(before))} renamed to {marks.name(str(after))}, "
+                "in history too; "
                 "the model's suggestions use the new name from the next ticket."
             )
         case ChangeKind.LABEL_RETIRED:
@@ -73,38 +75,48 @@ def change_summary(change: AdminChange) -> str:
                 "still gives it go to review, and retraining leaves it out."
             )
         case ChangeKind.LABEL_ROUTED if not change.changed:
-            return f"Label {name} already goes to {channel_mention(str(after))}."
+            return f"Label {name} already goes to {marks.channel(str(after))}."
         case ChangeKind.LABEL_ROUTED:
-            return f"Tickets labelled {name} now go to {channel_mention(str(after))}."
+            return f"Tickets labelled {name} now go to {marks.channel(str(after))}."
         case ChangeKind.MODEL_ACTIVATED if not change.changed:
             return f"Model {_version(after)} is already active."
         case ChangeKind.MODEL_ACTIVATED:
             return f"Model {_version(after)} is now active (was {_version(before)})."
 
 
-def change_reply(change: AdminChange, *, alerts_channel: str | None) -> dict[str, Any]:
+def change_confirmation(
+    change: AdminChange, *, alerts_channel: str | None, marks: Marks = SLACK
+) -> str:
     """The admin's own confirmation, saying where the change was announced."""
-    summary = change_summary(change)
+    summary = change_summary(change, marks)
     if not change.changed:
-        return text_message(f"{summary} Nothing changed.")
-    where = (
-        f" Announced in {channel_mention(alerts_channel)}."
-        if change.announced and alerts_channel
-        else " (No alerts channel is set, so it was not announced.)"
-    )
-    return text_message(summary + where)
+        return f"{summary} Nothing changed."
+    if change.announced and alerts_channel:
+        return f"{summary} Announced in {marks.channel(alerts_channel)}."
+    return f"{summary} (No alerts channel is set, so it was not announced.)"
+
+
+def change_reply(change: AdminChange, *, alerts_channel: str | None) -> dict[str, Any]:
+    """The confirmation as the ephemeral answer to `/triage`."""
+    return text_message(change_confirmation(change, alerts_channel=alerts_channel))
 
 
 def build_announcement(change: AdminChange, *, actor: str) -> dict[str, Any]:
-    """The alerts-channel post for an admin change: what happened, by whom."""
+    """The alerts-channel post for an admin change: what happened, by whom, and where from
+    (`/triage` and App Home, or the `triage` command line)."""
     summary = change_summary(change)
+    operator = command_line_operator(actor)
+    if operator is None:
+        who, surface = f"<@{actor}>", "with /triage"
+    else:
+        who, surface = escape(operator), "on the `triage` command line"
     return {
-        "text": f"{summary} (by <@{actor}>)",
+        "text": f"{summary} (by {who})",
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"ℹ️  {summary}"}},
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"Changed by <@{actor}> with /triage"}],
+                "elements": [{"type": "mrkdwn", "text": f"Changed by {who} {surface}"}],
             },
         ],
     }

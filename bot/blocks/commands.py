@@ -6,10 +6,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.text import SECTION_LIMIT, escape, slack_time
+from bot.blocks.text import SECTION_LIMIT, Marks, escape, slack_time
+from bot.services.admin_models import ModelSummary
 from bot.services.stats import GateSummary, PendingTicket, ReviewerStats, ServiceStats
 from bot.words import counted, duration, percent
-from storage.models import Label, ModelStatus, ModelVersion
+from storage.models import Label
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 MAX_LIST_BLOCKS = 40
@@ -18,6 +19,14 @@ MAX_LIST_BLOCKS = 40
 def channel_mention(channel: str) -> str:
     """`<#C0123>` for an id (Slack shows its name), `#name` for a name."""
     return f"<#{channel}>" if CHANNEL_ID.match(channel) else f"#{escape(channel)}"
+
+
+SLACK = Marks(
+    name=escape,
+    channel=channel_mention,
+    since=lambda moment: slack_time(moment, "{ago}"),
+    strong=lambda text: f"*{text}*",
+)
 
 
 def text_message(text: str) -> dict[str, Any]:
@@ -93,6 +102,13 @@ def _latency(seconds: float | None) -> str:
     return "n/a" if seconds is None else duration(seconds)
 
 
+def novelty_text(report: dict[str, Any]) -> str:
+    """`novelty: 4.9% false alarms, catches 60% of unseen labels` (measured on held-out data)."""
+    recall = report.get("recall_held_out_labels")
+    caught = "" if recall is None else f", catches {percent(recall)} of unseen labels"
+    return f"novelty: {percent(report['false_alarm_measured'])} false alarms{caught}"
+
+
 def gate_text(gate: GateSummary) -> str:
     """The bar in force, the per-ticket floor, and the novelty detector's measured rates."""
     if gate.threshold is None:
@@ -103,45 +119,51 @@ def gate_text(gate: GateSummary) -> str:
         bar = f"threshold {percent(gate.threshold)} (the target's average guarantee)"
     parts = [bar, f"floor {percent(gate.floor)} per ticket"]
     if gate.novelty:
-        recall = gate.novelty.get("recall_held_out_labels")
-        caught = "" if recall is None else f", catches {percent(recall)} of unseen labels"
-        parts.append(
-            f"novelty: {percent(gate.novelty['false_alarm_measured'])} false alarms{caught}"
-        )
+        parts.append(novelty_text(gate.novelty))
     elif gate.threshold is not None:
         parts.append("novelty detection off for this model")
     return " · ".join(parts)
 
 
-def stats_message(stats: ServiceStats, gate: GateSummary) -> dict[str, Any]:
-    """Automation, audit precision, latency, backlog and the busiest labels for a period."""
+def stats_lines(
+    stats: ServiceStats, marks: Marks, gate: GateSummary | None = None
+) -> tuple[str, list[str]]:
+    """The heading and the figures of a period: automation, audit precision, latency,
+    backlog and the busiest labels (Slack and the command line word them alike)."""
+    period = f"Last {counted(stats.days, 'day')}:"
+    head = f"{marks.strong(period)} {counted(stats.tickets_in, 'ticket')} in"
+    oldest = stats.oldest_pending_at
     lines = [
-        f"*Last {counted(stats.days, 'day')}:* {counted(stats.tickets_in, 'ticket')} in",
-        f"• Automated: {stats.automated} ({_pct(stats.automation_rate)}), "
+        f"Automated: {stats.automated} ({_pct(stats.automation_rate)}), "
         f"{stats.audited} sampled for audit",
-        f"• Audit precision: {precision_text(stats)}",
-        f"• Reviewed by people: {stats.reviewed} · time to answer "
+        f"Audit precision: {precision_text(stats)}",
+        f"Reviewed by people: {stats.reviewed} · time to answer "
         f"p50 {_latency(stats.review_latency_p50)}, p90 {_latency(stats.review_latency_p90)}",
-        f"• Unlike anything learned: {stats.novel} sent to people · "
-        f"{stats.no_label} answered “none of these”",
-        f"• Gate: {gate_text(gate)}",
-        f"• Waiting for review now: {stats.pending}"
-        + (
-            f" (oldest since {slack_time(stats.oldest_pending_at, '{ago}')})"
-            if stats.oldest_pending_at
-            else ""
-        ),
+        f"Waiting for review now: {stats.pending}"
+        + (f" (oldest since {marks.since(oldest)})" if oldest else ""),
     ]
     if stats.per_label:
         top = list(stats.per_label.items())[:5]
-        lines.append("• Top labels: " + ", ".join(f"{escape(n)} {c}" for n, c in top))
+        lines.append("Top labels: " + ", ".join(f"{marks.name(n)} {c}" for n, c in top))
     if stats.confused_pairs:
         pairs = stats.confused_pairs[:3]
         lines.append(
-            "• Most corrected: "
-            + ", ".join(f"{escape(a)} → {escape(b)} ({c})" for a, b, c in pairs)
+            "Most corrected: "
+            + ", ".join(f"{marks.name(a)} → {marks.name(b)} ({c})" for a, b, c in pairs)
         )
-    text = "\n".join(lines)
+    lines.append(
+        f"Unlike anything learned: {stats.novel} sent to people · "
+        f"{stats.no_label} answered “none of these”"
+    )
+    if gate is not None:
+        lines.append(f"Gate: {gate_text(gate)}")
+    return head, lines
+
+
+def stats_message(stats: ServiceStats, gate: GateSummary) -> dict[str, Any]:
+    """Automation, audit precision, latency, backlog and the busiest labels for a period."""
+    head, lines = stats_lines(stats, SLACK, gate)
+    text = "\n".join([head, *(f"• {line}" for line in lines)])
     return {
         "text": f"Triage stats, last {stats.days} days",
         "blocks": [_section(text), _context("Details per person: `/triage reviewers`")],
@@ -172,27 +194,22 @@ def queue_message(
     }
 
 
-def _model_line(version: ModelVersion) -> str:
-    metrics = version.metrics or {}
-    holdout = metrics.get("holdout") or metrics.get("cv") or {}
-    parts = [f"*v{version.id}* · {version.status}"]
-    if "accuracy" in holdout:
-        parts.append(f"accuracy {holdout['accuracy']:.1%}")
-    if "coverage" in holdout:
-        parts.append(f"automated {holdout['coverage']:.0%}")
-    parts.append(f"{version.n_examples:,} examples")
-    novelty = metrics.get("novelty")
-    if novelty:
-        recall = novelty.get("recall_held_out_labels")
-        caught = "" if recall is None else f", catches {recall:.0%} of unseen labels"
-        parts.append(f"novelty {novelty['false_alarm_measured']:.1%} false alarms{caught}")
-    parts.append(slack_time(version.created_at, "{date_short}"))
-    if metrics.get("gate") and version.status == ModelStatus.REJECTED:
-        parts.append(escape(str(metrics["gate"])))
+def _model_line(model: ModelSummary) -> str:
+    parts = [f"*v{model.version}* · {model.status}"]
+    if model.accuracy is not None:
+        parts.append(f"accuracy {model.accuracy:.1%}")
+    if model.coverage is not None:
+        parts.append(f"automated {model.coverage:.0%}")
+    parts.append(f"{model.n_examples:,} examples")
+    if model.novelty:
+        parts.append(novelty_text(model.novelty))
+    parts.append(slack_time(model.created_at, "{date_short}"))
+    if model.rejected_because:
+        parts.append(escape(model.rejected_because))
     return " · ".join(parts)
 
 
-def models_message(versions: Sequence[ModelVersion]) -> dict[str, Any]:
+def models_message(versions: Sequence[ModelSummary]) -> dict[str, Any]:
     """Stored versions, newest first, with how to roll back."""
     if not versions:
         return text_message("No model has been trained yet. Start one with `/triage retrain`.")

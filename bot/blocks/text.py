@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 SECTION_LIMIT = 3_000
@@ -51,6 +53,23 @@ def chunks(text: str, size: int) -> list[str]:
     return pieces
 
 
+def utc_text(moment: datetime) -> str:
+    """`2026-11-23 12:00 UTC`: a moment where no reader's time zone is known."""
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
 def slack_time(moment: datetime, token: str = "{date_short_pretty} {time}") -> str:
     """A Slack date token: each reader sees it in their own time zone (`{ago}` stays fresh)."""
-    return f"<!date^{int(moment.timestamp())}^{token}|{moment:%Y-%m-%d %H:%M} UTC>"
+    return f"<!date^{int(moment.timestamp())}^{token}|{utc_text(moment)}>"
+
+
+@dataclass(frozen=True)
+class Marks:
+    """How a surface shows what its sentences quote, so Slack and the command line share
+    wording: Slack escapes names, links channels, dates moments in the reader's zone and
+    bolds heads; a terminal shows them as they are (`bot.blocks.plain.PLAIN`)."""
+
+    name: Callable[[str], str]  # a label or person's name
+    channel: Callable[[str], str]  # a channel id or name
+    since: Callable[[datetime], str]  # a past moment, as "since …" reads it
+    strong: Callable[[str], str]  # a heading

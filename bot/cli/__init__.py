@@ -7,32 +7,57 @@ import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
+from typing import NoReturn
 
-from bot.cli import data, demo, modelling, sandbox, serve, worker
-from bot.errors import TriageError
+from bot.cli import admin, data, demo, figures, labels, modelling, sandbox, serve, worker
+from bot.errors import InvalidInput, TriageError
 from bot.logs import configure_logging
 from bot.settings import Settings
+
+WITHOUT_SLACK = """\
+Steering without Slack: pause, resume, threshold, target, audit, quorum, floor,
+rollback and labels run the same services as their /triage commands, and models and
+stats show what /triage shows (--json for scripts). Each change is written to the
+audit log as cli:NAME (--as NAME; default: your user name on this machine) and
+announced in the alerts channel once the web or worker process reaches Slack again.
+Run them with the deployment's settings (DATABASE_URL, TRIAGE_ALERTS_CHANNEL).
+`triage COMMAND --help` describes one command."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments are a one-line error like every other (exit status 2), naming the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = " ".join(self.format_usage().split()[1:])
+        raise InvalidInput(f"{message} (usage: {usage})")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand registers its own arguments and handler."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="triage",
-        description="Human-in-the-loop ticket triage: import, train, classify, serve Slack.",
+        description="Human-in-the-loop ticket triage for Slack: import, train, classify, "
+        "serve,\nand steer the service when Slack is down.",
+        epilog=WITHOUT_SLACK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--version", action="version", version=f"triage-loop {version('triage-loop')}"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, modelling, demo, sandbox, serve, worker):
+    for module in (data, modelling, demo, sandbox, serve, worker, admin, labels, figures):
         module.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; user errors become one line on stderr and exit status 2."""
-    args = build_parser().parse_args(argv)
     try:
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # found by the top parser, whose usage would not name the command's
+            raise InvalidInput(
+                f"unrecognized arguments: {' '.join(extra)} (see `triage {args.command} --help`)"
+            )
         settings = Settings.from_env(defaults=getattr(args, "setting_defaults", None))
         # Commands a person runs answer in their own words; only the serving processes'
         # logs are their output, so the others show warnings and worse.

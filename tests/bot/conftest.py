@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.cli import main
 from bot.sandbox.slack import FakeSlack
 from bot.server import WebProcess, build_web_process
 from bot.services.policy import THRESHOLD
@@ -52,7 +55,7 @@ def install_model(factory: sessionmaker[Session], trained: TrainedModel) -> int:
             status=ModelStatus.CANDIDATE,
             artifact=artifact,
             sha256=sha256_hex(artifact),
-            metrics={"cv": trained.cv_metrics.to_dict()},
+            metrics={"cv": trained.cv_metrics.to_dict(), "novelty": trained.novelty},
             thresholds=trained.thresholds.to_dict(),
             n_examples=trained.n_examples,
             n_answers=0,
@@ -62,6 +65,16 @@ def install_model(factory: sessionmaker[Session], trained: TrainedModel) -> int:
         session.flush()
         activate(version, session=session, now=NOW)
         return version.id
+
+
+def install_two_models(factory: sessionmaker[Session], trained: TrainedModel) -> tuple[int, int]:
+    """Two stored versions of the sample model: (an older, retired one; the active one)."""
+    first = install_model(factory, trained)
+    with factory.begin() as session:
+        original = session.get(ModelVersion, first)
+        assert original is not None
+        original.status = ModelStatus.RETIRED
+    return first, install_model(factory, trained)
 
 
 def set_policy(factory: sessionmaker[Session], key: str, value: Any) -> None:
@@ -147,3 +160,42 @@ def reviewing(web: RunningWeb, factory: sessionmaker[Session], trained: TrainedM
     install_model(factory, trained)
     set_policy(factory, THRESHOLD, 1.0)  # nothing is confident enough
     return web
+
+
+OPERATOR = "ops-olga"  # the OS user a command-line change is recorded under without --as
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one `triage` command did: its exit status and what it printed."""
+
+    status: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Callable[..., Ran]:
+    """Run the real `triage` entry point in-process, with the deployment's settings as an
+    operator's shell would have them: the test database and the alerts channel, no Slack."""
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    for name in list(os.environ):
+        if name.startswith(("TRIAGE_", "SLACK_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("TRIAGE_ALERTS_CHANNEL", ALERTS_CHANNEL)
+    monkeypatch.setenv("TRIAGE_AUDIT_RATE", "0")
+    monkeypatch.setenv("LOGNAME", OPERATOR)
+
+    def run(*args: str) -> Ran:
+        capsys.readouterr()  # whatever came before is not this command's
+        status = main(list(args))
+        out, err = capsys.readouterr()
+        return Ran(status, out, err)
+
+    return run

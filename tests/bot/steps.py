@@ -8,10 +8,34 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.sandbox.slack import signed_block_action
+from bot.services.policy import LABEL_THRESHOLDS
 from storage.models import Review, Ticket
-from tests.bot.conftest import REVIEW_CHANNEL, RunningWeb
+from storage.queries.labels import ensure_labels
+from tests.bot.conftest import NOW, REVIEW_CHANNEL, RunningWeb, set_policy
 
 CARD_TEXT = "I ordered my card two weeks ago and it still has not arrived"
+
+
+def label_history(factory: sessionmaker[Session]) -> None:
+    """What a rename must carry along: labels card_arrival and lost_card, a ticket Alice
+    labelled card_arrival with her answer, and an admin bar for card_arrival."""
+    with factory.begin() as session:
+        ensure_labels(["card_arrival", "lost_card"], session=session, now=NOW)
+        row = Ticket(
+            text="t",
+            created_at=NOW,
+            status="labelled",
+            predicted_label="card_arrival",
+            final_label="card_arrival",
+            decided_by="UALICE",
+        )
+        session.add(row)
+        session.add(
+            Review(
+                ticket=row, slack_user="UALICE", label="card_arrival", kind="review", created_at=NOW
+            )
+        )
+    set_policy(factory, LABEL_THRESHOLDS, {"card_arrival": 0.9})
 
 
 def post_ticket(web: RunningWeb, text: str = CARD_TEXT, **fields: Any) -> dict[str, Any]:

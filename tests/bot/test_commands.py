@@ -18,11 +18,11 @@ from tests.bot.conftest import (
     NOW,
     RunningWeb,
     install_model,
+    install_two_models,
     serving,
-    set_policy,
     web_settings,
 )
-from tests.bot.steps import post_ticket, review_message
+from tests.bot.steps import label_history, post_ticket, review_message
 
 ADMIN, MEMBER = "UADMIN", "UBOB"
 
@@ -271,23 +271,7 @@ def test_settings_commands_store_their_values(
 def test_label_commands_rename_everywhere_retire_and_route(
     web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
 ) -> None:
-    with factory.begin() as session:
-        ensure_labels(["card_arrival", "lost_card"], session=session, now=NOW)
-        row = Ticket(
-            text="t",
-            created_at=NOW,
-            status="labelled",
-            predicted_label="card_arrival",
-            final_label="card_arrival",
-            decided_by="UALICE",
-        )
-        session.add(row)
-        session.add(
-            Review(
-                ticket=row, slack_user="UALICE", label="card_arrival", kind="review", created_at=NOW
-            )
-        )
-    set_policy(factory, "label_thresholds", {"card_arrival": 0.9})
+    label_history(factory)
 
     added = triage(web, slack_signing_secret, "labels add refund_request Money &lt;b&gt;back")
     assert added["text"].startswith("Label refund_request added.")
@@ -386,12 +370,7 @@ def test_models_and_rollback(
     trained: TrainedModel,
     slack_signing_secret: str,
 ) -> None:
-    first = install_model(factory, trained)
-    with factory.begin() as session:
-        original = session.get(ModelVersion, first)
-        assert original is not None
-        original.status = "retired"
-    second = install_model(factory, trained)
+    first, second = install_two_models(factory, trained)
 
     models = shown(triage(web, slack_signing_secret, "models"))
     assert f"*v{second}* · active" in models and f"*v{first}* · retired" in models
