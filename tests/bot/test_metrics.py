@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import ids
 from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack.waiting import wait_until
 from classifier import TrainedModel
 from jobs.retraining import run_retraining
 from storage.models import OutboxMessage, Ticket, TicketStatus
@@ -27,7 +28,7 @@ from tests.bot.conftest import (
     serving,
     web_settings,
 )
-from tests.bot.metrics_scrape import scrape, series, value
+from tests.bot.metrics_scrape import Samples, scrape, series, value
 from tests.bot.steps import click, review_message
 from tests.conftest import REPO, SAMPLE_HOLDOUT
 
@@ -105,7 +106,20 @@ def test_metrics_after_real_traffic_agree_with_the_database_and_slack(
     run = run_retraining(factory, settings=web.process.deps.settings, now=utc_now, force=True)
     assert run is not None and run.status == "failed"
 
-    samples = scrape(web.client, web.url + "/metrics", METRICS_TOKEN)
+    def slack_posts_counted() -> Samples | None:
+        """A scrape once the app has counted every chat.postMessage the fake received.
+
+        The fake records a call when the request arrives and the app counts it when the
+        answer returns, so a delivery in flight (the deliverer's retry) is briefly seen by one
+        and not yet by the other.
+        """
+        samples = scrape(web.client, web.url + "/metrics", METRICS_TOKEN)
+        counted = value(samples, "triage_slack_api_requests_total", method="chat.postMessage")
+        return samples if counted == len(fake.calls_to("chat.postMessage")) else None
+
+    samples = wait_until(
+        slack_posts_counted, timeout=15.0, what="the app counting every chat.postMessage"
+    )
 
     with factory() as session:
         by_kind = {
@@ -167,11 +181,7 @@ def test_metrics_after_real_traffic_agree_with_the_database_and_slack(
         le="+Inf",
     ) == len(texts)
 
-    # Slack: what the fake received, request by request, counted by this process.
-    post_calls = fake.calls_to("chat.postMessage")
-    assert value(samples, "triage_slack_api_requests_total", method="chat.postMessage") == len(
-        post_calls
-    )
+    # Slack: what the fake received, request by request, counted by this process (above).
     assert value(samples, "triage_slack_rate_limited_total", method="chat.postMessage") == 1
     assert (
         value(samples, "triage_slack_api_errors_total", method="chat.postMessage", error="http_429")
