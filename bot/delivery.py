@@ -33,7 +33,12 @@ from bot.blocks.routing import (
     build_undone_notice,
 )
 from bot.blocks.text import PREVIEW_CHARS
-from bot.blocks.ticket import build_full_text_reply, build_reminder, build_ticket_message
+from bot.blocks.ticket import (
+    build_erased_reply,
+    build_full_text_reply,
+    build_reminder,
+    build_ticket_message,
+)
 from bot.errors import TriageError
 from bot.metrics.process import ProcessMetrics
 from bot.metrics.slack import SlackCallCounter
@@ -41,6 +46,7 @@ from bot.services.admin import AdminChange
 from bot.services.answers import FROM_ANSWER, OUTCOME, RETRACTS, SENT
 from bot.services.cards import ticket_card
 from bot.services.digest import DigestFigures
+from bot.services.erasure import FULL_TEXT, queue_erase_edit, shows_ticket_text
 from bot.services.policy import current_policy
 from bot.services.reminders import WAITED_SECONDS
 from bot.services.ticket_view import public_view
@@ -152,10 +158,17 @@ class Deliverer:
             return 0
         with unit_of_work(self._factory) as session:
             now = self._now()
-            kept = None  # what an answer's delivery sent is remembered, for an undo to correct
-            if message.payload.get(FROM_ANSWER) and not sent.nothing:
+            # Where a post went is remembered when something may edit it later: an undo
+            # corrects an answer's posts, an erasure removes a quoted ticket text.
+            kept = None
+            remember = message.payload.get(FROM_ANSWER) or shows_ticket_text(
+                message.kind, message.payload
+            )
+            if remember and not sent.nothing:
                 kept = {**message.payload, SENT: {"channel": sent.channel, "ts": sent.ts}}
             mark_delivered(message.id, session=session, now=now, payload=kept)
+            if kept is not None and shows_ticket_text(message.kind, message.payload):
+                self._erase_if_erased(message, kept[SENT], session=session, now=now)
             if message.kind == OutboxKind.POST_TICKET and sent.ts is not None:
                 self._remember_post(message.ticket_id, sent, session=session, now=now)
             if message.kind == OutboxKind.ALERT and sent.ts is not None:
@@ -168,6 +181,14 @@ class Deliverer:
             return timedelta(seconds=retry_after)
         seconds = self._backoff_base * 2 ** max(0, attempts - 1)
         return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+    def _erase_if_erased(
+        self, message: OutboxMessage, sent: dict[str, Any], *, session: Session, now: datetime
+    ) -> None:
+        """A post that quoted the text, sent while its ticket was being erased: edit it too."""
+        ticket = None if message.ticket_id is None else session.get(Ticket, message.ticket_id)
+        if ticket is not None and ticket.erased_at is not None:
+            queue_erase_edit(ticket.id, message.kind, sent, session=session, now=now)
 
     def _remember_post(
         self, ticket_id: int | None, sent: Sent, *, session: Session, now: datetime
@@ -182,7 +203,7 @@ class Deliverer:
                 session=session,
                 now=now,
                 ticket_id=ticket.id,
-                payload={"full_text": True},
+                payload={FULL_TEXT: True},
             )
 
     def _send(self, message: OutboxMessage) -> Sent:
@@ -238,6 +259,11 @@ class Deliverer:
             return post({"channel": payload["channel"], **build_route_message(ticket)})
         if kind == OutboxKind.THREAD_REPLY:
             return self._thread_reply(ticket, payload)
+        if kind == OutboxKind.ERASE_MESSAGE:
+            erased = (
+                build_route_message(ticket) if payload["was"] == "route" else build_erased_reply()
+            )
+            return "chat.update", {"channel": payload["channel"], "ts": payload["ts"], **erased}
         quorum = current_policy(session=session, settings=self._settings).quorum
         card = build_ticket_message(ticket_card(ticket, session=session, quorum=quorum), now=now)
         if kind == OutboxKind.REFRESH_TICKET:
@@ -292,8 +318,8 @@ class Deliverer:
                 "thread_ts": payload["thread_ts"],
                 **build_intake_outcome(ticket),
             }
-        if payload.get("full_text"):
-            if ticket.slack_ts is None:
+        if payload.get(FULL_TEXT):
+            if ticket.slack_ts is None or ticket.erased_at is not None:
                 return None
             return "chat.postMessage", {
                 "channel": ticket.slack_channel,

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from bot.admin_group import AdminGroup
 from bot.api.errors import EXCEPTION_HANDLERS, JsonServerErrors
 from bot.api.health import HealthSources, health_endpoint, readiness_endpoint
+from bot.api.records import erase_ticket_endpoint, export_endpoint
 from bot.api.request_ids import RequestIds
 from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
 from bot.app import build_bolt_app
@@ -112,6 +113,8 @@ def build_web_process(
     routes = [
         Route("/api/tickets", create_ticket_endpoint(deps), methods=["POST"]),
         Route("/api/tickets/{ticket_id}", get_ticket_endpoint(deps), methods=["GET"]),
+        Route("/api/tickets/{ticket_id}", erase_ticket_endpoint(deps), methods=["DELETE"]),
+        Route("/api/export", export_endpoint(deps), methods=["GET"]),
         Route("/healthz", health_endpoint(health), methods=["GET"]),
         Route("/readyz", readiness_endpoint(health), methods=["GET"]),
         Route("/metrics", metrics_endpoint(registry, settings.metrics_token), methods=["GET"]),

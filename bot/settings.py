@@ -133,6 +133,8 @@ class Settings:
     worker_metrics_port: int | None = None
     web_concurrency: int = 1
     prometheus_multiproc_dir: str | None = None
+    retention_days: int | None = None  # None: ticket text is kept until erased on request
+    outbox_keep_days: int = 14
     # The hosting platform when it runs each process on its own machine (from its marker
     # variable, e.g. Heroku's DYNO): a SQLite file cannot be shared there.
     separate_machines_platform: str | None = None
@@ -242,6 +244,8 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_WORKER_METRICS_PORT": ("worker_metrics_port", _int_between(1, 65_535)),
     "WEB_CONCURRENCY": ("web_concurrency", _int_between(1, 64)),
     "PROMETHEUS_MULTIPROC_DIR": ("prometheus_multiproc_dir", _text),
+    "TRIAGE_RETENTION_DAYS": ("retention_days", _int_between(1, 36_500)),
+    "TRIAGE_OUTBOX_KEEP_DAYS": ("outbox_keep_days", _int_between(1, 3_650)),
 }
 # Variables a platform sets on every process it runs on a machine of its own.
 PLATFORM_MARKERS: tuple[tuple[str, str], ...] = (

@@ -7,7 +7,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.services.alerts_channel import Severity
-from bot.services.topics import TopicNews, find_topics
+from bot.services.topics import (
+    ALERT_EXAMPLES_PREFIX,
+    TopicNews,
+    find_topics,
+    topic_alert_key,
+)
 from bot.settings import Settings
 from jobs.alerts import raise_alert
 
@@ -18,7 +23,7 @@ def look_for_topics(*, session: Session, settings: Settings, now: datetime) -> T
     for topic in news.found:
         examples = " · ".join(f"“{text}”" for text in topic.examples)
         raise_alert(
-            f"new-topic-{topic.topic_id}",
+            topic_alert_key(topic.topic_id),
             Severity.INFO,
             f"A new kind of ticket: {topic.tickets} in the last {settings.topic_window_hours} h "
             "are unlike any label",
@@ -27,7 +32,7 @@ def look_for_topics(*, session: Session, settings: Settings, now: datetime) -> T
             details=[
                 f"suggested label: {topic.proposed_label} "
                 f"(frequent words: {', '.join(topic.keywords) or 'none'})",
-                f"e.g. {examples}",
+                ALERT_EXAMPLES_PREFIX + examples,
             ],
             session=session,
             settings=settings,

@@ -43,6 +43,7 @@ from jobs.alerts import raise_alert
 from jobs.checks import run_checks
 from jobs.digest import send_due_digest
 from jobs.reminders import Permalink, escalate, send_reminders
+from jobs.retention import apply_retention
 from jobs.retraining import run_retraining
 from jobs.topics import look_for_topics
 from storage.database import unit_of_work
@@ -110,6 +111,11 @@ def job_digest(ctx: WorkerContext) -> None:
         send_due_digest(session=session, settings=ctx.settings, now=ctx.now())
 
 
+def job_retention(ctx: WorkerContext) -> None:
+    """Ticket text past the retention period removed; delivered outbox rows pruned."""
+    apply_retention(ctx.factory, settings=ctx.settings, now=ctx.now(), stop=ctx.stop_check())
+
+
 JOBS: Mapping[str, Callable[[WorkerContext], None]] = MappingProxyType(
     {
         "retrain": job_retrain,
@@ -118,6 +124,7 @@ JOBS: Mapping[str, Callable[[WorkerContext], None]] = MappingProxyType(
         "alerts": job_alerts,
         "topics": job_topics,
         "digest": job_digest,
+        "retention": job_retention,
     }
 )
 
@@ -131,6 +138,7 @@ def triggers(settings: Settings) -> dict[str, BaseTrigger]:
         "alerts": IntervalTrigger(seconds=settings.alert_check_seconds),
         "topics": IntervalTrigger(seconds=settings.topic_check_seconds),
         "digest": CronTrigger(hour=settings.digest_hour, minute=0, timezone=UTC),
+        "retention": IntervalTrigger(hours=1),
     }
 
 

@@ -199,6 +199,9 @@ class Ticket(Base):
     novel: Mapped[bool] = mapped_column(Boolean, default=False)
     # The new topic (a cluster of novel tickets) it belongs to, once one was found.
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"), index=True)
+    # When its text, subject and metadata were removed (an erasure request or the retention
+    # period); labels, answers and figures stay, but no model learns from it again.
+    erased_at: Mapped[datetime | None]
 
     reviews: Mapped[list[Review]] = relationship(back_populates="ticket", order_by="Review.id")
 
@@ -288,6 +291,8 @@ class OutboxKind(StrEnum):
     ANNOUNCEMENT = "announcement"  # an admin change for the alerts channel: its AdminChange data
     DIGEST = "digest"  # the daily digest for the alerts channel: its figures as data
     ALERT = "alert"  # an ops alert, posted or edited from its row's current state
+    # chat.update of a bot message that quoted an erased ticket's text: its channel and ts
+    ERASE_MESSAGE = "erase_message"
     # A finished Slack message. Nothing queues one since migration 0006 (announcements and
     # digests travel as data); rows queued before it are still delivered.
     CHANNEL_MESSAGE = "channel_message"

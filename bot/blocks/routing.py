@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
-from bot.blocks.text import escape, quote
+from bot.blocks.text import TEXT_REMOVED, escape, quote
 from bot.words import percent
 from classifier import Decision
 from storage.models import TicketStatus
@@ -21,6 +22,7 @@ class LabelledTicket(Protocol):
     final_label: str | None
     confidence: float | None
     decided_by: str | None
+    erased_at: datetime | None
 
 
 def _who(ticket: LabelledTicket) -> str:
@@ -34,11 +36,12 @@ def build_route_message(ticket: LabelledTicket) -> dict[str, Any]:
     """Post a labelled ticket to its label's channel, where the team handling it works."""
     label = escape(ticket.final_label or "")
     line = f"🏷️  Ticket #{ticket.id} · {escape(ticket.source)} · *{label}* {_who(ticket)}"
+    text = TEXT_REMOVED if ticket.erased_at is not None else quote(ticket.text)
     return {
         "text": f"Ticket #{ticket.id} labelled {ticket.final_label}",
         "blocks": [
             {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]},
-            {"type": "section", "text": {"type": "mrkdwn", "text": quote(ticket.text)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         ],
     }
 

@@ -29,6 +29,9 @@ def shorten(text: str, limit: int, marker: str = "…") -> str:
     return text[: max(0, limit - len(marker))] + marker
 
 
+TEXT_REMOVED = "_The text of this ticket was removed._"
+
+
 def quote(text: str, *, limit: int = PREVIEW_CHARS, cut_note: str = "") -> str:
     """The ticket text as an escaped mrkdwn block quote, cut before escaping grows it."""
     cut = len(text) > limit

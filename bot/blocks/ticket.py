@@ -11,6 +11,7 @@ from bot.blocks.text import (
     BUTTON_TEXT_LIMIT,
     OPTION_TEXT_LIMIT,
     SECTION_LIMIT,
+    TEXT_REMOVED,
     chunks,
     escape,
     quote,
@@ -49,10 +50,8 @@ def _header(card: TicketCard, prefix: str) -> dict[str, Any]:
 
 
 def _quote(card: TicketCard) -> dict[str, Any]:
-    return {
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": quote(card.text, cut_note="… full text in thread")},
-    }
+    text = TEXT_REMOVED if card.erased else quote(card.text, cut_note="… full text in thread")
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def _label_picker(card: TicketCard, placeholder: str) -> dict[str, Any]:
@@ -255,6 +254,14 @@ def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any
         blocks.append(_context(note))
     outcome = "fits no label, said" if decided.label is None else f"labelled {decided.label}"
     return {"text": f"Ticket #{card.ticket_id} {outcome} by <@{decided.by}>", "blocks": blocks}
+
+
+def build_erased_reply() -> dict[str, Any]:
+    """What the full-text thread reply of an erased ticket becomes."""
+    return {
+        "text": "Ticket text removed",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": TEXT_REMOVED}}],
+    }
 
 
 def build_full_text_reply(text: str) -> dict[str, Any]:

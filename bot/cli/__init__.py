@@ -9,7 +9,19 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from typing import NoReturn
 
-from bot.cli import admin, data, demo, figures, labels, modelling, sandbox, serve, worker
+from bot.cli import (
+    admin,
+    data,
+    demo,
+    export,
+    figures,
+    forget,
+    labels,
+    modelling,
+    sandbox,
+    serve,
+    worker,
+)
 from bot.errors import InvalidInput, TriageError
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -45,7 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"triage-loop {version('triage-loop')}"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, modelling, demo, sandbox, serve, worker, admin, labels, figures):
+    modules = (
+        data,
+        modelling,
+        demo,
+        sandbox,
+        serve,
+        worker,
+        admin,
+        labels,
+        figures,
+        export,
+        forget,
+    )
+    for module in modules:
         module.register(commands)
     return parser
 

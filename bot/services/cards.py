@@ -48,6 +48,7 @@ class TicketCard:
     quorum: int = 1
     decided: Decided | None = None
     novel: bool = False  # unlike anything the model learned: its guesses are not shown
+    erased: bool = False  # its text was removed (erasure request or retention)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,4 +97,5 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         quorum=quorum,
         decided=decided,
         novel=ticket.novel,
+        erased=ticket.erased_at is not None,
     )

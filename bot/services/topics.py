@@ -35,6 +35,8 @@ from storage.queries.topics import (
 )
 
 EXAMPLES = 3
+# How a new-topic alert's line of quoted examples starts (erasure finds and removes it).
+ALERT_EXAMPLES_PREFIX = "e.g. "
 EXAMPLE_CHARS = 80
 
 
@@ -125,8 +127,8 @@ def _new_topic(
 def summarise(topic: Topic, tickets: list[Ticket]) -> TopicSummary:
     """The figures and masked examples of a topic."""
     examples = tuple(
-        _example(t.text) for t in sorted(tickets, key=lambda t: t.created_at)[:EXAMPLES]
-    )
+        _example(t.text) for t in sorted(tickets, key=lambda t: t.created_at) if t.erased_at is None
+    )[:EXAMPLES]
     return TopicSummary(
         topic_id=topic.id,
         status=topic.status,
@@ -144,6 +146,11 @@ def _example(text: str) -> str:
     """A ticket as an alert may quote it: masked, on one line, shortened."""
     line = " ".join(mask_sensitive(text).split())
     return line if len(line) <= EXAMPLE_CHARS else line[: EXAMPLE_CHARS - 1].rstrip() + "…"
+
+
+def topic_alert_key(topic_id: int) -> str:
+    """The alert key of a topic's one new-topic alert."""
+    return f"new-topic-{topic_id}"
 
 
 def topic_suggestions(*, session: Session) -> list[TopicSummary]:

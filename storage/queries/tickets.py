@@ -41,7 +41,12 @@ def existing_external_ids(
 def _examples(session: Session, *conditions: Any) -> list[LabelledExample]:
     query = (
         select(Ticket.id, Ticket.text, Ticket.final_label, Ticket.decided_at)
-        .where(Ticket.final_label.is_not(None), Ticket.decided_by.is_not(None), *conditions)
+        .where(
+            Ticket.final_label.is_not(None),
+            Ticket.decided_by.is_not(None),
+            Ticket.erased_at.is_(None),  # its text is gone: nothing to learn from
+            *conditions,
+        )
         .order_by(Ticket.decided_at, Ticket.id)
     )
     # The WHERE clause guarantees a label; every decided ticket also has decided_at.
@@ -77,7 +82,7 @@ def unlabelled_texts(*, session: Session, limit: int) -> list[str]:
     """
     query = (
         select(Ticket.text)
-        .where(Ticket.decided_by.is_(None))
+        .where(Ticket.decided_by.is_(None), Ticket.erased_at.is_(None))
         .order_by(Ticket.id.desc())
         .limit(limit)
     )

@@ -71,6 +71,7 @@ def novel_tickets_since(since: datetime, *, session: Session) -> list[Ticket]:
         select(Ticket)
         .where(
             Ticket.created_at >= since,
+            Ticket.erased_at.is_(None),
             (Ticket.novel.is_(True)) | (Ticket.status == TicketStatus.NO_LABEL),
         )
         .order_by(Ticket.id)
@@ -96,7 +97,7 @@ def no_label_texts(*, session: Session, limit: int) -> list[str]:
     them as "other"); outside open topics' tickets too, and never as a label."""
     query = (
         select(Ticket.text)
-        .where(Ticket.status == TicketStatus.NO_LABEL)
+        .where(Ticket.status == TicketStatus.NO_LABEL, Ticket.erased_at.is_(None))
         .order_by(Ticket.id.desc())
         .limit(limit)
     )
