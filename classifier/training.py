@@ -82,6 +82,7 @@ def train(
     screen: bool = False,
     confirmed: Sequence[bool] | None = None,
     screen_max_share: float = 0.2,
+    label_error: float = 0.0,
 ) -> TrainedModel:
     """Train a model whose thresholds are justified by held-out (out-of-fold) predictions.
 
@@ -98,6 +99,8 @@ def train(
     With ``screen``, confident learning (``classifier.label_noise``) on the out-of-fold
     probabilities finds labels that are probably wrong; those not ``confirmed`` (backed by
     agreeing answers) are left out of threshold tuning and of the final fit.
+    ``label_error`` is the estimated share of wrong labels among those kept (from the
+    reviewers' estimated accuracy): the threshold's precision bound is corrected for it.
     """
     texts, labels, classes, y_index = check_training_data(texts, labels)
     solver = resolve_solver(solver, len(texts))
@@ -157,6 +160,7 @@ def train(
         min_examples=min_examples,
         population_confidences=population,
         floor=confidence_floor,
+        label_error=label_error,
     )
     embeddings = embed(texts)
     fitted = fit_novelty_detector(
