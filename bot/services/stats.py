@@ -20,6 +20,7 @@ from bot.services.policy import Policy, current_policy
 from bot.services.topics import TopicSummary, topic_suggestions
 from bot.settings import Settings
 from classifier import Decision, Thresholds, wilson_interval
+from classifier.reliability import ReviewerEstimate
 from storage.models import Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.model_versions import active_version
 
@@ -65,6 +66,8 @@ class ReviewerStats:
     audit_answers: int
     audit_agreed: int  # blind audit answers matching the model's automatic label
     median_response: float | None  # seconds from the ticket's arrival to the answer
+    # Estimated accuracy with its interval (bot.services.reliability), when asked for.
+    estimate: ReviewerEstimate | None = None
 
     @property
     def agreement(self) -> float | None:
