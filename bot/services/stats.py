@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.services.policy import Policy, current_policy
+from bot.services.reliability import reviewer_reliability
 from bot.services.topics import TopicSummary, topic_suggestions
 from bot.settings import Settings
 from classifier import Decision, Thresholds, wilson_interval
@@ -300,6 +301,9 @@ def home_figures(
     accuracy = (metrics.get("holdout") or metrics.get("cv") or {}).get("accuracy")
     tuned = None if version is None else Thresholds.from_dict(version.thresholds)
     mine = reviewer_stats(session=session, now=now, days=days, user=user)
+    if mine:
+        estimates = reviewer_reliability(session=session, now=now, days=days)
+        mine = [replace(mine[0], estimate=estimates.get(user))]
     return HomeFigures(
         service=service_stats(session=session, now=now, days=days),
         mine=mine[0] if mine else None,

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message, signed_slash_command
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED
 from classifier import TrainedModel
@@ -25,7 +23,7 @@ from tests.bot.conftest import (
     serving,
     web_settings,
 )
-from tests.bot.steps import label_history, post_ticket, review_message
+from tests.bot.steps import label_history, post_ticket, review_message, team_history
 
 ADMIN, MEMBER = "UADMIN", "UBOB"
 
@@ -435,43 +433,10 @@ def test_labels_suggest_lists_dismisses_and_refuses_unknown_topics(
     assert "Only triage admins" in shown(refused)
 
 
-def _team_history(factory: sessionmaker[Session]) -> None:
-    """60 tickets, most answered by all three people; UCARELESS is wrong on every third."""
-    moment = utc_now() - timedelta(days=1)
-    labels = ["card_arrival", "card_linking", "exchange_rate", "top_up_failed"]
-    with factory.begin() as session:
-        for i in range(60):
-            right = labels[i % len(labels)]
-            ticket = Ticket(
-                text=f"ticket {i}",
-                source="api",
-                status="labelled",
-                decision="review",
-                final_label=right,
-                decided_by="UALICE",
-                decided_at=moment,
-                created_at=moment,
-            )
-            session.add(ticket)
-            careless = right if i % 3 else labels[(i + 1) % len(labels)]
-            for user, label in (("UALICE", right), ("UDAVE", right), ("UCARELESS", careless)):
-                if (i + ["UALICE", "UDAVE", "UCARELESS"].index(user)) % 3 == 2 and i % 2:
-                    continue  # not everyone saw every ticket
-                session.add(
-                    Review(
-                        ticket=ticket,
-                        slack_user=user,
-                        label=label,
-                        kind="review",
-                        created_at=moment,
-                    )
-                )
-
-
 def test_reviewers_shows_estimated_accuracy_to_admins_for_all_and_to_an_agent_for_themselves(
     web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
 ) -> None:
-    _team_history(factory)
+    team_history(factory)
     everyone = shown(triage(web, slack_signing_secret, "reviewers 30d"))
     estimated = {
         user: float(re.search(rf"<@{user}>[^\n]*?estimated accuracy (\d+)%", everyone)[1])
