@@ -93,8 +93,16 @@ def precision_text(stats: ServiceStats) -> str:
     if stats.audit_precision is None or stats.audit_interval is None:
         return "no audits answered yet"
     low, high = stats.audit_interval
-    return (
+    measured = (
         f"{stats.audit_precision:.1%} ({low:.1%}–{high:.1%}, {counted(stats.audit_total, 'audit')})"
+    )
+    corrected = stats.corrected_audit
+    if corrected is None or stats.audit_label_error is None:
+        return measured
+    value, low, high = corrected
+    return (
+        f"{value:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
+        f"{stats.audit_label_error:.1%} of wrong audit answers; measured {measured}"
     )
 
 

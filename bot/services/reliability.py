@@ -10,18 +10,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from classifier import Decision
 from classifier.reliability import ReviewerEstimate, estimate_reliability
-from storage.models import Review, Ticket
+from storage.models import Review, ReviewKind, Ticket
 
 
 def reviewer_reliability(
-    *, session: Session, now: datetime, days: int
+    *, session: Session, now: datetime, days: int, model_priors: bool = True
 ) -> dict[str, ReviewerEstimate]:
-    """Estimated accuracy with an interval per person who answered in the last `days` days."""
+    """Estimated accuracy with an interval per person who answered in the last `days` days.
+
+    Without `model_priors` only tickets several people answered count: what judges the
+    model's audits must not rest on the model's own confidence.
+    """
     query = (
         select(
             Review.ticket_id, Review.slack_user, Review.label, Ticket.decision, Ticket.suggestions
@@ -50,7 +54,8 @@ def reviewer_reliability(
         seen.add((ticket_id, user))
         item = items.setdefault(ticket_id, len(items))
         answers.append((item, user, str(label)))
-        if decision in (Decision.AUTO, Decision.AUDIT) and suggestions and item not in priors:
+        confident = decision in (Decision.AUTO, Decision.AUDIT)
+        if model_priors and confident and suggestions and item not in priors:
             priors[item] = _prior(suggestions, position)
     fitted = estimate_reliability(answers, classes, n_items=len(items), item_priors=priors)
     return {str(name): estimate for name, estimate in fitted.reviewers.items()}
@@ -66,3 +71,33 @@ def _prior(suggestions: list[list[object]], position: dict[str, int]) -> np.ndar
     if unnamed.any():
         prior[unnamed] = rest / unnamed.sum()
     return prior
+
+
+def audit_answer_error(*, session: Session, now: datetime, days: int) -> float | None:
+    """The share of blind audit answers in the window estimated to be wrong, at least.
+
+    Each auditor's error is taken at the top of their accuracy interval (estimated from
+    tickets several people answered, never from the model): the least error the evidence
+    allows, so a precision corrected by it is never corrected too far. None: no audits.
+    """
+    query = (
+        select(Review.slack_user, func.count())
+        .where(
+            Review.kind == ReviewKind.AUDIT,
+            Review.created_at >= now - timedelta(days=days),
+            Review.created_at <= now,
+            Review.label.is_not(None),
+            Review.undone_at.is_(None),
+        )
+        .group_by(Review.slack_user)
+    )
+    audits = {str(user): int(count) for user, count in session.execute(query)}
+    total = sum(audits.values())
+    if not total:
+        return None
+    estimates = reviewer_reliability(session=session, now=now, days=days, model_priors=False)
+    wrong = sum(
+        count * (1.0 - estimates[user].interval[1]) if user in estimates else 0.0
+        for user, count in audits.items()
+    )
+    return wrong / total

@@ -17,11 +17,12 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.services.policy import Policy, current_policy
-from bot.services.reliability import reviewer_reliability
+from bot.services.reliability import audit_answer_error, reviewer_reliability
 from bot.services.topics import TopicSummary, topic_suggestions
 from bot.settings import Settings
 from classifier import Decision, Thresholds, wilson_interval
 from classifier.reliability import ReviewerEstimate
+from classifier.thresholds import corrected_precision
 from storage.models import Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.model_versions import active_version
 
@@ -49,6 +50,23 @@ class ServiceStats:
     confused_pairs: list[tuple[str, str, int]]
     novel: int = 0  # sent to people as unlike anything the model learned
     no_label: int = 0  # settled by people as "none of these"
+    # Estimated share of wrong audit answers (bot.services.reliability.audit_answer_error).
+    audit_label_error: float | None = None
+
+    @property
+    def corrected_audit(self) -> tuple[float, float, float] | None:
+        """Audit precision and interval corrected for wrong audit answers, when estimated."""
+        error = self.audit_label_error
+        if error is None or error <= 0 or self.audit_precision is None:
+            return None
+        if self.audit_interval is None:
+            return None
+        low, high = self.audit_interval
+        return (
+            corrected_precision(self.audit_precision, error),
+            corrected_precision(low, error),
+            corrected_precision(high, error),
+        )
 
 
 @dataclass(frozen=True)
@@ -179,6 +197,9 @@ def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats
         confused_pairs=confused,
         novel=novel,
         no_label=no_label,
+        audit_label_error=audit_answer_error(session=session, now=now, days=days)
+        if audit_total
+        else None,
     )
 
 

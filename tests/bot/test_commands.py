@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message, signed_slash_command
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED
 from classifier import TrainedModel
@@ -451,3 +453,46 @@ def test_reviewers_shows_estimated_accuracy_to_admins_for_all_and_to_an_agent_fo
     assert "UALICE" not in own and "UDAVE" not in own
     nobody = shown(triage(web, slack_signing_secret, "reviewers", user=MEMBER))
     assert nobody == "You answered no review in the last 7 days."
+
+
+def test_stats_corrects_audit_precision_for_the_auditors_estimated_error(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    before = shown(triage(web, slack_signing_secret, "stats 30d"))
+    assert "no audits answered yet" in before
+    team_history(factory)  # UCARELESS is right on about 80% of shared tickets
+    moment = utc_now() - timedelta(hours=1)
+    with factory.begin() as session:
+        for i in range(40):
+            answer = "card_linking" if i % 10 == 0 else "card_arrival"  # 4 disagree
+            ticket = Ticket(
+                text=f"audited {i}",
+                source="api",
+                status="auto",
+                decision="audit",
+                predicted_label="card_arrival",
+                final_label=answer,
+                decided_by="UCARELESS",
+                decided_at=moment,
+                created_at=moment,
+            )
+            session.add(ticket)
+            session.add(
+                Review(
+                    ticket=ticket,
+                    slack_user="UCARELESS",
+                    label=answer,
+                    kind="audit",
+                    created_at=moment,
+                )
+            )
+    stats = shown(triage(web, slack_signing_secret, "stats 30d"))
+    found = re.search(
+        r"(\d+\.\d)% \(\S+\) corrected for an estimated (\d+\.\d)% of wrong audit answers; "
+        r"measured 90\.0%",
+        stats,
+    )
+    assert found is not None, stats
+    corrected, error = float(found[1]), float(found[2])
+    # The least error UCARELESS's interval allows, so the correction stays cautious.
+    assert 2.0 < error < 20.0 and 90.0 < corrected <= 100.0
