@@ -50,8 +50,8 @@ class TrainedModel:
     cv_predictions: HeldOutPredictions
     n_unlabelled: int = 0
     # Examples (indices into the training texts) confident learning judged mislabelled and
-    # left out of threshold tuning and of the fit, most likely wrong first, with the label
-    # each probably has; and the estimated share of wrong labels before screening.
+    # left out of the fit, most likely wrong first, with the label each probably has; and
+    # the estimated share of wrong labels.
     screened: tuple[int, ...] = ()
     screened_as: tuple[str, ...] = ()
     noise_rate: float | None = None
@@ -98,7 +98,10 @@ def train(
     confidence any ticket needs on its own, whatever the average guarantee allows.
     With ``screen``, confident learning (``classifier.label_noise``) on the out-of-fold
     probabilities finds labels that are probably wrong; those not ``confirmed`` (backed by
-    agreeing answers) are left out of threshold tuning and of the final fit.
+    agreeing answers) are left out of the final fit. Threshold tuning keeps them, counted
+    against the model: on the HITL stream, leaving them out of tuning too dropped the
+    threshold until true precision was 91% at target 95% (hard tickets the model gets
+    wrong look like wrong labels, and removing them flatters the model).
     ``label_error`` is the estimated share of wrong labels among those kept (from the
     reviewers' estimated accuracy): the threshold's precision bound is corrected for it.
     """
@@ -135,13 +138,6 @@ def train(
         if screen
         else ((), (), None)
     )
-    if screened:
-        # Tuned again on the labels kept: the suspects' probabilities would cool it.
-        held_out &= ~np.isin(np.arange(len(texts)), screened)
-        temperature = fit_temperature(scores[held_out], y_index[held_out])
-        label_counts = dict(
-            sorted(Counter(np.delete(np.asarray(labels, dtype=object), screened)).items())
-        )
     proba = softmax(scores[held_out], temperature)
     predicted = classes[proba.argmax(axis=1)]
     confidences = proba.max(axis=1)
