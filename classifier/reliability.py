@@ -119,7 +119,12 @@ def estimate_reliability(
         # Others' evidence: each answered item's posterior without this person's answer.
         own = np.log(np.clip(confusion[j][:, given[mine]].T, 1e-300, None))
         without = _normalise(np.log(np.clip(posterior[items[mine]], 1e-300, None)) - own)
-        decided = (without.max(axis=1) - 1.0 / n_classes) / (1.0 - 1.0 / n_classes)
+        # With one label there is nothing to get wrong: every answer is settled.
+        decided = (
+            (without.max(axis=1) - 1.0 / n_classes) / (1.0 - 1.0 / n_classes)
+            if n_classes > 1
+            else np.ones(int(mine.sum()))
+        )
         weight = np.clip(decided, 0.0, 1.0)
         evidence = float(weight.sum())
         # Each answer counts as far as others settled its ticket: one nobody else (and no

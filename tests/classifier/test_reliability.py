@@ -78,3 +78,9 @@ def test_jeffreys_interval_narrows_with_evidence() -> None:
     assert wide[0] < narrow[0] < 0.9 < narrow[1] < wide[1]
     assert jeffreys_interval(0.5, 0, 0.95) == (0.0, 1.0)
     assert jeffreys_interval(1.0, 20, 0.95)[1] == pytest.approx(1.0)
+
+
+def test_one_label_and_no_answers_are_handled() -> None:
+    fitted = estimate_reliability([(0, "ann", "c0"), (1, "ann", "c0")], ["c0"])
+    assert fitted.reviewers["ann"].accuracy > 0.8
+    assert estimate_reliability([], CLASSES).reviewers == {}
