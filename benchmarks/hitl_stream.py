@@ -71,6 +71,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0,
         help="withhold this many intents (no label, no ticket) until --new-topic-at",
     )
+    parser.add_argument(
+        "--label-screening-max",
+        type=float,
+        default=Settings().label_screening_max,
+        help="share of training labels retraining may screen out (0: off); default: the service's",
+    )
     parser.add_argument("--new-topic-at", type=int, default=6_000)
     parser.add_argument(
         "--topic-min-tickets",
@@ -107,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             target_precision=args.target,
             audit_rate=args.audit_rate,
             topic_min_tickets=args.topic_min_tickets,
+            label_screening_max=args.label_screening_max,
         )
         sim, wall = run_stream(factory, settings, args)
         test = test_metrics(factory, args.data_dir)

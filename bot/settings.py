@@ -108,6 +108,7 @@ class Settings:
     audit_rate: float = 0.02
     confidence_floor: float = 0.7
     novelty_false_alarms: float = 0.05
+    label_screening_max: float = 0.1
     topic_min_tickets: int = 5
     topic_window_hours: int = 24
     topic_check_seconds: int = 300
@@ -219,6 +220,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_AUDIT_RATE": ("audit_rate", _probability(0.0, 1.0)),
     "TRIAGE_CONFIDENCE_FLOOR": ("confidence_floor", _probability(0.0, 1.0)),
     "TRIAGE_NOVELTY_FALSE_ALARMS": ("novelty_false_alarms", _probability(0.0, 0.5)),
+    "TRIAGE_LABEL_SCREENING_MAX": ("label_screening_max", _probability(0.0, 0.5)),
     "TRIAGE_TOPIC_MIN_TICKETS": ("topic_min_tickets", _int_between(2, 1_000)),
     "TRIAGE_TOPIC_WINDOW_HOURS": ("topic_window_hours", _int_between(1, 24 * 30)),
     "TRIAGE_TOPIC_CHECK_SECONDS": ("topic_check_seconds", _int_between(10, 86_400)),

@@ -17,9 +17,11 @@ if TYPE_CHECKING:
     from classifier.errors import ClassifierError, ModelIntegrityError, TriageError
     from classifier.evaluation import Metrics, evaluate, metrics_from_predictions
     from classifier.intervals import wilson_interval
+    from classifier.label_noise import Screening, screen_labels
     from classifier.masking import mask_sensitive
     from classifier.model import TicketClassifier
     from classifier.persistence import dump_model, load_model, sha256_hex
+    from classifier.reliability import Reliability, estimate_reliability
     from classifier.text import build_nlp
     from classifier.thresholds import Thresholds, choose_thresholds
     from classifier.training import TrainedModel, refit, train
@@ -37,6 +39,10 @@ _EXPORTS = MappingProxyType(
         "evaluate": "classifier.evaluation",
         "metrics_from_predictions": "classifier.evaluation",
         "wilson_interval": "classifier.intervals",
+        "Screening": "classifier.label_noise",
+        "screen_labels": "classifier.label_noise",
+        "Reliability": "classifier.reliability",
+        "estimate_reliability": "classifier.reliability",
         "TicketClassifier": "classifier.model",
         "dump_model": "classifier.persistence",
         "load_model": "classifier.persistence",
@@ -56,6 +62,8 @@ __all__ = [
     "Decision",
     "Metrics",
     "ModelIntegrityError",
+    "Reliability",
+    "Screening",
     "Thresholds",
     "TicketClassifier",
     "TrainedModel",
@@ -65,12 +73,14 @@ __all__ = [
     "decide",
     "dump_model",
     "embed",
+    "estimate_reliability",
     "evaluate",
     "expected_calibration_error",
     "load_model",
     "mask_sensitive",
     "metrics_from_predictions",
     "refit",
+    "screen_labels",
     "sha256_hex",
     "train",
     "wilson_interval",

@@ -112,6 +112,24 @@ def precision_lower_bound(correct: float, total: float, delta: float) -> float:
     return float(beta.ppf(delta, correct, total - correct + 1))
 
 
+def corrected_precision(measured: float, label_error: float) -> float:
+    """Precision against the true labels, from precision measured against labels of which a
+    share ``label_error`` is wrong.
+
+    With m measured, e the label error and c the chance a wrong label happens to equal a
+    wrong prediction, true precision is (m - e·c) / (1 - e - e·c). c is unknown (people
+    who accept the model's wrong suggestion make it large), so this takes the smaller of
+    its two ends, c = 0 (m / (1 - e)) and c = 1 ((m - e) / (1 - 2e)): never more than the
+    data allow. ``label_error`` 0 returns ``measured`` unchanged.
+    """
+    if label_error <= 0:
+        return measured
+    if not label_error < 0.5:
+        raise ClassifierError(f"A label error rate must be below 0.5 (got {label_error}).")
+    low = min(measured / (1 - label_error), (measured - label_error) / (1 - 2 * label_error))
+    return min(1.0, max(0.0, low))
+
+
 def effective_counts(correct: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
     """(correct, total) of a weighted sample, at its Kish effective size (sum w)^2 / sum w^2.
 
@@ -140,6 +158,7 @@ def guaranteed_threshold(
     target_precision: float,
     delta: float,
     weights: np.ndarray | None = None,
+    label_error: float = 0.0,
 ) -> float:
     """Find the lowest threshold whose precision bound meets the target (SGR binary search).
 
@@ -150,6 +169,9 @@ def guaranteed_threshold(
 
     ``weights`` (see ``classifier.shift``) make the bound about a population other than
     the sample, through ``effective_counts``; unit weights give the plain bound exactly.
+    ``label_error`` is the estimated share of wrong labels among ``correct``'s references:
+    the bound is corrected for it (``corrected_precision``), so a model whose true
+    precision meets the target is not held to noisy labels no model could match.
     Returns infinity when no threshold can be justified.
     """
     confidences = np.asarray(confidences, dtype=np.float64)
@@ -166,7 +188,8 @@ def guaranteed_threshold(
         mid = (passing + failing) // 2
         covered = int(np.searchsorted(-ranked, -ranked[mid], side="right"))
         right, effective = effective_counts(hits[:covered], w[:covered])
-        if precision_lower_bound(right, effective, step_delta) >= target_precision:
+        bound = precision_lower_bound(right, effective, step_delta)
+        if corrected_precision(bound, label_error) >= target_precision:
             passing = mid
         else:
             failing = mid
@@ -227,6 +250,7 @@ def choose_thresholds(
     min_examples: int = 5,
     population_confidences: np.ndarray | None = None,
     floor: float = 0.0,
+    label_error: float = 0.0,
 ) -> Thresholds:
     """Pick thresholds from held-out predictions so auto-applied precision is guaranteed.
 
@@ -243,6 +267,8 @@ def choose_thresholds(
     arrived, labelled or not; given them, the bound is about precision over those tickets
     rather than over the labelled ones, which people answered because they were hard
     (``classifier.shift``). ``floor`` is kept on the result (see ``Thresholds``).
+    ``label_error`` corrects the global bound for wrong labels in ``gold`` (see
+    ``guaranteed_threshold``); per-label overrides stay on the measured labels.
     """
     if not 0.0 < target_precision < 1.0:
         raise ClassifierError("target_precision must be between 0 and 1 (exclusive).")
@@ -258,7 +284,12 @@ def choose_thresholds(
         else population_weights(confidences, population_confidences)
     )
     default = guaranteed_threshold(
-        confidences, correct, target_precision=target_precision, delta=delta, weights=weights
+        confidences,
+        correct,
+        target_precision=target_precision,
+        delta=delta,
+        weights=weights,
+        label_error=label_error,
     )
     counts = Counter(gold) if label_counts is None else label_counts
     never_auto = frozenset(label for label, count in counts.items() if count < min_examples)

@@ -13,6 +13,7 @@ from classifier.calibration import fit_temperature, softmax
 from classifier.crossval import Progress, out_of_fold_scores
 from classifier.embeddings import embed
 from classifier.evaluation import Metrics, metrics_from_predictions
+from classifier.label_noise import screen_labels
 from classifier.model import TicketClassifier, check_training_data, resolve_solver
 from classifier.novelty import Bank, fit_novelty_detector
 from classifier.thresholds import Thresholds, choose_thresholds
@@ -21,6 +22,9 @@ from classifier.thresholds import Thresholds, choose_thresholds
 # Banking77 (benchmarks/novelty.py): with the confidence floor it keeps the coverage lost
 # on all 77 intents within 3 points at target 0.95 while catching most new kinds of ticket.
 FALSE_ALARM_RATE = 0.05
+# Share of the wrong labels confident learning estimates that screening leaves out, surest
+# first (see ``_screen``).
+SCREENED_SHARE_OF_NOISE = 0.5
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,12 @@ class TrainedModel:
     n_examples: int
     cv_predictions: HeldOutPredictions
     n_unlabelled: int = 0
+    # Examples (indices into the training texts) confident learning judged mislabelled and
+    # left out of the fit, most likely wrong first, with the label each probably has; and
+    # the estimated share of wrong labels.
+    screened: tuple[int, ...] = ()
+    screened_as: tuple[str, ...] = ()
+    noise_rate: float | None = None
 
     @property
     def novelty(self) -> dict[str, object] | None:
@@ -69,6 +79,10 @@ def train(
     other_texts: Sequence[str] = (),
     confidence_floor: float = 0.0,
     false_alarm_rate: float = FALSE_ALARM_RATE,
+    screen: bool = False,
+    confirmed: Sequence[bool] | None = None,
+    screen_max_share: float = 0.2,
+    label_error: float = 0.0,
 ) -> TrainedModel:
     """Train a model whose thresholds are justified by held-out (out-of-fold) predictions.
 
@@ -82,6 +96,14 @@ def train(
     calibrate the novelty detector (``classifier.novelty``) that sends tickets unlike the
     history to people whatever their confidence. ``confidence_floor`` is the least
     confidence any ticket needs on its own, whatever the average guarantee allows.
+    With ``screen``, confident learning (``classifier.label_noise``) on the out-of-fold
+    probabilities finds labels that are probably wrong; those not ``confirmed`` (backed by
+    agreeing answers) are left out of the final fit. Threshold tuning keeps them, counted
+    against the model: on the HITL stream, leaving them out of tuning too dropped the
+    threshold until true precision was 91% at target 95% (hard tickets the model gets
+    wrong look like wrong labels, and removing them flatters the model).
+    ``label_error`` is the estimated share of wrong labels among those kept (from the
+    reviewers' estimated accuracy): the threshold's precision bound is corrected for it.
     """
     texts, labels, classes, y_index = check_training_data(texts, labels)
     solver = resolve_solver(solver, len(texts))
@@ -102,6 +124,20 @@ def train(
     )
     held_out = fold_of >= 0
     temperature = fit_temperature(scores[held_out], y_index[held_out])
+    screened, screened_as, noise_rate = (
+        _screen(
+            scores,
+            held_out,
+            temperature,
+            y_index,
+            classes,
+            confirmed=confirmed,
+            keep_per_label=max(min_examples, 2),
+            max_share=screen_max_share,
+        )
+        if screen
+        else ((), (), None)
+    )
     proba = softmax(scores[held_out], temperature)
     predicted = classes[proba.argmax(axis=1)]
     confidences = proba.max(axis=1)
@@ -120,6 +156,7 @@ def train(
         min_examples=min_examples,
         population_confidences=population,
         floor=confidence_floor,
+        label_error=label_error,
     )
     embeddings = embed(texts)
     fitted = fit_novelty_detector(
@@ -140,8 +177,9 @@ def train(
     novel = np.zeros(len(texts), dtype=bool) if fitted is None else fitted.held_out_novel
     if progress is not None:
         progress("final model", 0, 1)
+    kept = np.setdiff1d(np.arange(len(texts)), screened)
     model = TicketClassifier(pipeline=pipeline, temperature=temperature, solver=solver).fit(
-        texts, labels
+        [texts[i] for i in kept], [labels[i] for i in kept]
     )
     if fitted is not None:
         model.novelty_ = fitted.detector
@@ -159,7 +197,54 @@ def train(
             predicted, confidences, gold, novelty[held_out], novel[held_out]
         ),
         n_unlabelled=len(unlabelled_scores),
+        screened=screened,
+        screened_as=screened_as,
+        noise_rate=noise_rate,
     )
+
+
+def _screen(
+    scores: np.ndarray,
+    held_out: np.ndarray,
+    temperature: float,
+    y_index: np.ndarray,
+    classes: np.ndarray,
+    *,
+    confirmed: Sequence[bool] | None,
+    keep_per_label: int,
+    max_share: float,
+) -> tuple[tuple[int, ...], tuple[str, ...], float]:
+    """Suspected wrong labels to leave out, most likely first, and the estimated noise rate.
+
+    A confirmed label is never left out, nor one whose label would keep fewer than
+    ``keep_per_label`` examples: screening must not erase a rare label.
+    """
+    rows = np.flatnonzero(held_out)
+    proba = softmax(scores[rows], temperature)
+    found = screen_labels(
+        [str(classes[y]) for y in y_index[rows]],
+        proba,
+        [str(c) for c in classes],
+        max_share=max_share,
+    )
+    # Only the surest half of the estimated wrong labels: further down the ranking come
+    # hard tickets the model gets wrong, and leaving those out of threshold tuning would
+    # flatter the model's precision.
+    wanted = int(SCREENED_SHARE_OF_NOISE * found.noise_rate * len(rows))
+    sure = np.zeros(len(y_index), dtype=bool) if confirmed is None else np.asarray(confirmed)
+    left = np.bincount(y_index, minlength=len(classes))
+    chosen: list[int] = []
+    chosen_as: list[str] = []
+    for suspect, label in zip(found.suspects, found.suggested, strict=True):
+        if len(chosen) >= wanted:
+            break
+        example = int(rows[suspect])
+        if sure[example] or left[y_index[example]] <= keep_per_label:
+            continue
+        left[y_index[example]] -= 1
+        chosen.append(example)
+        chosen_as.append(label)
+    return tuple(chosen), tuple(chosen_as), found.noise_rate
 
 
 def refit(model: TicketClassifier, texts: Sequence[str], labels: Sequence[str]) -> TicketClassifier:

@@ -346,6 +346,12 @@ def novelty_lines(outcome: TrainingOutcome) -> list[str]:
             f"held-out known tickets (allowed {report['false_alarm_target']:.0%}); catches "
             f"{caught} of tickets from labels it never saw"
         )
+    if outcome.noise_rate is not None:
+        lines.append(
+            f"label screening: {outcome.screened:,} training labels left out as probably "
+            f"wrong (an estimated {outcome.noise_rate:.1%} of labels were wrong); "
+            "two agreeing answers confirm one"
+        )
     if outcome.topics_learned:
         lines.append(f"new topics learned and closed: {outcome.topics_learned}")
     return lines

@@ -93,8 +93,16 @@ def precision_text(stats: ServiceStats) -> str:
     if stats.audit_precision is None or stats.audit_interval is None:
         return "no audits answered yet"
     low, high = stats.audit_interval
-    return (
+    measured = (
         f"{stats.audit_precision:.1%} ({low:.1%}–{high:.1%}, {counted(stats.audit_total, 'audit')})"
+    )
+    corrected = stats.corrected_audit
+    if corrected is None or stats.audit_label_error is None:
+        return measured
+    value, low, high = corrected
+    return (
+        f"{value:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
+        f"{stats.audit_label_error:.1%} of wrong audit answers; measured {measured}"
     )
 
 
@@ -250,6 +258,13 @@ def reviewer_line(stats: ReviewerStats) -> str:
         )
     else:
         parts.append("none checked by another person")
+    estimate = stats.estimate
+    if estimate is not None and estimate.evidence >= 1:
+        low, high = estimate.interval
+        parts.append(
+            f"estimated accuracy {_pct(estimate.accuracy)} ({_pct(low)}–{_pct(high)}, "
+            f"from {estimate.evidence:.0f} answers others or a confident model settled)"
+        )
     if stats.audit_answers:
         parts.append(
             f"{_pct(stats.audit_agreement)} of {stats.audit_answers} audits confirm the model"
@@ -258,16 +273,22 @@ def reviewer_line(stats: ReviewerStats) -> str:
     return " · ".join(parts)
 
 
-def reviewers_message(people: Sequence[ReviewerStats], days: int) -> dict[str, Any]:
-    """Answers per person over the period, most active first."""
+def reviewers_message(
+    people: Sequence[ReviewerStats], days: int, *, own: bool = False
+) -> dict[str, Any]:
+    """Answers per person over the period, most active first (`own`: only the asker's)."""
     if not people:
+        if own:
+            return text_message(f"You answered no review in the last {days} days.")
         return text_message(f"Nobody answered a review in the last {days} days.")
-    head = f"*Reviewers, last {days} days*"
+    head = f"*Your answers, last {days} days*" if own else f"*Reviewers, last {days} days*"
     blocks = _lines_to_sections([head, *(reviewer_line(p) for p in people)])
     blocks.append(
         _context(
             "An answer is checked when the final label did not rest on it alone: someone else "
-            "decided the ticket, or gave the same answer. Audits are compared with the model."
+            "decided the ticket, or gave the same answer. Audits are compared with the model. "
+            "Estimated accuracy weighs everyone's answers by how often each is right "
+            "(Dawid–Skene), with a 95% interval."
         )
     )
     return {"text": f"{len(people)} reviewers in the last {days} days", "blocks": blocks}

@@ -108,6 +108,13 @@ def _your_week(figures: HomeFigures) -> list[dict[str, Any]]:
         )
     else:
         parts.append("agreement not measured yet")
+    estimate = mine.estimate
+    if estimate is not None and estimate.evidence >= 1:
+        low, high = estimate.interval
+        parts.append(
+            f"estimated accuracy {estimate.accuracy:.0%} ({low:.0%}–{high:.0%}, "
+            f"from {estimate.evidence:.0f} answers others or a confident model settled)"
+        )
     if mine.audit_answers:
         parts.append(
             f"the model's label matched yours in {mine.audit_agreed} of "

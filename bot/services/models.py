@@ -39,7 +39,12 @@ from storage.queries.model_versions import (
     prune_artifacts,
     version_by_id,
 )
-from storage.queries.tickets import LabelledExample, labelled_examples, unlabelled_texts
+from storage.queries.tickets import (
+    LabelledExample,
+    consensus_ticket_ids,
+    labelled_examples,
+    unlabelled_texts,
+)
 from storage.queries.topics import no_label_texts
 
 # The candidate may trail the active model by this much (accuracy, coverage) and still win:
@@ -84,6 +89,8 @@ class TrainingOutcome:
     holdout_size: int
     novelty: dict[str, Any] | None = None  # the detector's measured false alarms and recall
     topics_learned: int = 0  # open new topics this model learned (closed on promotion)
+    screened: int = 0  # training labels left out as probably wrong (classifier.label_noise)
+    noise_rate: float | None = None  # estimated share of wrong training labels before that
 
 
 def load_version(version: ModelVersion) -> LoadedModel:
@@ -220,6 +227,7 @@ def retrain(
         n_answers = session.scalar(select(func.count()).select_from(Review)) or 0
         unlabelled = unlabelled_texts(session=session, limit=UNLABELLED_MAX)
         others = no_label_texts(session=session, limit=NO_LABEL_MAX)
+        agreed = consensus_ticket_ids(session=session)
     _check_enough(examples)
     training, holdout = split_holdout(
         examples, unseen_after=None if incumbent is None else incumbent.data_cutoff
@@ -235,16 +243,24 @@ def retrain(
         other_texts=others,
         confidence_floor=settings.confidence_floor,
         false_alarm_rate=settings.novelty_false_alarms,
+        screen=settings.label_screening_max > 0,
+        confirmed=[e.ticket_id in agreed for e in training],
+        screen_max_share=settings.label_screening_max,
     )
+    screened_ids = {training[i].ticket_id for i in trained.screened}
     verdict = judge(trained, holdout, incumbent, rules=gate_rules(settings))
     promoted, reason = verdict.promoted, verdict.reason
-    model, learned_from = trained.model, training
+    model = trained.model
+    learned_from = [e for e in training if e.ticket_id not in screened_ids]
     if promoted and holdout:
         # The held-out answers are the newest, often the very tickets the active model got
         # wrong: once the recipe has passed the gate, learn them too. Thresholds stay those
         # justified by cross-validation on less data, which more data only makes safer.
-        model = refit(trained.model, [e.text for e in examples], [e.label for e in examples])
-        learned_from = examples
+        # Screened labels stay out, as they did from the recipe that passed.
+        learned_from = [e for e in examples if e.ticket_id not in screened_ids]
+        model = refit(
+            trained.model, [e.text for e in learned_from], [e.label for e in learned_from]
+        )
     artifact = dump_model(model)
     metrics: dict[str, Any] = {
         "holdout": verdict.candidate.to_dict(),
@@ -252,10 +268,15 @@ def retrain(
         "incumbent_version": None if incumbent is None else incumbent.loaded.version_id,
         "cv": trained.cv_metrics.to_dict(),
         "holdout_size": len(holdout),
-        "refit_on_holdout": learned_from is examples and bool(holdout),
+        "refit_on_holdout": promoted and bool(holdout),
         "unlabelled_scored": trained.n_unlabelled,
         **gate_rules(settings),
         "novelty": trained.novelty,
+        "screening": {
+            "screened": len(trained.screened),
+            "noise_rate": trained.noise_rate,
+            "max_share": settings.label_screening_max,
+        },
         "gate": reason,
     }
     with unit_of_work(factory) as session:
@@ -307,6 +328,8 @@ def retrain(
         holdout_size=len(holdout),
         novelty=trained.novelty,
         topics_learned=learned,
+        screened=len(trained.screened),
+        noise_rate=trained.noise_rate,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
@@ -17,9 +17,12 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.services.policy import Policy, current_policy
+from bot.services.reliability import audit_answer_error, reviewer_reliability
 from bot.services.topics import TopicSummary, topic_suggestions
 from bot.settings import Settings
 from classifier import Decision, Thresholds, wilson_interval
+from classifier.reliability import ReviewerEstimate
+from classifier.thresholds import corrected_precision
 from storage.models import Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.model_versions import active_version
 
@@ -47,6 +50,23 @@ class ServiceStats:
     confused_pairs: list[tuple[str, str, int]]
     novel: int = 0  # sent to people as unlike anything the model learned
     no_label: int = 0  # settled by people as "none of these"
+    # Estimated share of wrong audit answers (bot.services.reliability.audit_answer_error).
+    audit_label_error: float | None = None
+
+    @property
+    def corrected_audit(self) -> tuple[float, float, float] | None:
+        """Audit precision and interval corrected for wrong audit answers, when estimated."""
+        error = self.audit_label_error
+        if error is None or error <= 0 or self.audit_precision is None:
+            return None
+        if self.audit_interval is None:
+            return None
+        low, high = self.audit_interval
+        return (
+            corrected_precision(self.audit_precision, error),
+            corrected_precision(low, error),
+            corrected_precision(high, error),
+        )
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,8 @@ class ReviewerStats:
     audit_answers: int
     audit_agreed: int  # blind audit answers matching the model's automatic label
     median_response: float | None  # seconds from the ticket's arrival to the answer
+    # Estimated accuracy with its interval (bot.services.reliability), when asked for.
+    estimate: ReviewerEstimate | None = None
 
     @property
     def agreement(self) -> float | None:
@@ -175,6 +197,9 @@ def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats
         confused_pairs=confused,
         novel=novel,
         no_label=no_label,
+        audit_label_error=audit_answer_error(session=session, now=now, days=days)
+        if audit_total
+        else None,
     )
 
 
@@ -297,6 +322,9 @@ def home_figures(
     accuracy = (metrics.get("holdout") or metrics.get("cv") or {}).get("accuracy")
     tuned = None if version is None else Thresholds.from_dict(version.thresholds)
     mine = reviewer_stats(session=session, now=now, days=days, user=user)
+    if mine:
+        estimates = reviewer_reliability(session=session, now=now, days=days)
+        mine = [replace(mine[0], estimate=estimates.get(user))]
     return HomeFigures(
         service=service_stats(session=session, now=now, days=days),
         mine=mine[0] if mine else None,

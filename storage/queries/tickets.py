@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Label, Ticket, TicketStatus
+from storage.models import Label, Review, Ticket, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,15 @@ def count_by_status(*, session: Session) -> dict[str, int]:
     """Number of tickets in each status."""
     query = select(Ticket.status, func.count()).group_by(Ticket.status)
     return {status: count for status, count in session.execute(query)}
+
+
+def consensus_ticket_ids(*, session: Session) -> set[int]:
+    """Tickets whose final label at least two people gave: confirmed, never screened out."""
+    query = (
+        select(Review.ticket_id)
+        .join(Ticket, Review.ticket_id == Ticket.id)
+        .where(Review.label == Ticket.final_label, Review.undone_at.is_(None))
+        .group_by(Review.ticket_id)
+        .having(func.count(func.distinct(Review.slack_user)) >= 2)
+    )
+    return set(session.scalars(query))

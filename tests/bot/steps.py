@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utc_now
 from bot.sandbox.slack import signed_block_action
 from bot.services.policy import LABEL_THRESHOLDS
 from storage.models import Review, Ticket
@@ -111,3 +113,36 @@ def click(
 def reviews(factory: sessionmaker[Session]) -> list[Review]:
     with factory() as session:
         return list(session.scalars(select(Review).order_by(Review.id)))
+
+
+def team_history(factory: sessionmaker[Session]) -> None:
+    """60 tickets, most answered by all three people; UCARELESS is wrong on every third."""
+    moment = utc_now() - timedelta(days=1)
+    labels = ["card_arrival", "card_linking", "exchange_rate", "top_up_failed"]
+    with factory.begin() as session:
+        for i in range(60):
+            right = labels[i % len(labels)]
+            ticket = Ticket(
+                text=f"ticket {i}",
+                source="api",
+                status="labelled",
+                decision="review",
+                final_label=right,
+                decided_by="UALICE",
+                decided_at=moment,
+                created_at=moment,
+            )
+            session.add(ticket)
+            careless = right if i % 3 else labels[(i + 1) % len(labels)]
+            for user, label in (("UALICE", right), ("UDAVE", right), ("UCARELESS", careless)):
+                if (i + ["UALICE", "UDAVE", "UCARELESS"].index(user)) % 3 == 2 and i % 2:
+                    continue  # not everyone saw every ticket
+                session.add(
+                    Review(
+                        ticket=ticket,
+                        slack_user=user,
+                        label=label,
+                        kind="review",
+                        created_at=moment,
+                    )
+                )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from bot.services.policy import PAUSED, RETRAIN_REQUESTED, THRESHOLD
 from classifier import TrainedModel, wilson_interval
 from storage.models import AuditLogEntry, Review, RuntimeSetting, Ticket
 from tests.bot.conftest import RunningWeb, install_model, set_policy
-from tests.bot.steps import click, post_ticket, review_message
+from tests.bot.steps import click, post_ticket, review_message, team_history
 
 
 def open_home(web: RunningWeb, secret: str, user: str, count: int = 1) -> dict[str, Any]:
@@ -167,3 +168,16 @@ def test_home_figures_from_a_week_of_tickets(
     assert "1 answer · 100% agree with the final label on 1 ticket decided with someone else" in (
         view
     )
+
+
+def test_your_week_shows_your_estimated_accuracy_with_its_interval(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    team_history(factory)
+    careless = str(open_home(web, slack_signing_secret, "UCARELESS")["blocks"])
+    found = re.search(r"estimated accuracy (\d+)% \((\d+)%–(\d+)%", careless)
+    assert found is not None
+    accuracy, low, high = (int(g) for g in found.groups())
+    assert low < accuracy < high and 75 <= accuracy <= 85
+    careful = str(open_home(web, slack_signing_secret, "UALICE")["blocks"])
+    assert re.search(r"estimated accuracy 9\d%", careful)

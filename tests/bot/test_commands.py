@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message, signed_slash_command
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED
 from classifier import TrainedModel
@@ -22,7 +25,7 @@ from tests.bot.conftest import (
     serving,
     web_settings,
 )
-from tests.bot.steps import label_history, post_ticket, review_message
+from tests.bot.steps import label_history, post_ticket, review_message, team_history
 
 ADMIN, MEMBER = "UADMIN", "UBOB"
 
@@ -72,7 +75,7 @@ def test_help_lists_admin_commands_only_to_admins(
 def test_members_are_refused_admin_commands_clearly(
     web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
 ) -> None:
-    for text in ("threshold 0.9", "retrain", "models", "labels add x", "pause", "reviewers"):
+    for text in ("threshold 0.9", "retrain", "models", "labels add x", "pause"):
         answer = triage(web, slack_signing_secret, text, user=MEMBER)["text"]
         command = text.split()[0] if not text.startswith("labels") else "labels add"
         assert answer == f"Only triage admins can use `/triage {command}`. Ask <@UADMIN>."
@@ -430,3 +433,66 @@ def test_labels_suggest_lists_dismisses_and_refuses_unknown_topics(
     assert "No new topics" in shown(triage(web, slack_signing_secret, "labels suggest"))
     refused = triage(web, slack_signing_secret, "labels suggest", user=MEMBER)
     assert "Only triage admins" in shown(refused)
+
+
+def test_reviewers_shows_estimated_accuracy_to_admins_for_all_and_to_an_agent_for_themselves(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    team_history(factory)
+    everyone = shown(triage(web, slack_signing_secret, "reviewers 30d"))
+    estimated = {
+        user: float(re.search(rf"<@{user}>[^\n]*?estimated accuracy (\d+)%", everyone)[1])
+        for user in ("UALICE", "UDAVE", "UCARELESS")
+    }
+    # UCARELESS was wrong on 10 of 50 answers; the others never
+    assert 75 <= estimated["UCARELESS"] <= 85 < 90 < min(estimated["UALICE"], estimated["UDAVE"])
+    assert re.search(r"estimated accuracy \d+% \(\d+%–\d+%", everyone)
+
+    own = shown(triage(web, slack_signing_secret, "reviewers 30d", user="UCARELESS"))
+    assert "*Your answers, last 30 days*" in own and "<@UCARELESS>" in own
+    assert "UALICE" not in own and "UDAVE" not in own
+    nobody = shown(triage(web, slack_signing_secret, "reviewers", user=MEMBER))
+    assert nobody == "You answered no review in the last 7 days."
+
+
+def test_stats_corrects_audit_precision_for_the_auditors_estimated_error(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    before = shown(triage(web, slack_signing_secret, "stats 30d"))
+    assert "no audits answered yet" in before
+    team_history(factory)  # UCARELESS is right on about 80% of shared tickets
+    moment = utc_now() - timedelta(hours=1)
+    with factory.begin() as session:
+        for i in range(40):
+            answer = "card_linking" if i % 10 == 0 else "card_arrival"  # 4 disagree
+            ticket = Ticket(
+                text=f"audited {i}",
+                source="api",
+                status="auto",
+                decision="audit",
+                predicted_label="card_arrival",
+                final_label=answer,
+                decided_by="UCARELESS",
+                decided_at=moment,
+                created_at=moment,
+            )
+            session.add(ticket)
+            session.add(
+                Review(
+                    ticket=ticket,
+                    slack_user="UCARELESS",
+                    label=answer,
+                    kind="audit",
+                    created_at=moment,
+                )
+            )
+    stats = shown(triage(web, slack_signing_secret, "stats 30d"))
+    found = re.search(
+        r"(\d+\.\d)% \(\S+\) corrected for an estimated (\d+\.\d)% of wrong audit answers; "
+        r"measured 90\.0%",
+        stats,
+    )
+    assert found is not None, stats
+    corrected, error = float(found[1]), float(found[2])
+    # The least error UCARELESS's interval allows, so the correction stays cautious.
+    assert 2.0 < error < 20.0 and 90.0 < corrected <= 100.0

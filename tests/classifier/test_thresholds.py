@@ -8,8 +8,10 @@ import pytest
 
 from classifier.errors import ClassifierError
 from classifier.thresholds import (
+    NEVER,
     Thresholds,
     choose_thresholds,
+    corrected_precision,
     fixed_sequence_threshold,
     guaranteed_threshold,
     precision_lower_bound,
@@ -155,3 +157,34 @@ def test_with_default_and_with_label_return_new_objects() -> None:
 def test_out_of_range_threshold_is_refused(bad: float) -> None:
     with pytest.raises(ClassifierError):
         Thresholds(default=0.5).with_label("a", bad)
+
+
+def test_a_bound_corrected_for_label_error_passes_a_model_noisy_labels_would_fail() -> None:
+    # True precision 0.975 above the bar; 5% of the labels it is measured against are
+    # wrong (confusably: a wrong label often equals the model's wrong guess).
+    rng = np.random.default_rng(0)
+    n = 20_000
+    confidences = rng.uniform(0.0, 1.0, size=n)
+    truly_right = rng.random(n) < np.where(confidences > 0.5, 0.975, 0.6)
+    label_wrong = rng.random(n) < 0.05
+    # A wrong label on a wrong prediction equals that prediction half the time.
+    agrees_by_mistake = ~truly_right & label_wrong & (rng.random(n) < 0.5)
+    measured = np.where(label_wrong, agrees_by_mistake, truly_right)
+    above = confidences > 0.5
+    assert measured[above].mean() < 0.95 < truly_right[above].mean()
+
+    noisy = guaranteed_threshold(confidences, measured, target_precision=0.95, delta=0.05)
+    corrected = guaranteed_threshold(
+        confidences, measured, target_precision=0.95, delta=0.05, label_error=0.05
+    )
+    assert noisy == NEVER or noisy > 0.9
+    assert corrected < 0.7
+    assert truly_right[confidences >= corrected].mean() >= 0.95
+
+
+def test_corrected_precision_takes_the_cautious_end() -> None:
+    assert corrected_precision(0.9, 0.0) == 0.9
+    assert corrected_precision(0.9, 0.05) == pytest.approx(min(0.9 / 0.95, 0.85 / 0.9))
+    assert corrected_precision(0.99, 0.05) == 1.0
+    with pytest.raises(ClassifierError):
+        corrected_precision(0.9, 0.5)

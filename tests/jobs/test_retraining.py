@@ -3,6 +3,7 @@ active model."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utc_now
 from bot.sandbox.slack.waiting import wait_until
+from bot.services.importing import import_labelled_rows
 from bot.services.policy import RETRAIN_REQUESTED
 from bot.settings import Settings
 from jobs.retraining import mark_interrupted_runs, retraining_due, run_retraining
@@ -323,3 +325,37 @@ def test_a_promoted_model_is_announced_with_its_metric_deltas(
         delta = (candidate[key] - incumbent[key]) * 100
         assert f"{name} {candidate[key]:.1%} ({delta:+.1f} pts)" in alert
     assert f"/triage rollback {first.model_version_id}" in alert
+
+
+def test_retraining_screens_planted_wrong_labels_and_says_how_many(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    rows = sample()[:1200]
+    names = sorted({row.label for row in rows})
+    rng = random.Random(0)
+    for i in rng.sample(range(len(rows)), 60):
+        wrong = rng.choice([name for name in names if name != rows[i].label])
+        rows[i] = dataclasses.replace(rows[i], label=wrong)
+    with factory.begin() as session:
+        import_labelled_rows(rows, session=session, now=clock())
+
+    run = run_retraining(factory, settings=job_settings, now=clock)
+    assert run is not None and run.status == "succeeded"
+    with factory() as session:
+        version = session.get(ModelVersion, run.model_version_id)
+        assert version is not None
+        screening, n_examples = version.metrics["screening"], version.n_examples
+    assert 0 < screening["screened"] <= 0.1 * len(rows)
+    assert n_examples == len(rows) - screening["screened"]
+    assert (
+        f"label screening: {screening['screened']:,} training labels left out"
+        in (alerts(factory)[-1])
+    )
+
+    clock.advance(hours=1)
+    off = job_settings.with_overrides(label_screening_max=0.0)
+    again = run_retraining(factory, settings=off, now=clock, force=True)
+    assert again is not None and again.status == "succeeded"
+    with factory() as session:
+        version = session.get(ModelVersion, again.model_version_id)
+        assert version is not None and version.metrics["screening"]["screened"] == 0

@@ -1,6 +1,9 @@
-"""Read-only `/triage` commands: stats and queue for all; reviewers, models, labels for admins."""
+"""Read-only `/triage` commands: stats, queue and reviewers (one's own) for all; everyone's
+reviewers, models and labels for admins."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
@@ -16,8 +19,10 @@ from bot.listeners.commands.context import Call, Message
 from bot.listeners.links import review_links
 from bot.services.admin_labels import all_labels
 from bot.services.admin_models import recent_models
+from bot.services.reliability import reviewer_reliability
 from bot.services.stats import (
     PendingTicket,
+    ReviewerStats,
     backlog,
     gate_summary,
     oldest_pending,
@@ -51,11 +56,20 @@ async def queue(call: Call) -> Message:
 
 
 async def reviewers(call: Call) -> Message:
-    """Answers, agreement and response time per person over a period."""
+    """Answers, agreement, estimated accuracy and response time per person over a period:
+    admins see everyone, anyone else only themselves."""
     days = parsing.period(call.args)
     now = call.deps.now()
-    people = await call.db(lambda session: reviewer_stats(session=session, now=now, days=days))
-    return reviewers_message(people, days)
+    everyone = await call.deps.is_admin(call.user, call.client)
+
+    def read(session: Session) -> list[ReviewerStats]:
+        people = reviewer_stats(
+            session=session, now=now, days=days, user=None if everyone else call.user
+        )
+        estimates = reviewer_reliability(session=session, now=now, days=days)
+        return [replace(p, estimate=estimates.get(p.user)) for p in people]
+
+    return reviewers_message(await call.db(read), days, own=not everyone)
 
 
 async def models(call: Call) -> Message:

@@ -102,9 +102,8 @@ def _commands() -> dict[str, Command]:
         Command(
             "reviewers",
             "/triage reviewers [1d|7d|30d]",
-            "answers, agreement and speed per person",
+            "answers, estimated accuracy and speed (yours; everyone's for admins)",
             info.reviewers,
-            admin=True,
             slow=True,
         ),
         Command(

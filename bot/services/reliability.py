@@ -1,0 +1,103 @@
+"""Each reviewer's estimated accuracy, from every stored answer (classifier.reliability).
+
+Tickets with several answers, and tickets the model was confident about (its calibrated
+suggestions enter as the ticket's prior), tell how often each person is right without
+anyone knowing the right answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from classifier import Decision
+from classifier.reliability import ReviewerEstimate, estimate_reliability
+from storage.models import Review, ReviewKind, Ticket
+
+
+def reviewer_reliability(
+    *, session: Session, now: datetime, days: int, model_priors: bool = True
+) -> dict[str, ReviewerEstimate]:
+    """Estimated accuracy with an interval per person who answered in the last `days` days.
+
+    Without `model_priors` only tickets several people answered count: what judges the
+    model's audits must not rest on the model's own confidence.
+    """
+    query = (
+        select(
+            Review.ticket_id, Review.slack_user, Review.label, Ticket.decision, Ticket.suggestions
+        )
+        .join(Ticket, Review.ticket_id == Ticket.id)
+        .where(
+            Review.created_at >= now - timedelta(days=days),
+            Review.created_at <= now,
+            Review.label.is_not(None),
+            Review.undone_at.is_(None),
+        )
+        .order_by(Review.id)
+    )
+    rows = list(session.execute(query))
+    if not rows:
+        return {}
+    suggested = [str(name) for *_, decision, suggestions in rows for name, _ in (suggestions or [])]
+    classes = sorted({str(label) for _, _, label, _, _ in rows} | set(suggested))
+    position = {name: k for k, name in enumerate(classes)}
+    items: dict[int, int] = {}
+    answers, priors = [], {}
+    seen: set[tuple[int, str]] = set()
+    for ticket_id, user, label, decision, suggestions in rows:
+        if (ticket_id, user) in seen:  # a changed answer: the first one counted
+            continue
+        seen.add((ticket_id, user))
+        item = items.setdefault(ticket_id, len(items))
+        answers.append((item, user, str(label)))
+        confident = decision in (Decision.AUTO, Decision.AUDIT)
+        if model_priors and confident and suggestions and item not in priors:
+            priors[item] = _prior(suggestions, position)
+    fitted = estimate_reliability(answers, classes, n_items=len(items), item_priors=priors)
+    return {str(name): estimate for name, estimate in fitted.reviewers.items()}
+
+
+def _prior(suggestions: list[list[object]], position: dict[str, int]) -> np.ndarray:
+    """The model's probabilities: its top suggestions, the rest spread over other labels."""
+    prior = np.zeros(len(position))
+    for name, probability in suggestions:
+        prior[position[str(name)]] = float(str(probability))
+    rest = max(0.0, 1.0 - prior.sum())
+    unnamed = prior == 0
+    if unnamed.any():
+        prior[unnamed] = rest / unnamed.sum()
+    return prior
+
+
+def audit_answer_error(*, session: Session, now: datetime, days: int) -> float | None:
+    """The share of blind audit answers in the window estimated to be wrong, at least.
+
+    Each auditor's error is taken at the top of their accuracy interval (estimated from
+    tickets several people answered, never from the model): the least error the evidence
+    allows, so a precision corrected by it is never corrected too far. None: no audits.
+    """
+    query = (
+        select(Review.slack_user, func.count())
+        .where(
+            Review.kind == ReviewKind.AUDIT,
+            Review.created_at >= now - timedelta(days=days),
+            Review.created_at <= now,
+            Review.label.is_not(None),
+            Review.undone_at.is_(None),
+        )
+        .group_by(Review.slack_user)
+    )
+    audits = {str(user): int(count) for user, count in session.execute(query)}
+    total = sum(audits.values())
+    if not total:
+        return None
+    estimates = reviewer_reliability(session=session, now=now, days=days, model_priors=False)
+    wrong = sum(
+        count * (1.0 - estimates[user].interval[1]) if user in estimates else 0.0
+        for user, count in audits.items()
+    )
+    return wrong / total
