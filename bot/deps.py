@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,9 +11,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.admin_group import AdminGroup
+from bot.intake_batcher import IntakeBatcher
 from bot.services.admin import is_admin, require_admin
-from bot.services.intake import IntakeResult, NewTicket, submit_under_current_policy
+from bot.services.intake import IntakeResult, NewTicket
+from bot.services.intake_batch import Answer, Submission
 from bot.services.model_cache import ModelCache
+from bot.services.policy_cache import PolicyCache
 from bot.settings import Settings
 
 
@@ -29,6 +31,8 @@ class Deps:
     rng: random.Random
     wake_deliveries: Callable[[], None]
     admin_group: AdminGroup
+    policies: PolicyCache
+    intake: IntakeBatcher
 
     async def is_admin(self, user: str, client: Any) -> bool:
         """Whether `user` may run admin commands (TRIAGE_ADMINS or the admin user group)."""
@@ -42,18 +46,17 @@ class Deps:
         self, request: NewTicket, *, reply_to: tuple[str, str] | None = None
     ) -> IntakeResult:
         """The one way a ticket enters a web process (the API and the intake channel alike):
-        classified and stored off the event loop under the admins' current policy; the outbox
-        is woken when it queued something. `reply_to` is a Slack (channel, ts) to answer in."""
-        result = await asyncio.to_thread(
-            submit_under_current_policy,
-            request,
-            factory=self.factory,
-            model=self.models.get,
-            settings=self.settings,
-            now=self.now(),
-            rng=self.rng,
-            reply_to=reply_to,
-        )
-        if result.created:
+        classified and stored with the tickets arriving at the same moment, off the event
+        loop, under the admins' current policy; the outbox is woken when it queued something.
+        `reply_to` is a Slack (channel, ts) to answer in."""
+        [answer] = await self.submit_tickets([Submission(request, reply_to)])
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def submit_tickets(self, submissions: list[Submission]) -> list[Answer]:
+        """Many tickets (the batch endpoint): each answered with its result or its own error."""
+        answers = await self.intake.submit(submissions)
+        if any(isinstance(a, IntakeResult) and a.created for a in answers):
             self.wake_deliveries()
-        return result
+        return answers

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,10 +35,13 @@ from bot.clock import utc_now
 from bot.delivery import Deliverer, slack_client
 from bot.deps import Deps
 from bot.errors import SettingsError
+from bot.intake_batcher import IntakeBatcher
 from bot.metrics.http import RequestMetrics, metrics_endpoint
 from bot.metrics.process import ProcessMetrics, exposition_registry
 from bot.metrics.state import DatabaseState
+from bot.services.intake_batch import Answer, Submission, submit_batch
 from bot.services.model_cache import ModelCache
+from bot.services.policy_cache import PolicyCache
 from bot.settings import Settings
 from jobs.leader_watch import check_worker_leader
 from storage.database import session_factory, unit_of_work
@@ -82,14 +85,29 @@ def build_web_process(
     factory = session_factory(engine)
     wake = asyncio.Event()
     metrics = ProcessMetrics()
+    models = ModelCache(factory, refresh_after=model_refresh_seconds)
+    policies = PolicyCache(settings)
+    rng = random.Random()
+
+    def take_in(submissions: Sequence[Submission]) -> list[Answer]:
+        return submit_batch(
+            submissions, factory=factory, model=models.get(), policies=policies, now=now(), rng=rng
+        )
+
     deps = Deps(
         settings=settings,
         factory=factory,
-        models=ModelCache(factory, refresh_after=model_refresh_seconds),
+        models=models,
         now=now,
-        rng=random.Random(),
+        rng=rng,
         wake_deliveries=wake.set,
         admin_group=AdminGroup(settings.admin_group, now),
+        policies=policies,
+        intake=IntakeBatcher(
+            take_in,
+            max_size=settings.intake_batch_size,
+            max_wait=settings.intake_batch_ms / 1000,
+        ),
     )
     slack_enabled = check_slack_settings(settings)
     bolt = build_bolt_app(deps, metrics=metrics) if slack_enabled else None
@@ -139,6 +157,7 @@ def build_web_process(
         if bolt is not None and settings.slack_app_token:
             tasks.append(asyncio.create_task(run_socket_mode(bolt, settings.slack_app_token)))
         yield
+        await deps.intake.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -117,6 +117,8 @@ class Settings:
     port: int = 3000
     log_level: str = "INFO"
     model_refresh_seconds: int = 30
+    intake_batch_size: int = 64
+    intake_batch_ms: int = 2
     retrain_min_answers: int = 200
     retrain_check_seconds: int = 60
     delivery_seconds: int = 5
@@ -229,6 +231,8 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PORT": ("port", _int_between(1, 65_535)),
     "TRIAGE_LOG_LEVEL": ("log_level", _log_level),
     "TRIAGE_MODEL_REFRESH_SECONDS": ("model_refresh_seconds", _int_between(1, 60)),
+    "TRIAGE_INTAKE_BATCH_SIZE": ("intake_batch_size", _int_between(1, 1_000)),
+    "TRIAGE_INTAKE_BATCH_MS": ("intake_batch_ms", _int_between(0, 100)),
     "TRIAGE_RETRAIN_MIN_ANSWERS": ("retrain_min_answers", _int_between(1, 1_000_000)),
     "TRIAGE_RETRAIN_CHECK_SECONDS": ("retrain_check_seconds", _int_between(5, 86_400)),
     "TRIAGE_DELIVERY_SECONDS": ("delivery_seconds", _int_between(1, 3_600)),

@@ -8,7 +8,7 @@ down. The model runs before the transaction opens: a lock is never held during i
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -20,10 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import InvalidInput
 from bot.services.classification import Classification, classify_texts
 from bot.services.models import LoadedModel
-from bot.services.policy import Policy, current_policy
+from bot.services.policy import Policy
 from bot.services.routing import queue_routing
 from bot.services.ticket_text import TextProblem, clean_ticket_text, contains_nul
-from bot.settings import Settings
 from classifier import Decision, Thresholds
 from storage.database import unit_of_work
 from storage.models import OutboxKind, Ticket, TicketStatus
@@ -262,27 +261,3 @@ def store_classified(
     if confident:
         queue_routing(ticket, session=session, now=now)
     return ticket
-
-
-def submit_under_current_policy(
-    request: NewTicket,
-    *,
-    factory: sessionmaker[Session],
-    model: Callable[[], LoadedModel | None],
-    settings: Settings,
-    now: datetime,
-    rng: random.Random,
-    reply_to: tuple[str, str] | None = None,
-) -> IntakeResult:
-    """What every intake surface does: read the policy admins set, then submit the ticket."""
-    with unit_of_work(factory) as session:
-        policy = current_policy(session=session, settings=settings)
-    return submit_ticket(
-        request,
-        factory=factory,
-        model=model(),
-        policy=policy,
-        now=now,
-        rng=rng,
-        reply_to=reply_to,
-    )

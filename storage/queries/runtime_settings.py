@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import AuditLogEntry, RuntimeSetting
+from storage.models import AuditLogEntry, Label, RuntimeSetting, Ticket, Topic, TopicStatus
 
 
 def runtime_settings(*, session: Session) -> dict[str, Any]:
@@ -48,3 +48,32 @@ def record_admin_action(
 ) -> None:
     """Append one entry to the audit log."""
     session.add(AuditLogEntry(at=now, actor=actor, action=action, before=before, after=after))
+
+
+def policy_stamp(*, session: Session) -> tuple[Any, ...]:
+    """A cheap fingerprint of everything the intake policy is read from, in one query.
+
+    It changes whenever the policy may have: an admin change (every one is logged, so the
+    log's newest id moves), a runtime setting written or removed, a label added or retired,
+    a topic found or settled, a ticket joining a topic (which can hold a label back). A
+    process keeps its policy while the stamp stays the same.
+    """
+    unlearned = Topic.status.in_([TopicStatus.OPEN, TopicStatus.CREATED])
+    parts = (
+        select(func.max(AuditLogEntry.id)).scalar_subquery(),
+        select(func.count()).select_from(RuntimeSetting).scalar_subquery(),
+        select(func.max(RuntimeSetting.updated_at)).scalar_subquery(),
+        select(func.count()).select_from(Label).scalar_subquery(),
+        select(func.count()).select_from(Label).where(Label.active.is_(True)).scalar_subquery(),
+        select(func.count()).select_from(Topic).scalar_subquery(),
+        select(func.count()).select_from(Topic).where(unlearned).scalar_subquery(),
+        select(func.count())
+        .select_from(Topic)
+        .where(Topic.status == TopicStatus.OPEN)
+        .scalar_subquery(),
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.topic_id.is_not(None))
+        .scalar_subquery(),
+    )
+    return tuple(session.execute(select(*parts)).one())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import random
 import threading
 import time
 from collections import deque
@@ -154,6 +155,7 @@ class FakeSlack:
         self.callbacks: list[tuple[str, Any]] = []
         self._faults: dict[str, deque[Fault]] = {}
         self._down = False
+        self._flaky: tuple[float, int, random.Random] | None = None
         self._response_targets: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._response_ids = itertools.count(1)
         self._callback_ids: set[str] = set()
@@ -196,6 +198,13 @@ class FakeSlack:
         """Simulate an outage: every request (API and response_url) answers 503."""
         with self._cond:
             self._down = down
+
+    def set_flaky(self, share: float, *, status: int = 503, seed: int = 0) -> None:
+        """Fail a random `share` of Web API calls with `status`, as a Slack having a bad day
+        does (the load benchmark's "Slack failing 30% of calls"); 0 makes it healthy again.
+        Draws come from `seed`, so a run can be repeated."""
+        with self._cond:
+            self._flaky = (share, status, random.Random(seed)) if share > 0 else None
 
     def hold(self, method: str) -> None:
         """Leave calls of `method` unanswered until `release`: Slack slow mid-request."""
@@ -468,6 +477,12 @@ class FakeSlack:
         """Decide the answer: outage, injected fault, auth failure, or the method itself."""
         if self._down and method != CALLBACK:
             return 503, {"ok": False, "error": "service_unavailable"}, {}, True
+        if self._flaky is not None and method not in (CALLBACK, RESPONSE_URL, CONNECTIONS_OPEN):
+            share, status, draws = self._flaky
+            if draws.random() < share:
+                error = _DEFAULT_ERRORS.get(status, "fatal_error")
+                extra = {"Retry-After": "1"} if status == 429 else {}
+                return status, {"ok": False, "error": error}, extra, True
         fault = self._take_fault(method)
         if fault is not None:
             extra = (

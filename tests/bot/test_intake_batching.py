@@ -1,0 +1,262 @@
+"""Micro-batched intake: tickets arriving together are taken in together, each answered alone.
+
+Tested for what each caller is told and what is stored, never for speed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.sandbox.slack import FakeSlack, signed_slash_command
+from bot.services.intake import validate_new_ticket
+from bot.services.intake_batch import BatchNotStored, Submission, TicketNotStored, submit_batch
+from bot.services.models import load_active
+from bot.services.policy import THRESHOLD
+from bot.services.policy_cache import PolicyCache
+from bot.settings import Settings
+from classifier import TrainedModel
+from storage.models import OutboxMessage, Ticket
+from tests.bot.conftest import (
+    API_TOKEN,
+    NOW,
+    REVIEW_CHANNEL,
+    RunningWeb,
+    install_model,
+    serving,
+    set_policy,
+    web_settings,
+)
+from tests.bot.steps import CARD_TEXT
+
+TEXTS = [
+    "I still have not received my new card",
+    "How do I top up with Apple Pay?",
+    "My card payment was declined at the shop",
+    "Why was I charged a fee for a transfer?",
+    "I want to change my PIN",
+    "The exchange rate on my payment looks wrong",
+]
+
+
+@pytest.fixture
+def batching(
+    database_url: str,
+    engine: Engine,
+    fake_slack: FakeSlack,
+    slack_signing_secret: str,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+) -> Iterator[RunningWeb]:
+    """The web process with the sample model, gathering tickets for up to 50 ms at a time."""
+    install_model(factory, trained)
+    settings = web_settings(
+        database_url, fake_slack, slack_signing_secret, TRIAGE_INTAKE_BATCH_MS="50"
+    )
+    with serving(settings, engine, fake_slack) as running:
+        yield running
+
+
+def post_all(web: RunningWeb, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    """POST every body at the same moment, one thread and connection each."""
+    answers: list[httpx.Response | None] = [None] * len(bodies)
+    start = threading.Barrier(len(bodies))
+
+    def send(index: int) -> None:
+        with httpx.Client(timeout=30.0, trust_env=False) as client:
+            start.wait()
+            answers[index] = client.post(
+                web.url + "/api/tickets",
+                json=bodies[index],
+                headers={"Authorization": f"Bearer {API_TOKEN}"},
+            )
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(a is not None for a in answers)
+    return [a for a in answers if a is not None]
+
+
+def review_posts(fake: FakeSlack) -> list[dict[str, Any]]:
+    return [
+        call.params
+        for call in fake.calls_to("chat.postMessage", include_faulty=False)
+        if call.ok and call.params["channel"] == REVIEW_CHANNEL and not call.params.get("thread_ts")
+    ]
+
+
+def test_concurrent_requests_each_get_their_own_answer(
+    batching: RunningWeb, factory: sessionmaker[Session]
+) -> None:
+    set_policy(factory, THRESHOLD, 1.0)  # every ticket to review: each must be posted once
+    bodies: list[dict[str, Any]] = []
+    for i in range(18):
+        bodies.append({"text": TEXTS[i % len(TEXTS)], "source": "zendesk", "external_id": f"z{i}"})
+    for i in (0, 0, 5, 5, 5):  # resends of two of them, at the same moment
+        bodies.append({"text": TEXTS[i % len(TEXTS)], "source": "zendesk", "external_id": f"z{i}"})
+    bodies.append({"text": TEXTS[0], "source": "other", "external_id": "z0"})  # another source
+    bodies.append({"text": TEXTS[1]})  # no external id: always a new ticket
+    bodies.append({"source": "zendesk", "external_id": "bad"})  # no text: refused alone
+    answers = post_all(batching, bodies)
+
+    assert answers[-1].status_code == 422 and "text" in answers[-1].json()["error"]
+    by_key: dict[tuple[str, str], list[httpx.Response]] = {}
+    for body, answer in zip(bodies[:-2], answers[:-2], strict=True):
+        assert answer.status_code in (200, 201), answer.text
+        assert answer.json()["external_id"] == body["external_id"]
+        assert answer.json()["source"] == body["source"]
+        by_key.setdefault((body["source"], body["external_id"]), []).append(answer)
+    for sent in by_key.values():
+        assert [a.status_code for a in sent].count(201) == 1  # one creates, resends get it
+        assert len({a.json()["id"] for a in sent}) == 1
+    assert answers[-2].status_code == 201
+
+    with factory() as session:
+        stored = session.scalar(select(func.count()).select_from(Ticket))
+    assert stored == len(by_key) + 1
+    assert batching.process.deps.intake.batches < len(bodies)  # they were gathered
+    batching.fake.wait_until(
+        lambda: len(review_posts(batching.fake)) >= stored, 15, "a review post per ticket"
+    )
+    assert len(review_posts(batching.fake)) == stored
+
+
+def test_an_admin_change_applies_from_the_next_request(
+    batching: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    set_policy(factory, THRESHOLD, 0.0)  # every known kind of ticket is automatic
+
+    def post(external_id: str) -> dict[str, Any]:
+        response = batching.api(
+            "POST", "/api/tickets", json={"text": CARD_TEXT, "external_id": external_id}
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def triage(command: str) -> None:
+        url = batching.fake.new_response_url()
+        signed = signed_slash_command(
+            slack_signing_secret, text=command, user_id="UADMIN", response_url=url
+        )
+        response = batching.slack(signed)
+        assert response.status_code == 200
+        if response.json().get("text") == "Working on it…":
+            batching.fake.wait_for_response(url=url)  # the change is stored once it answered
+
+    assert post("before")["decision"] == "auto"
+    reads = batching.process.deps.policies.reads
+    for i in range(5):
+        assert post(f"same-{i}")["decision"] == "auto"
+    assert batching.process.deps.policies.reads == reads  # not read again per ticket
+
+    triage("pause")
+    assert post("paused")["decision"] == "review"
+    triage("resume")
+    assert post("resumed")["decision"] == "auto"
+
+
+def submissions(*texts_and_ids: tuple[str, str]) -> list[Submission]:
+    return [
+        Submission(validate_new_ticket(text=t, source="zendesk", external_id=e))
+        for t, e in texts_and_ids
+    ]
+
+
+def refuse_texts_containing(engine: Engine, marker: str) -> None:
+    """A database rule that refuses one kind of ticket, as a constraint would."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON tickets "
+                    f"WHEN NEW.text LIKE '%{marker}%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.text LIKE '%{marker}%' THEN RAISE EXCEPTION 'refused'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON tickets "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse()"
+                )
+            )
+
+
+def test_a_ticket_the_database_refuses_fails_alone(
+    engine: Engine, factory: sessionmaker[Session], settings: Settings, trained: TrainedModel
+) -> None:
+    install_model(factory, trained)
+    set_policy(factory, THRESHOLD, 1.0)  # every ticket to review: each queues one post
+    refuse_texts_containing(engine, "poison")
+    with factory() as session:
+        model = load_active(session=session)
+    batch = submissions(
+        (TEXTS[0], "a"), ("my card is poison", "b"), (TEXTS[1], "c"), (TEXTS[0], "a")
+    )
+    answers = submit_batch(
+        batch,
+        factory=factory,
+        model=model,
+        policies=PolicyCache(settings),
+        now=NOW,
+        rng=random.Random(0),
+    )
+    created = [getattr(a, "created", None) for a in answers]
+    assert created == [True, None, True, False]
+    assert isinstance(answers[1], TicketNotStored)
+    with factory() as session:
+        stored = {t.external_id for t in session.scalars(select(Ticket))}
+        outbox = session.scalars(select(OutboxMessage.ticket_id)).all()
+    assert stored == {"a", "c"}
+    assert None not in outbox and len(set(outbox)) == len(outbox) == 2  # one post each
+
+
+def test_a_batch_whose_commit_fails_leaves_nothing_behind(
+    factory: sessionmaker[Session], settings: Settings, trained: TrainedModel
+) -> None:
+    install_model(factory, trained)
+    with factory() as session:
+        model = load_active(session=session)
+
+    def note_tickets(session: Session, _context: Any, _instances: Any) -> None:
+        if any(isinstance(row, Ticket) for row in session.new):
+            session.info["wrote_tickets"] = True
+
+    def crash(session: Session) -> None:
+        if not session.in_nested_transaction() and session.info.pop("wrote_tickets", False):
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(factory, "before_flush", note_tickets)
+    event.listen(factory, "before_commit", crash)
+    batch = submissions(*((t, f"x{i}") for i, t in enumerate(TEXTS)))
+    policies = PolicyCache(settings)
+    with pytest.raises(BatchNotStored):
+        submit_batch(
+            batch, factory=factory, model=model, policies=policies, now=NOW, rng=random.Random(0)
+        )
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+    event.remove(factory, "before_commit", crash)  # the writer is back: the retry succeeds
+    answers = submit_batch(
+        batch, factory=factory, model=model, policies=policies, now=NOW, rng=random.Random(0)
+    )
+    assert [getattr(a, "created", None) for a in answers] == [True] * len(TEXTS)
