@@ -16,12 +16,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
 from starlette.routing import Route
 
 from bot.admin_group import AdminGroup
@@ -36,6 +34,7 @@ from bot.delivery import Deliverer, slack_client
 from bot.deps import Deps
 from bot.errors import SettingsError
 from bot.intake_batcher import IntakeBatcher
+from bot.listeners.endpoint import slack_events_endpoint
 from bot.metrics.http import RequestMetrics, metrics_endpoint
 from bot.metrics.process import ProcessMetrics, exposition_registry
 from bot.metrics.state import DatabaseState
@@ -137,13 +136,9 @@ def build_web_process(
         Route("/readyz", readiness_endpoint(health), methods=["GET"]),
         Route("/metrics", metrics_endpoint(registry, settings.metrics_token), methods=["GET"]),
     ]
-    if bolt is not None:
-        handler = AsyncSlackRequestHandler(bolt)
-
-        async def slack_events(request: Request) -> object:
-            return await handler.handle(request)
-
-        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    if bolt is not None and settings.slack_signing_secret:
+        events = slack_events_endpoint(bolt, settings.slack_signing_secret)
+        routes.append(Route("/slack/events", events, methods=["POST"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
