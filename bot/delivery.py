@@ -2,7 +2,10 @@
 
 Ticket messages are rendered from the ticket's state when they are sent, not when they were
 queued, so a delayed post shows the latest answer and repeated refreshes converge. Each send
-runs outside any transaction: no database lock is held while Slack is slow.
+runs outside any transaction: no database lock is held while Slack is slow. Slack posts are
+retried until Slack takes them; a helpdesk callback, whose receiver may be gone for good, is
+given up after TRIAGE_CALLBACK_MAX_ATTEMPTS or TRIAGE_CALLBACK_MAX_AGE_HOURS (a dead letter,
+alerted, which an admin can retry).
 """
 
 from __future__ import annotations

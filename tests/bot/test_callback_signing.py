@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +81,19 @@ def test_headers_name_the_event_and_attempt_and_sign_only_with_a_secret() -> Non
     assert verify(BODY, signed[SIGNATURE_HEADER], secrets="s3cret", now=AT)
     unsigned = callback_headers(BODY, event=event, attempt=1, secrets=[], timestamp=AT)
     assert SIGNATURE_HEADER not in unsigned and unsigned[EVENT_ID_HEADER] == event
+
+
+def test_the_readme_snippet_verifies_as_verify_does() -> None:
+    """Receivers copy the README's few lines: they must accept and refuse what `verify` does."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    snippet = readme[readme.index("import hashlib, hmac, time") : readme.index("# Flask: verify")]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - our own README, the point of the test
+    readme_verify = namespace["verify"]
+    now = int(time.time())
+    header = signature_header(BODY, secrets=["new", "old"], timestamp=now)
+    assert readme_verify(BODY, header, ["old"]) and verify(BODY, header, secrets=["old"])
+    assert not readme_verify(BODY + b" ", header, ["new"])
+    assert not readme_verify(BODY, header, ["other"])
+    stale = signature_header(BODY, secrets=["new"], timestamp=now - TOLERANCE_SECONDS - 5)
+    assert not readme_verify(BODY, stale, ["new"]) and not verify(BODY, stale, secrets="new")

@@ -333,7 +333,8 @@ def test_dead_lettered_on_a_moved_clock_alerted_counted_and_retried_by_an_admin(
 ) -> None:
     settings = web_settings(database_url, fake_slack, slack_signing_secret)
     url = f"{fake_slack.url}/callback/H0001"  # the receiver is not up yet: 404
-    with serving(settings, engine, fake_slack, now=clock) as web:
+    # The moved clock must not make the web process look for a worker meanwhile (its alert).
+    with serving(settings, engine, fake_slack, now=clock, leader_check_seconds=3600) as web:
         message_id = decided_ticket(factory, clock(), url)
         wait_until(lambda: row(factory, message_id).last_error, timeout=15, what="a failure")
         assert row(factory, message_id).last_error == "callback: HTTP 404"
@@ -347,6 +348,8 @@ def test_dead_lettered_on_a_moved_clock_alerted_counted_and_retried_by_an_admin(
         assert "Helpdesk callback given up" in alert.params["text"]
         assert f"to {fake_slack.url}" in alert.params["text"]
         assert "Helpdesk callbacks given up: 1" in triage(web, slack_signing_secret, "stats")
+        scraped = web.client.get(f"{web.url}/metrics").text
+        assert "triage_callback_dead_letters 1.0" in scraped
 
         refused = triage(web, slack_signing_secret, "callbacks retry all", user=MEMBER)
         assert "Only triage admins" in refused and row(factory, message_id).dead_at is not None
