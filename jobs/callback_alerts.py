@@ -28,9 +28,11 @@ def origin_of(url: str | None) -> str:
         port = parts.port
     except ValueError:
         port = None
-    if not parts.hostname:
+    host = parts.hostname
+    if not host:
         return "an unreadable URL"
-    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port else "")
 
 
 def alert_callback_given_up(

@@ -39,11 +39,6 @@ class Destination:
     target: str  # path and query, as sent on the request line
     addresses: tuple[str, ...]
 
-    @property
-    def origin(self) -> str:
-        """`https://host:port`, safe to log and show (the path may hold the receiver's token)."""
-        return f"{self.scheme}://{self.host}:{self.port}"
-
 
 def internal_reason(address: Address) -> str | None:
     """Why an address is not a public one callbacks may reach, or None when it is public."""

@@ -176,23 +176,33 @@ def test_internal_destinations_are_refused_again_when_sent_and_given_up_at_once(
     assert deliverer.run_once() == 0 and fake_slack.calls_to("callback") == []
 
 
+@pytest.mark.parametrize("status", [302, 307])
+@pytest.mark.parametrize("to", ["another receiver", "the metadata address"])
 def test_a_redirect_is_a_failed_attempt_and_is_never_followed(
-    factory: sessionmaker[Session], database_url: str, clock: Clock, fake_slack: FakeSlack
+    factory: sessionmaker[Session],
+    database_url: str,
+    clock: Clock,
+    fake_slack: FakeSlack,
+    status: int,
+    to: str,
 ) -> None:
     url, elsewhere = fake_slack.new_callback_url(), fake_slack.new_callback_url()
-    fake_slack.fail_next("callback", 302, headers={"Location": elsewhere})
+    if to == "the metadata address":
+        elsewhere = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    fake_slack.fail_next("callback", status, headers={"Location": elsewhere})
     message_id = decided_ticket(factory, clock(), url)
     settings = callback_settings(database_url, TRIAGE_CALLBACK_ALLOW="127.0.0.1")
     deliverer = deliverer_for(factory, settings, clock, fake_slack)
 
     assert deliverer.run_once() == 0
     failed = row(factory, message_id)
-    assert failed.last_error == "callback: HTTP 302, a redirect (not followed)"
+    assert failed.last_error == f"callback: HTTP {status}, a redirect (not followed)"
     assert failed.dead_at is None and failed.due_at == START + timedelta(seconds=BACKOFF)
     assert fake_slack.callbacks == []  # nothing reached where it pointed
     clock.moment = failed.due_at
     assert deliverer.run_once() == 1
     assert [url_id for url_id, _ in fake_slack.callbacks] == [url.rsplit("/", 1)[1]]
+    assert len(fake_slack.calls_to("callback")) == 2  # both to the URL given, nowhere else
 
 
 def test_the_checked_address_is_the_one_connected_to_with_the_host_name_kept(
@@ -351,6 +361,11 @@ def test_dead_lettered_on_a_moved_clock_alerted_counted_and_retried_by_an_admin(
         scraped = web.client.get(f"{web.url}/metrics").text
         assert "triage_callback_dead_letters 1.0" in scraped
 
+        assert "/triage callbacks retry [TICKET|all]" in triage(web, slack_signing_secret, "")
+        assert "callbacks retry" not in triage(web, slack_signing_secret, "help", user=MEMBER)
+        assert "Which one?\nUsage: /triage callbacks retry" in triage(
+            web, slack_signing_secret, "callbacks"
+        )
         refused = triage(web, slack_signing_secret, "callbacks retry all", user=MEMBER)
         assert "Only triage admins" in refused and row(factory, message_id).dead_at is not None
         assert fake_slack.new_callback_url() == url  # the receiver is up now
