@@ -163,6 +163,11 @@ def stats_lines(
         f"Unlike anything learned: {stats.novel} sent to people · "
         f"{stats.no_label} answered “none of these”"
     )
+    if stats.callbacks_given_up:
+        lines.append(
+            f"Helpdesk callbacks given up: {stats.callbacks_given_up} · an admin sends them "
+            "again with `callbacks retry all`"
+        )
     if gate is not None:
         lines.append(f"Gate: {gate_text(gate)}")
     return head, lines
