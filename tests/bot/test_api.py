@@ -95,9 +95,14 @@ def test_an_unexpected_failure_is_a_json_500_without_a_traceback(
     ):
         response = web.api(method, path, json=body)
         assert response.status_code == 500
-        assert response.headers["content-type"] == "application/json"
+        assert response.headers["content-type"] == "application/problem+json"
+        reason = "Internal error; the details are in the logs."
         assert response.json() == {
-            "error": "Internal error; the details are in the logs.",
+            "type": "urn:triage-loop:problem:internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": reason,
+            "error": reason,
             "request_id": response.headers["x-request-id"],
         }
     response = web.api("PUT", "/api/tickets/1")
@@ -109,6 +114,51 @@ def test_oversized_body_is_413(web: RunningWeb, factory: sessionmaker[Session]) 
     assert response.status_code == 413
     assert "KiB" in response.json()["error"]
     assert ticket_count(factory) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field", "reason"),
+    [
+        (b'{"text": "ok", "external_id": "\\ud800"}', 422, "external_id", "lone UTF-16 surrogate"),
+        (b'{"text": "\\udfff card"}', 422, "text", "lone UTF-16 surrogate"),
+        (b'{"text": "ok", "metadata": {"\\ud83d": 1}}', 422, "metadata", "surrogate"),
+        (b'{"text": "ok", "metadata": ' + b"[" * 40 + b"]" * 40 + b"}", 400, None, "nested"),
+        (b"[" * 200_000 + b"]" * 200_000, 413, None, "KiB"),
+        (b'{"text": "ok", "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, None, ""),
+        (b'{"text": "ok", "metadata": {"x": NaN}}', 400, None, "not valid JSON"),
+        (b'{"text": "ok", "metadata": {"x": 1e400}}', 400, None, "out of range"),
+        (b'{"text": "ok", "metadata": {"x": ' + b"9" * 5_000 + b"}}", 400, None, "JSON"),
+        (b'{"text": "ok", "external_id": true}', 422, "external_id", "external_id"),
+        (b'{"text": "ok", "subject": 3}', 422, "subject", "subject"),
+    ],
+)
+def test_hostile_json_is_a_problem_naming_the_field(
+    web: RunningWeb,
+    factory: sessionmaker[Session],
+    body: bytes,
+    status: int,
+    field: str | None,
+    reason: str,
+) -> None:
+    response = web.api(
+        "POST", "/api/tickets", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status and problem["type"].startswith("urn:triage-loop:problem:")
+    assert reason in problem["detail"] and problem["error"] == problem["detail"]
+    assert problem.get("field") == field
+    assert ticket_count(factory) == 0
+
+
+def test_a_created_ticket_says_where_it_lives(web: RunningWeb) -> None:
+    created = web.api("POST", "/api/tickets", json={"text": "Card?", "external_id": "zd-1"})
+    assert created.status_code == 201
+    assert created.headers["location"] == f"/api/tickets/{created.json()['id']}"
+    again = web.api("POST", "/api/tickets", json={"text": "Card?", "external_id": "zd-1"})
+    assert again.status_code == 200 and "location" not in again.headers
+    assert web.api("GET", created.headers["location"]).json()["id"] == created.json()["id"]
 
 
 def test_unknown_ticket_is_404_json(web: RunningWeb) -> None:
