@@ -13,6 +13,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.api.request_ids import current_request_id
@@ -102,8 +103,20 @@ async def not_found(_request: Request, _error: Exception) -> JSONResponse:
     return error_response("No such endpoint.", 404)
 
 
-async def not_allowed(_request: Request, _error: Exception) -> JSONResponse:
-    return error_response("Method not allowed here.", 405)
+async def not_allowed(request: Request, _error: Exception) -> JSONResponse:
+    """405 with `Allow` naming every method the path takes (several routes may share it)."""
+    allowed: set[str] = set()
+    for route in request.app.routes:
+        if (
+            isinstance(route, Route)
+            and route.methods
+            and route.matches(request.scope)[0] != Match.NONE
+        ):
+            allowed |= route.methods
+    response = error_response("Method not allowed here.", 405)
+    if allowed:
+        response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
 
 
 async def http_error(_request: Request, error: Exception) -> JSONResponse:

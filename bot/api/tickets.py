@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 
 from bot.api.auth import require_token
 from bot.api.json_body import MalformedJson, check_json_object, finite_float, refuse_constant
+from bot.api.params import path_ticket_id
 from bot.deps import Deps
 from bot.errors import NotFound, TriageError
 from bot.services.intake import validate_new_ticket
@@ -86,10 +87,11 @@ def get_ticket_endpoint(deps: Deps) -> Any:
         require_token(request, deps.settings.api_tokens)
         raw_id = request.path_params["ticket_id"]
 
+        ticket_id = path_ticket_id(raw_id)
+
         def load() -> dict[str, Any] | None:
             with unit_of_work(deps.factory) as session:
-                valid = raw_id.isdigit() and len(raw_id) < 10
-                ticket = session.get(Ticket, int(raw_id)) if valid else None
+                ticket = session.get(Ticket, ticket_id)
                 return None if ticket is None else public_view(ticket)
 
         body = await asyncio.to_thread(load)

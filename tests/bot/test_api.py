@@ -13,6 +13,7 @@ from classifier import TrainedModel
 from storage.database import create_db_engine
 from storage.models import ModelVersion, Ticket
 from tests.bot.conftest import RunningWeb, install_model, serving, web_settings
+from tests.bot.openapi_check import assert_conforms
 
 
 def ticket_count(factory: sessionmaker[Session]) -> int:
@@ -145,7 +146,7 @@ def test_hostile_json_is_a_problem_naming_the_field(
     )
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem = assert_conforms(response, "/api/tickets")
     assert problem["status"] == status and problem["type"].startswith("urn:triage-loop:problem:")
     assert reason in problem["detail"] and problem["error"] == problem["detail"]
     assert problem.get("field") == field
@@ -155,17 +156,20 @@ def test_hostile_json_is_a_problem_naming_the_field(
 def test_a_created_ticket_says_where_it_lives(web: RunningWeb) -> None:
     created = web.api("POST", "/api/tickets", json={"text": "Card?", "external_id": "zd-1"})
     assert created.status_code == 201
-    assert created.headers["location"] == f"/api/tickets/{created.json()['id']}"
+    ticket = assert_conforms(created, "/api/tickets")
+    assert created.headers["location"] == f"/api/tickets/{ticket['id']}"
     again = web.api("POST", "/api/tickets", json={"text": "Card?", "external_id": "zd-1"})
     assert again.status_code == 200 and "location" not in again.headers
-    assert web.api("GET", created.headers["location"]).json()["id"] == created.json()["id"]
+    assert assert_conforms(again, "/api/tickets") == ticket
+    read = web.api("GET", created.headers["location"])
+    assert assert_conforms(read, "/api/tickets/{ticket_id}") == ticket
 
 
 def test_unknown_ticket_is_404_json(web: RunningWeb) -> None:
     for path in ("/api/tickets/999", "/api/tickets/abc", "/api/tickets/99999999999999"):
         response = web.api("GET", path)
         assert response.status_code == 404
-        assert "error" in response.json()
+        assert "error" in assert_conforms(response, "/api/tickets/{ticket_id}")
 
 
 def test_health_checks_the_database(web: RunningWeb) -> None:
