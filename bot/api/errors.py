@@ -58,7 +58,7 @@ def problem_body(detail: str, status: int, **members: Any) -> dict[str, Any]:
         "detail": detail,
         "error": detail,
         "request_id": current_request_id(),
-        **{name: value for name, value in members.items() if value is not None},
+        **members,
     }
 
 
@@ -79,7 +79,7 @@ def http_status(error: TriageError) -> int:
 def error_members(error: TriageError) -> dict[str, Any]:
     """The extension members an error carries: the invalid field, a conflict's state."""
     if isinstance(error, InvalidInput):
-        return {"field": error.field}
+        return {} if error.field is None else {"field": error.field}
     if isinstance(error, Conflict):
         return dict(error.members)
     return {}
