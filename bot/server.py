@@ -25,8 +25,11 @@ from starlette.routing import Route
 from bot.admin_group import AdminGroup
 from bot.api.errors import EXCEPTION_HANDLERS, JsonServerErrors
 from bot.api.health import HealthSources, health_endpoint, readiness_endpoint
+from bot.api.labels import label_endpoint, undo_label_endpoint
+from bot.api.openapi import openapi_endpoint
 from bot.api.records import erase_ticket_endpoint, export_endpoint
 from bot.api.request_ids import RequestIds
+from bot.api.ticket_list import list_tickets_endpoint
 from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
 from bot.app import build_bolt_app
 from bot.clock import utc_now
@@ -129,8 +132,12 @@ def build_web_process(
     )
     routes = [
         Route("/api/tickets", create_ticket_endpoint(deps), methods=["POST"]),
+        Route("/api/tickets", list_tickets_endpoint(deps), methods=["GET"]),
         Route("/api/tickets/{ticket_id}", get_ticket_endpoint(deps), methods=["GET"]),
         Route("/api/tickets/{ticket_id}", erase_ticket_endpoint(deps), methods=["DELETE"]),
+        Route("/api/tickets/{ticket_id}/label", label_endpoint(deps), methods=["POST"]),
+        Route("/api/tickets/{ticket_id}/label", undo_label_endpoint(deps), methods=["DELETE"]),
+        Route("/api/openapi.json", openapi_endpoint(), methods=["GET"]),
         Route("/api/export", export_endpoint(deps), methods=["GET"]),
         Route("/healthz", health_endpoint(health), methods=["GET"]),
         Route("/readyz", readiness_endpoint(health), methods=["GET"]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.blocks.text import escape
+from bot.blocks.text import escape, person
 from bot.services.answers import AnswerOutcome, AnswerStatus
 
 NO_LABEL = "none of these"
@@ -13,7 +13,7 @@ def answer_reply(outcome: AnswerOutcome) -> str | None:
     label = NO_LABEL if outcome.label is None else escape(outcome.label)
     match outcome.status:
         case AnswerStatus.ALREADY_DECIDED:
-            by = f"<@{outcome.decided_by}>" if outcome.decided_by else "the model"
+            by = person(outcome.decided_by) if outcome.decided_by else "the model"
             return f"Already labelled *{label}* by {by}."
         case AnswerStatus.DUPLICATE:
             return "You have already answered this ticket."
@@ -24,7 +24,8 @@ def answer_reply(outcome: AnswerOutcome) -> str | None:
         case AnswerStatus.UNKNOWN_LABEL:
             return f"The label *{label}* is not active any more; pick another one."
         case AnswerStatus.NOT_YOURS:
-            return f"Only <@{outcome.decided_by}>, who chose *{label}*, can undo it."
+            who = person(outcome.decided_by or "")
+            return f"Only {who}, who chose *{label}*, can undo it."
         case AnswerStatus.TOO_LATE:
             return "Undo is only possible for 5 minutes after choosing."
     return None

@@ -14,6 +14,7 @@ from bot.blocks.text import (
     TEXT_REMOVED,
     chunks,
     escape,
+    person,
     quote,
     shorten,
     slack_time,
@@ -30,6 +31,7 @@ NOVEL_NOTE = (
     "Sent to people: unlike the tickets the model learned from, so its guess is not shown. "
     "*None of these…* if no label fits."
 )
+SUBJECT_CHARS = 200  # a subject longer than a line is cut; the text below says the rest
 NONE_OF_THESE = "None of these…"
 NO_LABEL_WORDS = "none of these"
 
@@ -50,7 +52,13 @@ def _header(card: TicketCard, prefix: str) -> dict[str, Any]:
 
 
 def _quote(card: TicketCard) -> dict[str, Any]:
-    text = TEXT_REMOVED if card.erased else quote(card.text, cut_note="… full text in thread")
+    """The subject in bold (what the customer called it), then the text quoted."""
+    if card.erased:
+        return {"type": "section", "text": {"type": "mrkdwn", "text": TEXT_REMOVED}}
+    text = quote(card.text, cut_note="… full text in thread")
+    if card.subject and card.subject.strip():
+        subject = " ".join(card.subject.split())  # one line, whatever newlines it held
+        text = shorten(f"*{escape(shorten(subject, SUBJECT_CHARS))}*\n{text}", SECTION_LIMIT)
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
@@ -112,10 +120,10 @@ def _said(label: str | None) -> str:
 def _people_note(card: TicketCard) -> str:
     notes = []
     if card.votes:
-        votes = ", ".join(f"<@{user}> → {_said(label)}" for user, label in card.votes)
+        votes = ", ".join(f"{person(user)} → {_said(label)}" for user, label in card.votes)
         notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
     if card.skipped_by:
-        notes.append("skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by))
+        notes.append("skipped by " + ", ".join(person(user) for user in card.skipped_by))
     return " · ".join(notes)
 
 
@@ -223,11 +231,11 @@ def _audit(card: TicketCard) -> dict[str, Any]:
 def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any]:
     waited = duration((decided.at - card.created_at).total_seconds())
     if decided.label is None:
-        line = f"🚫  *None of these* — said by <@{decided.by}> after {waited}"
+        line = f"🚫  *None of these* — said by {person(decided.by)} after {waited}"
         if decided.proposed:
             line += f" · proposed label: {escape(decided.proposed)}"
     else:
-        line = f"✅  *{escape(decided.label)}* — chosen by <@{decided.by}> after {waited}"
+        line = f"✅  *{escape(decided.label)}* — chosen by {person(decided.by)} after {waited}"
     guesses = [(label, p) for label, p in card.suggestions if p is not None]
     if guesses:
         suggested, probability = guesses[0]
@@ -253,7 +261,7 @@ def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any
     if note:
         blocks.append(_context(note))
     outcome = "fits no label, said" if decided.label is None else f"labelled {decided.label}"
-    return {"text": f"Ticket #{card.ticket_id} {outcome} by <@{decided.by}>", "blocks": blocks}
+    return {"text": f"Ticket #{card.ticket_id} {outcome} by {person(decided.by)}", "blocks": blocks}
 
 
 def build_erased_reply() -> dict[str, Any]:

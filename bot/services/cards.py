@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.services.actors import helpdesk_agent
 from bot.services.answers import UNDO_WINDOW
 from classifier import Decision
 from storage.models import ReviewKind, Ticket, TicketStatus
@@ -49,6 +50,7 @@ class TicketCard:
     decided: Decided | None = None
     novel: bool = False  # unlike anything the model learned: its guesses are not shown
     erased: bool = False  # its text was removed (erasure request or retention)
+    subject: str | None = None  # shown above the text, as the customer titled it
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,7 +74,10 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
             None if no_label else ticket.final_label or "",
             ticket.decided_by,
             ticket.decided_at,
-            undo_until=ticket.decided_at + UNDO_WINDOW,
+            # Undo of a helpdesk's label is the helpdesk's (the API): no Slack user may.
+            undo_until=None
+            if helpdesk_agent(ticket.decided_by)
+            else ticket.decided_at + UNDO_WINDOW,
             proposed=proposed if no_label else None,
         )
     return TicketCard(
@@ -98,4 +103,5 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         decided=decided,
         novel=ticket.novel,
         erased=ticket.erased_at is not None,
+        subject=ticket.subject,
     )

@@ -63,32 +63,36 @@ def validate_new_ticket(
 ) -> NewTicket:
     """Check loosely typed input (JSON, Slack) and say precisely what is wrong."""
     if not isinstance(text, str):
-        raise InvalidInput("text is required and must be a string")
+        raise InvalidInput("text is required and must be a string", field="text")
     try:
         cleaned = clean_ticket_text(text)
     except TextProblem as problem:
-        raise InvalidInput(f"text: {problem.reason}") from None
+        raise InvalidInput(f"text: {problem.reason}", field="text") from None
     source = "api" if source is None else source
     if not isinstance(source, str) or not source.strip() or len(source) > MAX_SOURCE_LENGTH:
-        raise InvalidInput(f"source must be a non-empty string of at most {MAX_SOURCE_LENGTH}")
+        raise InvalidInput(
+            f"source must be a non-empty string of at most {MAX_SOURCE_LENGTH}", field="source"
+        )
     if external_id is not None and (
         not isinstance(external_id, str | int)
+        or isinstance(external_id, bool)
         or not str(external_id).strip()
         or len(str(external_id)) > MAX_EXTERNAL_ID_LENGTH
     ):
         raise InvalidInput(
-            f"external_id must be a non-empty string of at most {MAX_EXTERNAL_ID_LENGTH}"
+            f"external_id must be a non-empty string of at most {MAX_EXTERNAL_ID_LENGTH}",
+            field="external_id",
         )
     if subject is not None and (not isinstance(subject, str) or len(subject) > 1_000):
-        raise InvalidInput("subject must be a string of at most 1,000 characters")
+        raise InvalidInput("subject must be a string of at most 1,000 characters", field="subject")
     if callback_url is not None and (
         not isinstance(callback_url, str)
         or not callback_url.startswith(("http://", "https://"))
         or len(callback_url) > 2_000
     ):
-        raise InvalidInput("callback_url must be an http(s) URL")
+        raise InvalidInput("callback_url must be an http(s) URL", field="callback_url")
     if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidInput("metadata must be a JSON object")
+        raise InvalidInput("metadata must be a JSON object", field="metadata")
     fields = (
         ("subject", subject),
         ("source", source),
@@ -98,7 +102,9 @@ def validate_new_ticket(
     )
     for name, value in fields:  # text has its own rule, checked above
         if contains_nul(value):
-            raise InvalidInput(f"{name} contains a NUL character (\\u0000), which is refused.")
+            raise InvalidInput(
+                f"{name} contains a NUL character (\\u0000), which is refused.", field=name
+            )
     return NewTicket(
         text=cleaned,
         source=source.strip(),
