@@ -19,6 +19,7 @@ from bot.blocks.text import (
     slack_time,
 )
 from bot.services.cards import Decided, TicketCard
+from bot.services.second_opinions import Stage
 from bot.words import duration, percent
 from storage.models import ReviewKind
 
@@ -30,6 +31,15 @@ NOVEL_NOTE = (
     "Sent to people: unlike the tickets the model learned from, so its guess is not shown. "
     "*None of these…* if no label fits."
 )
+SECOND_OPINION_NOTE = (
+    "Blind like an audit: the earlier answers and the model's guess are hidden until it "
+    "settles; the ticket is routed then."
+)
+OPINION_ASKS = {
+    Stage.SECOND: "One answer so far. Which label fits?",
+    Stage.THIRD: "Two answers disagree: a third person decides. Which label fits?",
+    Stage.ADMIN: "*Needs an admin:* three answers disagree. Which label fits?",
+}
 NONE_OF_THESE = "None of these…"
 NO_LABEL_WORDS = "none of these"
 
@@ -38,6 +48,8 @@ def build_ticket_message(card: TicketCard, *, now: datetime) -> dict[str, Any]:
     """The message for the card's current state (posted first, then updated in place)."""
     if card.decided is not None:
         return _decided(card, card.decided, now)
+    if card.opinion is not None:
+        return _second_opinion(card, card.opinion)
     if card.kind == ReviewKind.AUDIT:
         return _audit(card)
     return _review(card)
@@ -113,7 +125,10 @@ def _people_note(card: TicketCard) -> str:
     notes = []
     if card.votes:
         votes = ", ".join(f"<@{user}> → {_said(label)}" for user, label in card.votes)
-        notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
+        if card.decided is not None:  # a second opinion settled it: every answer shown
+            notes.append(f"answers: {votes}")
+        else:
+            notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
     if card.skipped_by:
         notes.append("skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by))
     return " · ".join(notes)
@@ -218,6 +233,25 @@ def _audit(card: TicketCard) -> dict[str, Any]:
         _context(AUDIT_NOTE, _people_note(card)),
     ]
     return {"text": f"Audit: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
+
+
+def _second_opinion(card: TicketCard, waiting_for: Stage) -> dict[str, Any]:
+    """Someone else's answer is needed: blind, naming who answered (they are not asked)."""
+    answered = ", ".join(f"<@{user}>" for user in card.answered_by)
+    skipped = (
+        " · skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by)
+        if card.skipped_by
+        else ""
+    )
+    who = "an admin" if waiting_for == Stage.ADMIN else "someone else"
+    blocks: list[dict[str, Any]] = [
+        _header(card, "👀  Second opinion · "),
+        _quote(card),
+        {"type": "section", "text": {"type": "mrkdwn", "text": OPINION_ASKS[waiting_for]}},
+        _answer_row(card, "Pick a label"),
+        _context(SECOND_OPINION_NOTE, f"answered by {answered}; waiting for {who}{skipped}"),
+    ]
+    return {"text": f"Second opinion: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
 
 
 def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any]:

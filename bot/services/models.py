@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInput
-from bot.services.reliability import label_error_bounds
+from bot.services.policy import DOUBTFUL_REVIEWERS
+from bot.services.reliability import doubtful_reviewers, label_error_bounds
 from bot.services.topics import settle_learned_topics
 from bot.settings import Settings
 from classifier import (
@@ -41,6 +42,7 @@ from storage.queries.model_versions import (
     prune_artifacts,
     version_by_id,
 )
+from storage.queries.runtime_settings import runtime_settings, set_runtime_setting
 from storage.queries.tickets import (
     LabelledExample,
     consensus_ticket_ids,
@@ -65,6 +67,7 @@ NO_LABEL_MAX = 2_000
 MODELS_KEPT = 10
 
 Progress = Callable[[str, int, int], None]
+RETRAINING = "retraining"  # the actor recorded for settings the job itself keeps
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,7 @@ def retrain(
                 strict=True,
             )
         )
+        doubtful = doubtful_reviewers(session=session, now=now(), target=settings.target_precision)
     _check_enough(examples)
     training, holdout = split_holdout(
         examples, unseen_after=None if incumbent is None else incumbent.data_cutoff
@@ -353,6 +357,10 @@ def retrain(
         )
         version_id = version.id
         prune_artifacts(session=session, keep=MODELS_KEPT)
+        if runtime_settings(session=session).get(DOUBTFUL_REVIEWERS, []) != doubtful:
+            set_runtime_setting(
+                DOUBTFUL_REVIEWERS, doubtful, session=session, actor=RETRAINING, now=stamp
+            )
     return TrainingOutcome(
         version_id=version_id,
         promoted=promoted,

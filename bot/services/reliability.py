@@ -144,3 +144,15 @@ def label_error_bounds(
         estimate = estimates.get(next(iter(users)))
         bounds.append(0.0 if estimate is None else 1.0 - estimate.interval[1])
     return bounds
+
+
+# Whose recent answers judge whether they are doubtful: long enough to hold evidence, short
+# enough that someone who learned is not held to last quarter's mistakes.
+DOUBTFUL_WINDOW_DAYS = 30
+
+
+def doubtful_reviewers(*, session: Session, now: datetime, target: float) -> list[str]:
+    """People whose estimated accuracy is below `target` even at the top of its interval:
+    their single answer cannot be trusted to the precision automation is held to."""
+    estimates = reviewer_reliability(session=session, now=now, days=DOUBTFUL_WINDOW_DAYS)
+    return sorted(user for user, e in estimates.items() if e.interval[1] < target)
