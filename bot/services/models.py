@@ -309,6 +309,7 @@ def retrain(
         "novelty": trained.novelty,
         "screening": {
             "screened": len(trained.screened),
+            "tickets": sorted(screened_ids),  # what a second look in Slack would re-ask
             "noise_rate": trained.noise_rate,
             "max_share": settings.label_screening_max,
         },
