@@ -49,6 +49,13 @@ def _probability(low: float, high: float, *, low_open: bool = False) -> Callable
     return parse
 
 
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("on", "off", "true", "false", "1", "0"):
+        raise ValueError("must be on or off")
+    return value in ("on", "true", "1")
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -134,6 +141,8 @@ class Settings:
     confidence_floor: float = 0.7
     novelty_false_alarms: float = 0.05
     label_screening_max: float = 0.1
+    second_opinion_share: float = 0.05
+    second_opinion_doubts: bool = True
     topic_min_tickets: int = 5
     topic_window_hours: int = 24
     topic_check_seconds: int = 300
@@ -252,6 +261,8 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_CONFIDENCE_FLOOR": ("confidence_floor", _probability(0.0, 1.0)),
     "TRIAGE_NOVELTY_FALSE_ALARMS": ("novelty_false_alarms", _probability(0.0, 0.5)),
     "TRIAGE_LABEL_SCREENING_MAX": ("label_screening_max", _probability(0.0, 0.5)),
+    "TRIAGE_SECOND_OPINION_SHARE": ("second_opinion_share", _probability(0.0, 1.0)),
+    "TRIAGE_SECOND_OPINION_DOUBTS": ("second_opinion_doubts", _switch),
     "TRIAGE_TOPIC_MIN_TICKETS": ("topic_min_tickets", _int_between(2, 1_000)),
     "TRIAGE_TOPIC_WINDOW_HOURS": ("topic_window_hours", _int_between(1, 24 * 30)),
     "TRIAGE_TOPIC_CHECK_SECONDS": ("topic_check_seconds", _int_between(10, 86_400)),

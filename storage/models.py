@@ -202,6 +202,10 @@ class Ticket(Base):
     # When its text, subject and metadata were removed (an erasure request or the retention
     # period); labels, answers and figures stay, but no model learns from it again.
     erased_at: Mapped[datetime | None]
+    # Why its first answer waits for someone else's before it settles (a SecondOpinion
+    # reason: a random share, the answer contradicted a confident model, an answerer
+    # estimated often wrong); None: one answer (or the quorum) settles it.
+    second_opinion: Mapped[str | None] = mapped_column(String(16))
 
     reviews: Mapped[list[Review]] = relationship(back_populates="ticket", order_by="Review.id")
 

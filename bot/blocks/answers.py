@@ -19,6 +19,13 @@ def answer_reply(outcome: AnswerOutcome) -> str | None:
             return "You have already answered this ticket."
         case AnswerStatus.RECORDED:
             return f"Thanks: your answer *{label}* is counted; more people need to agree."
+        case AnswerStatus.SECOND_OPINION:
+            return (
+                f"Thanks: your answer *{label}* is counted. Someone else is asked too before "
+                "the ticket is routed."
+            )
+        case AnswerStatus.NEEDS_ADMIN:
+            return "Three answers disagree on this ticket: only an admin can settle it now."
         case AnswerStatus.NOT_FOUND:
             return "This ticket no longer exists or has nothing to undo."
         case AnswerStatus.UNKNOWN_LABEL:
@@ -38,6 +45,8 @@ def modal_error(outcome: AnswerOutcome) -> str:
             return "This ticket was settled meanwhile; its message shows how."
         case AnswerStatus.DUPLICATE:
             return "You have already answered this ticket."
+        case AnswerStatus.NEEDS_ADMIN:
+            return "Three answers disagree on this ticket: only an admin can settle it now."
         case AnswerStatus.NOT_FOUND:
             return "This ticket no longer exists."
     return "This answer could not be counted."

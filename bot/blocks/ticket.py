@@ -20,6 +20,7 @@ from bot.blocks.text import (
     slack_time,
 )
 from bot.services.cards import Decided, TicketCard
+from bot.services.second_opinions import Stage
 from bot.words import duration, percent
 from storage.models import ReviewKind
 
@@ -32,6 +33,15 @@ NOVEL_NOTE = (
     "*None of these…* if no label fits."
 )
 SUBJECT_CHARS = 200  # a subject longer than a line is cut; the text below says the rest
+SECOND_OPINION_NOTE = (
+    "Blind like an audit: the earlier answers and the model's guess are hidden until it "
+    "settles; the ticket is routed then."
+)
+OPINION_ASKS = {
+    Stage.SECOND: "One answer so far. Which label fits?",
+    Stage.THIRD: "Two answers disagree: a third person decides. Which label fits?",
+    Stage.ADMIN: "*Needs an admin:* three answers disagree. Which label fits?",
+}
 NONE_OF_THESE = "None of these…"
 NO_LABEL_WORDS = "none of these"
 
@@ -40,6 +50,8 @@ def build_ticket_message(card: TicketCard, *, now: datetime) -> dict[str, Any]:
     """The message for the card's current state (posted first, then updated in place)."""
     if card.decided is not None:
         return _decided(card, card.decided, now)
+    if card.opinion is not None:
+        return _second_opinion(card, card.opinion)
     if card.kind == ReviewKind.AUDIT:
         return _audit(card)
     return _review(card)
@@ -121,7 +133,10 @@ def _people_note(card: TicketCard) -> str:
     notes = []
     if card.votes:
         votes = ", ".join(f"{person(user)} → {_said(label)}" for user, label in card.votes)
-        notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
+        if card.decided is not None:  # a second opinion settled it: every answer shown
+            notes.append(f"answers: {votes}")
+        else:
+            notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
     if card.skipped_by:
         notes.append("skipped by " + ", ".join(person(user) for user in card.skipped_by))
     return " · ".join(notes)
@@ -226,6 +241,25 @@ def _audit(card: TicketCard) -> dict[str, Any]:
         _context(AUDIT_NOTE, _people_note(card)),
     ]
     return {"text": f"Audit: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
+
+
+def _second_opinion(card: TicketCard, waiting_for: Stage) -> dict[str, Any]:
+    """Someone else's answer is needed: blind, naming who answered (they are not asked)."""
+    answered = ", ".join(f"<@{user}>" for user in card.answered_by)
+    skipped = (
+        " · skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by)
+        if card.skipped_by
+        else ""
+    )
+    who = "an admin" if waiting_for == Stage.ADMIN else "someone else"
+    blocks: list[dict[str, Any]] = [
+        _header(card, "👀  Second opinion · "),
+        _quote(card),
+        {"type": "section", "text": {"type": "mrkdwn", "text": OPINION_ASKS[waiting_for]}},
+        _answer_row(card, "Pick a label"),
+        _context(SECOND_OPINION_NOTE, f"answered by {answered}; waiting for {who}{skipped}"),
+    ]
+    return {"text": f"Second opinion: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
 
 
 def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.services.actors import helpdesk_agent
-from bot.services.answers import UNDO_WINDOW
+from bot.services.answers import UNDO_WINDOW, opinion_stage
+from bot.services.second_opinions import Stage
 from classifier import Decision
 from storage.models import ReviewKind, Ticket, TicketStatus
 from storage.queries.labels import active_labels
@@ -51,6 +52,10 @@ class TicketCard:
     novel: bool = False  # unlike anything the model learned: its guesses are not shown
     erased: bool = False  # its text was removed (erasure request or retention)
     subject: str | None = None  # shown above the text, as the customer titled it
+    # Waiting for a second opinion: whose answer is awaited, and who answered already (their
+    # labels stay hidden until it settles, so nobody is swayed and nobody is asked twice).
+    opinion: Stage | None = None
+    answered_by: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,6 +68,7 @@ def pending_count(*, session: Session) -> int:
 def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
     """The card for a review or audit ticket in its current state."""
     active = [r for r in ticket.reviews if r.undone_at is None]
+    answers = [(r.slack_user, r.label) for r in active if r.label is not None or r.no_label]
     decided = None
     if ticket.decided_by is not None and ticket.decided_at is not None:
         no_label = ticket.status == TicketStatus.NO_LABEL
@@ -96,12 +102,14 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         skipped_by=tuple(
             dict.fromkeys(r.slack_user for r in active if r.label is None and not r.no_label)
         ),
-        votes=()
-        if decided or quorum <= 1
-        else tuple((r.slack_user, r.label) for r in active if r.label is not None or r.no_label),
+        votes=tuple(answers)
+        if (quorum > 1 and not decided) or (decided and ticket.second_opinion and len(answers) > 1)
+        else (),
         quorum=quorum,
         decided=decided,
         novel=ticket.novel,
         erased=ticket.erased_at is not None,
         subject=ticket.subject,
+        opinion=opinion_stage(ticket),
+        answered_by=tuple(dict.fromkeys(user for user, _ in answers)),
     )
