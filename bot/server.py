@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -39,6 +40,7 @@ from bot.intake_batcher import IntakeBatcher
 from bot.metrics.http import RequestMetrics, metrics_endpoint
 from bot.metrics.process import ProcessMetrics, exposition_registry
 from bot.metrics.state import DatabaseState
+from bot.process_lock import FileLock, run_while_holding
 from bot.services.intake_batch import Answer, Submission, submit_batch
 from bot.services.model_cache import ModelCache
 from bot.services.policy_cache import PolicyCache
@@ -80,8 +82,14 @@ def build_web_process(
     delivery_backoff: float = 2.0,
     now: Callable[[], datetime] = utc_now,
     leader_check_seconds: float = LEADER_CHECK_SECONDS,
+    socket_mode_lock: FileLock | None = None,
 ) -> WebProcess:
-    """Wire settings, database, model cache, Bolt app, deliverer and routes together."""
+    """Wire settings, database, model cache, Bolt app, deliverer and routes together.
+
+    `socket_mode_lock`: when this is one of several processes on one port, Socket Mode runs
+    only in the one holding that lock: one socket per `triage serve`, since Slack allows an
+    app at most 10 and every process connected would take one.
+    """
     factory = session_factory(engine)
     wake = asyncio.Event()
     metrics = ProcessMetrics()
@@ -155,7 +163,12 @@ def build_web_process(
         if deliverer is not None:
             tasks.append(asyncio.create_task(deliver_forever(deliverer, wake)))
         if bolt is not None and settings.slack_app_token:
-            tasks.append(asyncio.create_task(run_socket_mode(bolt, settings.slack_app_token)))
+            socket_mode = functools.partial(run_socket_mode, bolt, settings.slack_app_token)
+            if socket_mode_lock is not None:
+                socket_mode = functools.partial(
+                    run_while_holding, socket_mode_lock, "socket mode", socket_mode
+                )
+            tasks.append(asyncio.create_task(socket_mode()))
         yield
         await deps.intake.stop()
         for task in tasks:
