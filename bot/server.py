@@ -98,8 +98,11 @@ def build_web_process(
     rng = random.Random()
 
     def take_in(submissions: Sequence[Submission]) -> list[Answer]:
-        return submit_batch(
-            submissions, factory=factory, model=models.get(), policies=policies, now=now(), rng=rng
+        return in_key_order(
+            lambda ordered: submit_batch(
+                ordered, factory=factory, model=models.get(), policies=policies, now=now(), rng=rng
+            ),
+            submissions,
         )
 
     deps = Deps(
@@ -186,6 +189,25 @@ def build_web_process(
         ],
     )
     return WebProcess(deps, app, bolt, deliverer, metrics)
+
+
+def in_key_order(
+    submit: Callable[[Sequence[Submission]], list[Answer]], submissions: Sequence[Submission]
+) -> list[Answer]:
+    """Submit in (source, external id) order; answer in the callers' order.
+
+    Two web processes taking in resends of the same tickets at once each insert them in one
+    transaction; PostgreSQL makes the second inserter of a key wait for the first's commit.
+    In arrival order, process A could hold key 1 and wait for key 2 while B holds key 2 and
+    waits for key 1: a deadlock, which PostgreSQL breaks after a second by failing one
+    ticket. In one shared order, one of them always waits for the other to finish instead.
+    """
+    order = sorted(range(len(submissions)), key=lambda i: submissions[i].key or ("", ""))
+    answers = submit([submissions[i] for i in order])
+    answered: list[Answer] = list(answers)
+    for position, index in enumerate(order):
+        answered[index] = answers[position]
+    return answered
 
 
 async def deliver_forever(deliverer: Deliverer, wake: asyncio.Event) -> None:
