@@ -85,7 +85,7 @@ def serve_processes(
         **settings.to_env(),
         "PORT": str(port),
         "WEB_CONCURRENCY": str(processes),
-        "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "PROMETHEUS_MULTIPROC_DIR": str(directory) if processes > 1 else "",
         "PYTHONPATH": os.getcwd(),
         **extra,
     }
