@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -41,6 +42,7 @@ from bot.listeners.endpoint import slack_events_endpoint
 from bot.metrics.http import RequestMetrics, metrics_endpoint
 from bot.metrics.process import ProcessMetrics, exposition_registry
 from bot.metrics.state import DatabaseState
+from bot.process_lock import FileLock, run_while_holding
 from bot.services.intake_batch import Answer, Submission, submit_batch
 from bot.services.model_cache import ModelCache
 from bot.services.policy_cache import PolicyCache
@@ -82,8 +84,14 @@ def build_web_process(
     delivery_backoff: float = 2.0,
     now: Callable[[], datetime] = utc_now,
     leader_check_seconds: float = LEADER_CHECK_SECONDS,
+    socket_mode_lock: FileLock | None = None,
 ) -> WebProcess:
-    """Wire settings, database, model cache, Bolt app, deliverer and routes together."""
+    """Wire settings, database, model cache, Bolt app, deliverer and routes together.
+
+    `socket_mode_lock`: when this is one of several processes on one port, Socket Mode runs
+    only in the one holding that lock: one socket per `triage serve`, since Slack allows an
+    app at most 10 and every process connected would take one.
+    """
     factory = session_factory(engine)
     wake = asyncio.Event()
     metrics = ProcessMetrics()
@@ -92,8 +100,11 @@ def build_web_process(
     rng = random.Random()
 
     def take_in(submissions: Sequence[Submission]) -> list[Answer]:
-        return submit_batch(
-            submissions, factory=factory, model=models.get(), policies=policies, now=now(), rng=rng
+        return in_key_order(
+            lambda ordered: submit_batch(
+                ordered, factory=factory, model=models.get(), policies=policies, now=now(), rng=rng
+            ),
+            submissions,
         )
 
     deps = Deps(
@@ -157,7 +168,12 @@ def build_web_process(
         if deliverer is not None:
             tasks.append(asyncio.create_task(deliver_forever(deliverer, wake)))
         if bolt is not None and settings.slack_app_token:
-            tasks.append(asyncio.create_task(run_socket_mode(bolt, settings.slack_app_token)))
+            socket_mode = functools.partial(run_socket_mode, bolt, settings.slack_app_token)
+            if socket_mode_lock is not None:
+                socket_mode = functools.partial(
+                    run_while_holding, socket_mode_lock, "socket mode", socket_mode
+                )
+            tasks.append(asyncio.create_task(socket_mode()))
         yield
         await deps.intake.stop()
         for task in tasks:
@@ -175,6 +191,25 @@ def build_web_process(
         ],
     )
     return WebProcess(deps, app, bolt, deliverer, metrics)
+
+
+def in_key_order(
+    submit: Callable[[Sequence[Submission]], list[Answer]], submissions: Sequence[Submission]
+) -> list[Answer]:
+    """Submit in (source, external id) order; answer in the callers' order.
+
+    Two web processes taking in resends of the same tickets at once each insert them in one
+    transaction; PostgreSQL makes the second inserter of a key wait for the first's commit.
+    In arrival order, process A could hold key 1 and wait for key 2 while B holds key 2 and
+    waits for key 1: a deadlock, which PostgreSQL breaks after a second by failing one
+    ticket. In one shared order, one of them always waits for the other to finish instead.
+    """
+    order = sorted(range(len(submissions)), key=lambda i: submissions[i].key or ("", ""))
+    answers = submit([submissions[i] for i in order])
+    answered: list[Answer] = list(answers)
+    for position, index in enumerate(order):
+        answered[index] = answers[position]
+    return answered
 
 
 async def deliver_forever(deliverer: Deliverer, wake: asyncio.Event) -> None:

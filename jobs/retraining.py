@@ -2,6 +2,8 @@
 
 Every attempt is a `training_runs` row with a heartbeat. A worker killed mid-training leaves
 a RUNNING row whose heartbeat goes stale; the next check marks it INTERRUPTED and alerts ops.
+A worker's run names the worker, so the standby that takes over its lease knows at its
+first check that the run died with its worker, rather than five minutes later.
 The active model is never touched until a finished candidate passes the promotion gate.
 Only a run that finished (SUCCEEDED or FAILED) uses up the answers and the admin's request
 that triggered it: an abandoned or interrupted one is retried at the next check.
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import TriageError
@@ -27,7 +29,13 @@ from classifier import Metrics
 from classifier.model import reporting_fit_progress
 from jobs.alerts import raise_alert
 from storage.database import unit_of_work
-from storage.models import Review, RuntimeSetting, TrainingRun, TrainingRunStatus
+from storage.models import (
+    Review,
+    RuntimeSetting,
+    TrainingRun,
+    TrainingRunStatus,
+    WorkerHeartbeat,
+)
 from storage.queries.runtime_settings import runtime_settings
 from storage.queries.tickets import imported_examples
 
@@ -104,13 +112,28 @@ def retraining_due(*, session: Session, settings: Settings) -> Due:
 
 
 def mark_interrupted_runs(*, session: Session, settings: Settings, now: datetime) -> int:
-    """Runs that stopped beating were killed: record it and tell ops once."""
+    """Runs that stopped beating were killed: record it and tell ops once.
+
+    A run is dead when its own heartbeat is older than STALE_AFTER (a training step may be
+    slow, so this waits long), or at once when it is a worker's and that worker has not beaten
+    for a whole lease: its lease lapsed with it, which is how a successor came to lead.
+    The rows are locked, so two checkers never both announce one run.
+    """
+    lease = timedelta(seconds=settings.worker_lease_seconds)
+    worker_alive = exists().where(
+        WorkerHeartbeat.holder == TrainingRun.worker, WorkerHeartbeat.beat_at >= now - lease
+    )
     stale = list(
         session.scalars(
-            select(TrainingRun).where(
+            select(TrainingRun)
+            .where(
                 TrainingRun.status == TrainingRunStatus.RUNNING,
-                TrainingRun.heartbeat_at < now - STALE_AFTER,
+                or_(
+                    TrainingRun.heartbeat_at < now - STALE_AFTER,
+                    and_(TrainingRun.worker.is_not(None), ~worker_alive),
+                ),
             )
+            .with_for_update(skip_locked=True)
         )
     )
     for run in stale:
@@ -140,12 +163,14 @@ def run_retraining(
     force: bool = False,
     trigger: str | None = None,
     progress: Progress | None = None,
+    worker: str | None = None,
 ) -> TrainingRun | None:
     """The retraining job: returns the finished run, or None when nothing was due.
 
     `triage train` and `triage demo` call it with `force` and their own `trigger`, so a
     training from the command line is recorded and announced like the worker's, and uses
     the admins' run-time target. `progress` hears the training stages (a CLI's bars).
+    `worker` is the lease holder of the worker running it, if a worker does.
     """
     with unit_of_work(factory) as session:
         mark_interrupted_runs(session=session, settings=settings, now=now())
@@ -161,6 +186,7 @@ def run_retraining(
             status=TrainingRunStatus.RUNNING,
             started_at=stamp,
             heartbeat_at=stamp,
+            worker=worker,
         )
         session.add(run)
         session.flush()
@@ -256,8 +282,13 @@ class _Ending:
         outcome: TrainingOutcome | None = None,
     ) -> TrainingRun:
         with unit_of_work(self.factory) as session:
-            run = session.get(TrainingRun, self.run_id)
+            run = session.get(TrainingRun, self.run_id, with_for_update=True)
             assert run is not None
+            if run.status != TrainingRunStatus.RUNNING:
+                # A successor found this worker gone (a stall past its lease) and recorded
+                # the run already; announcing again would tell ops twice.
+                log.warning("training run already recorded", extra={"run": self.run_id})
+                return run
             run.status, run.finished_at, run.error = status, self.now(), error
             run.model_version_id = None if outcome is None else outcome.version_id
             stored = session.get(RuntimeSetting, RETRAIN_REQUESTED)

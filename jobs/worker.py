@@ -65,6 +65,7 @@ class WorkerContext:
     deliver: Callable[[], int]  # sends the outbox rows due now; returns how many went out
     permalink: Permalink  # a link to a Slack message, or None when Slack cannot give one
     stopping: threading.Event = field(default_factory=threading.Event)
+    holder: str | None = None  # the lease holder name, set by the Worker running the jobs
     # Set when the lease this worker's scheduler started under is lost; a new one per term,
     # so a job from an old term stays stopped if the worker becomes leader again.
     term_over: threading.Event = field(default_factory=threading.Event)
@@ -77,7 +78,13 @@ class WorkerContext:
 
 def job_retrain(ctx: WorkerContext) -> None:
     """Retrain when due; the run records itself and alerts ops."""
-    run_retraining(ctx.factory, settings=ctx.settings, now=ctx.now, should_stop=ctx.stop_check())
+    run_retraining(
+        ctx.factory,
+        settings=ctx.settings,
+        now=ctx.now,
+        should_stop=ctx.stop_check(),
+        worker=ctx.holder,
+    )
 
 
 def job_deliver(ctx: WorkerContext) -> None:
@@ -183,6 +190,7 @@ class Worker:
         self.ctx = ctx
         self.host = socket.gethostname()
         self.holder = holder or f"{self.host}:{os.getpid()}"
+        ctx.holder = self.holder
         self._ttl = timedelta(seconds=ctx.settings.worker_lease_seconds)
         self._scheduler: BackgroundScheduler | None = None
 

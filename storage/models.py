@@ -386,6 +386,8 @@ class TrainingRun(Base):
     finished_at: Mapped[datetime | None]
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     error: Mapped[str | None] = mapped_column(Text)
+    # The worker (its lease holder name) running it; None for `triage train` in a shell.
+    worker: Mapped[str | None] = mapped_column(String(128))
 
 
 class Alert(Base):

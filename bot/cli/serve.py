@@ -14,12 +14,14 @@ from starlette.applications import Starlette
 
 from bot.cli.runtime import open_database, started_checks
 from bot.logs import configure_logging
+from bot.process_lock import FileLock
 from bot.server import build_web_process
 from bot.settings import Settings
 from storage.database import create_db_engine
 from storage.migrate import ensure_current
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+SOCKET_MODE_LOCK = "socket-mode.lock"
 
 
 def register(commands: Any) -> None:
@@ -51,6 +53,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
 
 def serve_processes(host: str, settings: Settings) -> int:
     """WEB_CONCURRENCY processes on one port, their metrics summed through shared files.
+
+    uvicorn's supervisor restarts a process that dies and, on SIGTERM, stops each one
+    gracefully. Socket Mode, if configured, runs in one of them (`bot.process_lock`).
 
     uvicorn starts each process afresh from an import string; they read their settings
     from the environment, so what the checks resolved (channel IDs) and the metrics
@@ -87,11 +92,20 @@ def serve_processes(host: str, settings: Settings) -> int:
 
 
 def web_app_from_environment() -> Starlette:
-    """One of WEB_CONCURRENCY web processes, built from the environment its parent set."""
+    """One of WEB_CONCURRENCY web processes, built from the environment its parent set.
+
+    The metrics directory is the one directory the parent made for its processes alone, so
+    the lock that gives Socket Mode to one of them lives there too.
+    """
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     engine = create_db_engine(settings.database_url)
     ensure_current(engine)
+    assert settings.prometheus_multiproc_dir is not None  # set by `serve_processes`
+    lock = FileLock(Path(settings.prometheus_multiproc_dir) / SOCKET_MODE_LOCK)
     return build_web_process(
-        settings, engine, model_refresh_seconds=settings.model_refresh_seconds
+        settings,
+        engine,
+        model_refresh_seconds=settings.model_refresh_seconds,
+        socket_mode_lock=lock,
     ).app

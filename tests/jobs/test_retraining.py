@@ -29,6 +29,7 @@ from storage.models import (
     TrainingRun,
     TrainingRunStatus,
 )
+from storage.queries.heartbeats import beat
 from storage.queries.runtime_settings import runtime_settings, set_runtime_setting
 from tests.conftest import SAMPLE_HOLDOUT
 from tests.jobs.conftest import Clock
@@ -359,3 +360,29 @@ def test_retraining_screens_planted_wrong_labels_and_says_how_many(
     with factory() as session:
         version = session.get(ModelVersion, again.model_version_id)
         assert version is not None and version.metrics["screening"]["screened"] == 0
+
+
+def test_a_run_whose_worker_stopped_beating_for_a_lease_is_interrupted_at_once(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    lease = timedelta(seconds=job_settings.worker_lease_seconds)
+    with factory.begin() as session:
+        for holder, worker_beat in (("host:1", clock() - 2 * lease), ("host:2", clock())):
+            beat(holder, host="host", leading=holder == "host:2", session=session, now=worker_beat)
+        for worker in ("host:1", "host:2", None):  # a dead worker's, a live one's, a shell's
+            run = TrainingRun(
+                trigger="test",
+                status=TrainingRunStatus.RUNNING,
+                started_at=clock() - lease,
+                heartbeat_at=clock() - lease,  # well within STALE_AFTER of training steps
+                worker=worker,
+            )
+            session.add(run)
+    with factory.begin() as session:
+        assert mark_interrupted_runs(session=session, settings=job_settings, now=clock()) == 1
+    assert [(r.worker, r.status) for r in runs(factory)] == [
+        ("host:1", "interrupted"),
+        ("host:2", "running"),
+        (None, "running"),
+    ]
+    assert "Retraining #1 was interrupted" in alerts(factory)[-1]
