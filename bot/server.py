@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from bot.admin_group import AdminGroup
+from bot.api.batch import create_batch_endpoint
 from bot.api.errors import EXCEPTION_HANDLERS, JsonServerErrors
 from bot.api.health import HealthSources, health_endpoint, readiness_endpoint
 from bot.api.records import erase_ticket_endpoint, export_endpoint
@@ -137,6 +138,7 @@ def build_web_process(
     )
     routes = [
         Route("/api/tickets", create_ticket_endpoint(deps), methods=["POST"]),
+        Route("/api/tickets/batch", create_batch_endpoint(deps), methods=["POST"]),
         Route("/api/tickets/{ticket_id}", get_ticket_endpoint(deps), methods=["GET"]),
         Route("/api/tickets/{ticket_id}", erase_ticket_endpoint(deps), methods=["DELETE"]),
         Route("/api/export", export_endpoint(deps), methods=["GET"]),
