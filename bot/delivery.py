@@ -54,6 +54,7 @@ from bot.services.cards import ticket_card
 from bot.services.digest import DigestFigures
 from bot.services.erasure import FULL_TEXT, queue_erase_edit, shows_ticket_text
 from bot.services.policy import current_policy
+from bot.services.policy_cache import PolicyCache
 from bot.services.reminders import WAITED_SECONDS
 from bot.services.ticket_view import public_view
 from bot.settings import Settings
@@ -132,23 +133,28 @@ class Deliverer:
         backoff_base: float = 2.0,
         batch: int = 20,
         resolve: Resolver = socket.getaddrinfo,
+        policies: PolicyCache | None = None,
     ) -> None:
         self._factory, self._client, self._settings = factory, client, settings
         self._now, self._backoff_base, self._batch = now, backoff_base, batch
         self._resolve = resolve  # how callback hosts are looked up (DNS)
+        self._policies = policies  # the web process's cache; None reads the policy each time
 
     def run_once(self) -> int:
         """Deliver everything due now; return how many sends succeeded."""
         delivered = 0
         while True:
-            with unit_of_work(self._factory) as session:
-                claimed = claim_due(
-                    session=session, now=self._now(), lease=LEASE, limit=self._batch
-                )
+            claimed, sent = self.run_pass()
             if not claimed:
                 return delivered
-            for message in claimed:
-                delivered += self._deliver(message)
+            delivered += sent
+
+    def run_pass(self) -> tuple[int, int]:
+        """Claim up to `batch` due rows and send them: (rows claimed, sends that succeeded).
+        A bounded piece of work, so a caller can give way to other work between passes."""
+        with unit_of_work(self._factory) as session:
+            claimed = claim_due(session=session, now=self._now(), lease=LEASE, limit=self._batch)
+        return len(claimed), sum(self._deliver(message) for message in claimed)
 
     def _deliver(self, message: OutboxMessage) -> int:
         try:
@@ -345,7 +351,12 @@ class Deliverer:
                 build_route_message(ticket) if payload["was"] == "route" else build_erased_reply()
             )
             return "chat.update", {"channel": payload["channel"], "ts": payload["ts"], **erased}
-        quorum = current_policy(session=session, settings=self._settings).quorum
+        policy = (
+            current_policy(session=session, settings=self._settings)
+            if self._policies is None
+            else self._policies.get(session=session)
+        )
+        quorum = policy.quorum
         card = build_ticket_message(ticket_card(ticket, session=session, quorum=quorum), now=now)
         if kind == OutboxKind.REFRESH_TICKET:
             if ticket.slack_ts is None:

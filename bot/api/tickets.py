@@ -29,16 +29,19 @@ class PayloadTooLarge(TriageError):
     status = 413
 
 
-async def read_json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, refusing oversized bodies before reading them whole."""
+async def read_json(request: Request, *, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The body as a JSON object, refusing bodies over `limit` bytes before reading them whole."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
-    body = b""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit // 1024} KiB.")
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit // 1024} KiB.")
+    body = b"".join(chunks)
     try:
         parsed = json.loads(body, parse_constant=refuse_constant, parse_float=finite_float)
     except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError, over-long integers

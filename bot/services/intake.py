@@ -238,8 +238,19 @@ def store_classified(
     now: datetime,
 ) -> Ticket:
     """Insert the ticket in its decided state and queue its messages, in one transaction."""
+    ticket = new_ticket_row(request, result, threshold=threshold, now=now)
+    session.add(ticket)
+    session.flush()
+    queue_ticket_messages(ticket, session=session, now=now)
+    return ticket
+
+
+def new_ticket_row(
+    request: NewTicket, result: Classification, *, threshold: float | None, now: datetime
+) -> Ticket:
+    """The ticket in its decided state, not yet added to any session."""
     confident = result.decision in (Decision.AUTO, Decision.AUDIT)
-    ticket = Ticket(
+    return Ticket(
         text=request.text,
         subject=request.subject,
         source=request.source,
@@ -260,10 +271,18 @@ def store_classified(
         novel=result.novel,
         topic_id=result.topic_id,
     )
-    session.add(ticket)
-    session.flush()
-    if result.decision in (Decision.REVIEW, Decision.AUDIT):
+
+
+def queue_ticket_messages(
+    ticket: Ticket,
+    *,
+    session: Session,
+    now: datetime,
+    routes: Mapping[str, str | None] | None = None,
+) -> None:
+    """Queue what a stored (flushed) new ticket causes: its review post, or its routing.
+    `routes` (label name -> route channel) saves a query per ticket when a batch knows them."""
+    if ticket.decision in (Decision.REVIEW, Decision.AUDIT):
         enqueue(OutboxKind.POST_TICKET, session=session, now=now, ticket_id=ticket.id)
-    if confident:
-        queue_routing(ticket, session=session, now=now)
-    return ticket
+    if ticket.decision in (Decision.AUTO, Decision.AUDIT):
+        queue_routing(ticket, session=session, now=now, routes=routes)
