@@ -414,3 +414,17 @@ def test_the_allowance_is_checked_at_start(database_url: str) -> None:
         callback_settings(database_url, TRIAGE_CALLBACK_ALLOW="10.0.0.0/8,bad host")
     allowed = callback_settings(database_url, TRIAGE_CALLBACK_ALLOW=" Helpdesk.Internal. ,::1")
     assert allowed.callback_allow == ("helpdesk.internal", "::1/128")
+
+
+def test_https_that_does_not_speak_tls_is_a_failed_attempt(
+    factory: sessionmaker[Session], database_url: str, clock: Clock, fake_slack: FakeSlack
+) -> None:
+    """The fake speaks plain HTTP: the TLS handshake (SNI for the URL's host) fails, which is
+    retried like any failure rather than sent in the clear."""
+    url = fake_slack.new_callback_url().replace("http://", "https://")
+    message_id = decided_ticket(factory, clock(), url)
+    settings = callback_settings(database_url, TRIAGE_CALLBACK_ALLOW="127.0.0.1")
+    assert deliverer_for(factory, settings, clock, fake_slack).run_once() == 0
+    failed = row(factory, message_id)
+    assert failed.last_error is not None and failed.last_error.startswith("callback: SSL")
+    assert failed.dead_at is None and fake_slack.callbacks == []
