@@ -122,7 +122,9 @@ async def not_allowed(request: Request, _error: Exception) -> JSONResponse:
 async def http_error(_request: Request, error: Exception) -> JSONResponse:
     """Any other HTTP error Starlette raises, as a problem like every other answer."""
     assert isinstance(error, HTTPException)
-    return error_response(error.detail, error.status_code)
+    response = error_response(error.detail, error.status_code)
+    response.headers.update(error.headers or {})
+    return response
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

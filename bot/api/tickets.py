@@ -89,7 +89,6 @@ def get_ticket_endpoint(deps: Deps) -> Any:
     async def get_ticket(request: Request) -> JSONResponse:
         require_token(request, deps.settings.api_tokens)
         raw_id = request.path_params["ticket_id"]
-
         ticket_id = path_ticket_id(raw_id)
 
         def load() -> dict[str, Any] | None:

@@ -82,7 +82,7 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
             ticket.decided_at,
             # Undo of a helpdesk's label is the helpdesk's (the API): no Slack user may.
             undo_until=None
-            if helpdesk_agent(ticket.decided_by)
+            if helpdesk_agent(ticket.decided_by) is not None
             else ticket.decided_at + UNDO_WINDOW,
             proposed=proposed if no_label else None,
         )

@@ -8,8 +8,21 @@ from typing import Any
 
 import httpx
 import jsonschema_rs
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from bot.api.openapi import openapi_document
+
+
+def routed_operations(app: Starlette) -> set[tuple[str, str]]:
+    """(path, method) for every route of `app` (HEAD is implied by GET)."""
+    return {
+        (route.path, method.lower())
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
 
 
 def _resolve(spec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:

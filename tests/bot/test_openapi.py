@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 
-from starlette.routing import Route
-
 from bot.api.openapi import openapi_document
 from tests.bot.conftest import RunningWeb
-from tests.bot.openapi_check import assert_conforms, described_response
+from tests.bot.openapi_check import assert_conforms, described_response, routed_operations
 from tests.conftest import REPO
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
@@ -21,14 +19,7 @@ PENDING = {("/api/tickets/batch", "post")}
 
 
 def routed(web: RunningWeb) -> set[tuple[str, str]]:
-    """(path, method) for every route of the running app (HEAD is implied by GET)."""
-    return {
-        (route.path, method.lower())
-        for route in web.process.app.routes
-        if isinstance(route, Route) and route.path not in UNDESCRIBED
-        for method in route.methods or ()
-        if method != "HEAD"
-    }
+    return {(p, m) for p, m in routed_operations(web.process.app) if p not in UNDESCRIBED}
 
 
 def described() -> set[tuple[str, str]]:
@@ -58,6 +49,20 @@ def test_every_operation_documents_its_errors_as_problems() -> None:
             if status in operation["responses"]:
                 answer = described_response(path, method, int(status))
                 assert list(answer["content"]) == ["application/problem+json"], (path, method)
+
+
+def test_every_operation_that_needs_the_token_refuses_a_request_without_it(
+    web: RunningWeb,
+) -> None:
+    spec = openapi_document()
+    for path, method in sorted(routed(web)):
+        security = spec["paths"][path][method].get("security", spec["security"])
+        if security == [] or {} in security:  # public, or the token is optional (/metrics)
+            continue
+        concrete = path.replace("{ticket_id}", "1")
+        response = web.client.request(method, web.url + concrete, json={})
+        assert response.status_code == 401, (method, path)
+        assert assert_conforms(response, path)["type"] == "urn:triage-loop:problem:unauthorized"
 
 
 def test_the_file_is_served_and_shipped_as_package_data(web: RunningWeb) -> None:

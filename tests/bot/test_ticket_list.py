@@ -101,6 +101,15 @@ def test_filters_combine(
     assert found == [ids[i] for i in expected]
 
 
+def test_an_erased_ticket_is_listed_without_its_subject_or_metadata(
+    web: RunningWeb, factory: sessionmaker[Session]
+) -> None:
+    ids = seed(factory)
+    assert web.api("DELETE", f"/api/tickets/{ids[1]}").status_code == 200
+    [erased] = listed(web, external_id="x-1")["tickets"]
+    assert (erased["subject"], erased["metadata"]) == (None, {})
+
+
 def test_a_ticket_is_found_by_the_id_its_helpdesk_sent(web: RunningWeb) -> None:
     created = web.api(
         "POST",
