@@ -41,6 +41,12 @@ from benchmarks.hitl_simulation import (  # noqa: E402
     run_stream,
     withheld_intents,
 )
+from benchmarks.hitl_team import (  # noqa: E402
+    TeamSimulation,
+    parse_team,
+    run_team_stream,
+    team_report,
+)
 from bot.settings import Settings  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +84,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="share of training labels retraining may screen out (0: off); default: the service's",
     )
     parser.add_argument("--new-topic-at", type=int, default=6_000)
+    add_team_arguments(parser)
     parser.add_argument(
         "--topic-min-tickets",
         type=int,
@@ -97,6 +104,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def add_team_arguments(parser: argparse.ArgumentParser) -> None:
+    """The reviewer-team options (benchmarks.hitl_team), apart from the stream's own."""
+    parser.add_argument(
+        "--team",
+        type=parse_team,
+        default=None,
+        help="six reviewers answering in turn: exact, all2, all5, one20, or six error rates",
+    )
+    parser.add_argument(
+        "--history", type=int, default=0, help="import the first N tickets as labelled history"
+    )
+    parser.add_argument("--history-error", type=float, default=0.0)
+    parser.add_argument(
+        "--second-opinion-share",
+        type=float,
+        default=Settings().second_opinion_share,
+        help="default: the service's",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run one variant of the stream and write JSON, PNG and optionally Markdown."""
     args = parse_args(argv)
@@ -114,10 +141,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             audit_rate=args.audit_rate,
             topic_min_tickets=args.topic_min_tickets,
             label_screening_max=args.label_screening_max,
+            second_opinion_share=args.second_opinion_share,
         )
-        sim, wall = run_stream(factory, settings, args)
+        if args.team is None:
+            sim, wall = run_stream(factory, settings, args)
+        else:
+            sim, wall = run_team_stream(factory, settings, args)
         test = test_metrics(factory, args.data_dir)
-    result = summarise(sim, args, wall, test)
+        result = summarise(sim, args, wall, test)
+        if isinstance(sim, TeamSimulation):
+            result["team"] = team_report(sim)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     plot(sim, result, args.plot, width=min(500, max(1, len(sim.log.automated))))

@@ -2,16 +2,19 @@
 
 Ticket messages are rendered from the ticket's state when they are sent, not when they were
 queued, so a delayed post shows the latest answer and repeated refreshes converge. Each send
-runs outside any transaction: no database lock is held while Slack is slow.
+runs outside any transaction: no database lock is held while Slack is slow. Slack posts are
+retried until Slack takes them; a helpdesk callback, whose receiver may be gone for good, is
+given up after TRIAGE_CALLBACK_MAX_ATTEMPTS or TRIAGE_CALLBACK_MAX_AGE_HOURS (a dead letter,
+alerted, which an admin can retry).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
-import urllib.error
-import urllib.request
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,24 +42,30 @@ from bot.blocks.ticket import (
     build_reminder,
     build_ticket_message,
 )
+from bot.callback_post import post_callback
 from bot.errors import TriageError
 from bot.metrics.process import ProcessMetrics
 from bot.metrics.slack import SlackCallCounter
 from bot.services.admin import AdminChange
 from bot.services.answers import FROM_ANSWER, OUTCOME, RETRACTS, SENT
+from bot.services.callback_destinations import RefusedDestination, Resolver, check_destination
+from bot.services.callback_signing import callback_headers, event_id
 from bot.services.cards import ticket_card
 from bot.services.digest import DigestFigures
 from bot.services.erasure import FULL_TEXT, queue_erase_edit, shows_ticket_text
 from bot.services.policy import current_policy
+from bot.services.policy_cache import PolicyCache
 from bot.services.reminders import WAITED_SECONDS
 from bot.services.ticket_view import public_view
 from bot.settings import Settings
+from jobs.callback_alerts import alert_callback_given_up
 from storage.database import unit_of_work
 from storage.models import Alert, OutboxKind, OutboxMessage, Ticket
 from storage.queries.outbox import (
     cancel_unclaimed,
     claim_due,
     enqueue,
+    mark_dead,
     mark_delivered,
     mark_failed,
 )
@@ -65,15 +74,17 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=15)
+CALLBACK_MAX_BACKOFF = timedelta(hours=1)  # a receiver's outage is usually longer than Slack's
 MAX_RETRY_AFTER = timedelta(hours=1)  # a longer wait asked for is taken as a glitch
 
 
 class DeliveryError(TriageError):
-    """A send failed; `retry_after` is Slack's own wait when it gave one (429)."""
+    """A send failed; `retry_after` is the receiver's own wait when it gave one (429, and 503
+    for callbacks); `final` when retrying cannot help (a refused callback destination)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, final: bool = False):
         super().__init__(reason)
-        self.retry_after = retry_after
+        self.retry_after, self.final = retry_after, final
 
 
 @dataclass(frozen=True)
@@ -121,28 +132,38 @@ class Deliverer:
         now: Callable[[], datetime],
         backoff_base: float = 2.0,
         batch: int = 20,
+        resolve: Resolver = socket.getaddrinfo,
+        policies: PolicyCache | None = None,
     ) -> None:
         self._factory, self._client, self._settings = factory, client, settings
         self._now, self._backoff_base, self._batch = now, backoff_base, batch
+        self._resolve = resolve  # how callback hosts are looked up (DNS)
+        self._policies = policies  # the web process's cache; None reads the policy each time
 
     def run_once(self) -> int:
         """Deliver everything due now; return how many sends succeeded."""
         delivered = 0
         while True:
-            with unit_of_work(self._factory) as session:
-                claimed = claim_due(
-                    session=session, now=self._now(), lease=LEASE, limit=self._batch
-                )
+            claimed, sent = self.run_pass()
             if not claimed:
                 return delivered
-            for message in claimed:
-                delivered += self._deliver(message)
+            delivered += sent
+
+    def run_pass(self) -> tuple[int, int]:
+        """Claim up to `batch` due rows and send them: (rows claimed, sends that succeeded).
+        A bounded piece of work, so a caller can give way to other work between passes."""
+        with unit_of_work(self._factory) as session:
+            claimed = claim_due(session=session, now=self._now(), lease=LEASE, limit=self._batch)
+        return len(claimed), sum(self._deliver(message) for message in claimed)
 
     def _deliver(self, message: OutboxMessage) -> int:
         try:
             sent = self._send(message)
         except DeliveryError as error:
-            retry_at = self._now() + self._backoff(message.attempts, error.retry_after)
+            if message.kind == OutboxKind.CALLBACK and (error.final or self._given_up(message)):
+                self._dead_letter(message, error)
+                return 0
+            retry_at = self._now() + self._backoff(message, error.retry_after)
             with unit_of_work(self._factory) as session:
                 mark_failed(message.id, session=session, retry_at=retry_at, error=error.reason)
             log.warning(
@@ -176,11 +197,46 @@ class Deliverer:
         log.info("delivered", extra={"outbox_id": message.id, "kind": message.kind})
         return 1
 
-    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
-        if retry_after is not None:
+    def _backoff(self, message: OutboxMessage, retry_after: float | None) -> timedelta:
+        """Slack's Retry-After is waited exactly; a callback waits at least as long as its
+        receiver asks, and never less than its growing backoff (its attempts are counted)."""
+        callback = message.kind == OutboxKind.CALLBACK
+        if retry_after is not None and not callback:
             return timedelta(seconds=retry_after)
-        seconds = self._backoff_base * 2 ** max(0, attempts - 1)
-        return min(timedelta(seconds=seconds), MAX_BACKOFF)
+        seconds = self._backoff_base * 2 ** min(max(0, message.attempts - 1), 40)
+        growing = min(timedelta(seconds=seconds), CALLBACK_MAX_BACKOFF if callback else MAX_BACKOFF)
+        return max(growing, timedelta(seconds=retry_after or 0))
+
+    def _given_up(self, message: OutboxMessage) -> bool:
+        """A callback failed too often, or has been failing for too long, to try again."""
+        since = message.retried_at or message.created_at
+        too_old = self._now() - since >= timedelta(hours=self._settings.callback_max_age_hours)
+        return too_old or message.attempts >= self._settings.callback_max_attempts
+
+    def _dead_letter(self, message: OutboxMessage, error: DeliveryError) -> None:
+        """Keep the callback as a dead letter and tell ops, in one transaction."""
+        now = self._now()
+        with unit_of_work(self._factory) as session:
+            mark_dead(message.id, session=session, now=now, error=error.reason)
+            ticket = None if message.ticket_id is None else session.get(Ticket, message.ticket_id)
+            alert_callback_given_up(
+                ticket_id=message.ticket_id,
+                url=None if ticket is None else ticket.callback_url,
+                attempts=message.attempts,
+                error=error.reason,
+                session=session,
+                settings=self._settings,
+                now=now,
+            )
+        log.warning(
+            "callback given up",
+            extra={
+                "outbox_id": message.id,
+                "ticket_id": message.ticket_id,
+                "error": error.reason,
+                "attempt": message.attempts,
+            },
+        )
 
     def _erase_if_erased(
         self, message: OutboxMessage, sent: dict[str, Any], *, session: Session, now: datetime
@@ -213,8 +269,7 @@ class Deliverer:
         if request is None:
             return Sent(nothing=True)
         if message.kind == OutboxKind.CALLBACK:
-            post_callback(*request)
-            return Sent()
+            return self._send_callback(message, *request)
         method, arguments = request
         try:
             response = self._client.api_call(method, json=arguments)
@@ -230,6 +285,38 @@ class Deliverer:
         except OSError as error:  # connection refused, timeout, DNS
             raise DeliveryError(f"{method}: {type(error).__name__}: {error}") from None
         return Sent(response.get("channel"), response.get("ts"))
+
+    def _send_callback(self, message: OutboxMessage, url: str, view: dict[str, Any]) -> Sent:
+        """POST the ticket's public view, signed, to its URL checked again now (DNS may have
+        changed since intake); a redirect is a failed attempt, never followed."""
+        try:
+            destination = check_destination(
+                url, allow=self._settings.callback_allow, resolve=self._resolve
+            )
+        except RefusedDestination as refusal:
+            raise DeliveryError(f"callback refused: {refusal.reason}", final=True) from None
+        body = json.dumps(view).encode()
+        headers = callback_headers(
+            body,
+            event=event_id(message.id, message.created_at),
+            attempt=message.attempts,
+            secrets=self._settings.callback_secrets,
+            timestamp=int(self._now().timestamp()),
+        )
+        try:
+            answer = post_callback(destination, body, headers)
+        except (OSError, http.client.HTTPException) as error:
+            raise DeliveryError(f"callback: {type(error).__name__}: {error}") from None
+        if 200 <= answer.status < 300:
+            return Sent()
+        retry = (
+            retry_after_seconds(answer.headers, now=self._now())
+            if answer.status in (429, 503)
+            else None
+        )
+        if 300 <= answer.status < 400:
+            raise DeliveryError(f"callback: HTTP {answer.status}, a redirect (not followed)")
+        raise DeliveryError(f"callback: HTTP {answer.status}", retry)
 
     def _render(
         self, message: OutboxMessage, ticket: Ticket | None, *, session: Session
@@ -264,7 +351,12 @@ class Deliverer:
                 build_route_message(ticket) if payload["was"] == "route" else build_erased_reply()
             )
             return "chat.update", {"channel": payload["channel"], "ts": payload["ts"], **erased}
-        quorum = current_policy(session=session, settings=self._settings).quorum
+        policy = (
+            current_policy(session=session, settings=self._settings)
+            if self._policies is None
+            else self._policies.get(session=session)
+        )
+        quorum = policy.quorum
         card = build_ticket_message(ticket_card(ticket, session=session, quorum=quorum), now=now)
         if kind == OutboxKind.REFRESH_TICKET:
             if ticket.slack_ts is None:
@@ -375,20 +467,3 @@ def remember_alert_post(alert_id: int, sent: Sent, *, session: Session) -> None:
     alert = session.get(Alert, alert_id)
     if alert is not None and alert.slack_ts is None:
         alert.slack_channel, alert.slack_ts = sent.channel, sent.ts
-
-
-def post_callback(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
-    """POST the outcome as JSON; any non-2xx answer or network error is retried later."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "triage-loop"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            response.read()
-    except urllib.error.HTTPError as error:
-        raise DeliveryError(f"callback: HTTP {error.code}") from None
-    except (urllib.error.URLError, OSError) as error:
-        raise DeliveryError(f"callback: {error}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.admin_group import AdminGroup
 from bot.intake_batcher import IntakeBatcher
 from bot.services.admin import is_admin, require_admin
+from bot.services.callback_destinations import refused_destinations
 from bot.services.intake import IntakeResult, NewTicket
 from bot.services.intake_batch import Answer, Submission
 from bot.services.model_cache import ModelCache
@@ -55,8 +57,19 @@ class Deps:
         return answer
 
     async def submit_tickets(self, submissions: list[Submission]) -> list[Answer]:
-        """Many tickets (the batch endpoint): each answered with its result or its own error."""
-        answers = await self.intake.submit(submissions)
+        """Many tickets (the batch endpoint): each answered with its result or its own error.
+
+        A callback URL is resolved and checked first, off the event loop and outside the
+        batch (DNS can be slow): a ticket whose callback may not go there is refused alone.
+        """
+        urls = [s.ticket.callback_url for s in submissions]
+        refusals: list[Any] = [None] * len(submissions)
+        if any(urls):
+            allow = self.settings.callback_allow
+            refusals = await asyncio.to_thread(refused_destinations, urls, allow=allow)
+        accepted = [s for s, refusal in zip(submissions, refusals, strict=True) if refusal is None]
+        taken = iter(await self.intake.submit(accepted) if accepted else [])
+        answers: list[Answer] = [next(taken) if r is None else r for r in refusals]
         if any(isinstance(a, IntakeResult) and a.created for a in answers):
             self.wake_deliveries()
         return answers

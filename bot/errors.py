@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from classifier.errors import TriageError
 
-__all__ = ["Forbidden", "InvalidInput", "NotAdmin", "NotFound", "SettingsError", "TriageError"]
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotAdmin",
+    "NotFound",
+    "SettingsError",
+    "TriageError",
+]
 
 
 class SettingsError(TriageError):
@@ -18,15 +26,31 @@ class SettingsError(TriageError):
 
 
 class InvalidInput(TriageError):
-    """The caller sent something we cannot accept (file, field, argument)."""
+    """The caller sent something we cannot accept (file, field, argument); `field` names the
+    offending field when there is one, so the API can say it in a member of its own."""
 
     status = 422
+
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.field = field
 
 
 class NotFound(TriageError):
     """The thing asked for does not exist."""
 
     status = 404
+
+
+class Conflict(TriageError):
+    """The request contradicts the current state (a ticket someone already decided);
+    `members` carries that state, so the caller can act on it without asking again."""
+
+    status = 409
+
+    def __init__(self, reason: str, *, members: dict[str, object] | None = None) -> None:
+        super().__init__(reason)
+        self.members = dict(members or {})
 
 
 class Forbidden(TriageError):

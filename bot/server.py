@@ -1,9 +1,10 @@
 """The web process: Slack events, the ticket API, health checks and metrics on one port.
 
 Bolt's AsyncApp runs on the event loop; database and model work goes to worker threads, so a
-slow query never delays the 3-second acknowledgement Slack expects. The outbox deliverer runs
-beside it, woken as soon as a request queued something, and so does the watch on the
-worker's lease that alerts ops when no worker leads.
+slow query never delays the 3-second acknowledgement Slack expects. Tickets are taken in by
+the micro-batcher (`bot.intake_batcher`). The outbox is delivered on a thread of its own that
+gives way to intake (`bot.delivery_thread`), woken as soon as a request queued something;
+the watch on the worker's lease that alerts ops when no worker leads runs beside them.
 """
 
 from __future__ import annotations
@@ -17,26 +18,30 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
 from starlette.routing import Route
 
 from bot.admin_group import AdminGroup
+from bot.api.batch import create_batch_endpoint
 from bot.api.errors import EXCEPTION_HANDLERS, JsonServerErrors
 from bot.api.health import HealthSources, health_endpoint, readiness_endpoint
+from bot.api.labels import label_endpoint, undo_label_endpoint
+from bot.api.openapi import openapi_endpoint
 from bot.api.records import erase_ticket_endpoint, export_endpoint
 from bot.api.request_ids import RequestIds
+from bot.api.ticket_list import list_tickets_endpoint
 from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
 from bot.app import build_bolt_app
 from bot.clock import utc_now
 from bot.delivery import Deliverer, slack_client
+from bot.delivery_thread import DeliveryThread
 from bot.deps import Deps
 from bot.errors import SettingsError
 from bot.intake_batcher import IntakeBatcher
+from bot.listeners.endpoint import slack_events_endpoint
 from bot.metrics.http import RequestMetrics, metrics_endpoint
 from bot.metrics.process import ProcessMetrics, exposition_registry
 from bot.metrics.state import DatabaseState
@@ -50,8 +55,8 @@ from storage.database import session_factory, unit_of_work
 
 log = logging.getLogger(__name__)
 
-DELIVERY_POLL_SECONDS = 2.0
 LEADER_CHECK_SECONDS = 60.0
+DELIVERY_PASS_ROWS = 5  # rows per delivery pass: intake is looked at again this often
 
 
 @dataclass
@@ -91,7 +96,6 @@ def build_web_process(
     app at most 10 and every process connected would take one.
     """
     factory = session_factory(engine)
-    wake = asyncio.Event()
     metrics = ProcessMetrics()
     models = ModelCache(factory, refresh_after=model_refresh_seconds)
     policies = PolicyCache(settings)
@@ -105,34 +109,40 @@ def build_web_process(
             submissions,
         )
 
+    intake = IntakeBatcher(
+        take_in, max_size=settings.intake_batch_size, max_wait=settings.intake_batch_ms / 1000
+    )
+    slack_enabled = check_slack_settings(settings)
+    deliverer = (
+        Deliverer(
+            factory,
+            slack_client(settings, metrics=metrics),  # this thread's own client
+            settings,
+            now=now,
+            backoff_base=delivery_backoff,
+            batch=DELIVERY_PASS_ROWS,
+            policies=policies,
+        )
+        if slack_enabled
+        else None
+    )
+    delivery = (
+        None
+        if deliverer is None
+        else DeliveryThread(deliverer, intake_busy=lambda: intake.busy or intake.pending() > 0)
+    )
     deps = Deps(
         settings=settings,
         factory=factory,
         models=models,
         now=now,
         rng=rng,
-        wake_deliveries=wake.set,
+        wake_deliveries=(lambda: None) if delivery is None else delivery.wake,
         admin_group=AdminGroup(settings.admin_group, now),
         policies=policies,
-        intake=IntakeBatcher(
-            take_in,
-            max_size=settings.intake_batch_size,
-            max_wait=settings.intake_batch_ms / 1000,
-        ),
+        intake=intake,
     )
-    slack_enabled = check_slack_settings(settings)
     bolt = build_bolt_app(deps, metrics=metrics) if slack_enabled else None
-    deliverer = (
-        Deliverer(
-            factory,
-            slack_client(settings, metrics=metrics),
-            settings,
-            now=now,
-            backoff_base=delivery_backoff,
-        )
-        if slack_enabled
-        else None
-    )
     started_at = now()
     health = HealthSources(engine, factory, settings, now, started_at, slack_enabled)
     state = DatabaseState(factory, settings, now=now, watching_since=started_at)
@@ -141,20 +151,21 @@ def build_web_process(
     )
     routes = [
         Route("/api/tickets", create_ticket_endpoint(deps), methods=["POST"]),
+        Route("/api/tickets", list_tickets_endpoint(deps), methods=["GET"]),
+        Route("/api/tickets/batch", create_batch_endpoint(deps), methods=["POST"]),
         Route("/api/tickets/{ticket_id}", get_ticket_endpoint(deps), methods=["GET"]),
         Route("/api/tickets/{ticket_id}", erase_ticket_endpoint(deps), methods=["DELETE"]),
+        Route("/api/tickets/{ticket_id}/label", label_endpoint(deps), methods=["POST"]),
+        Route("/api/tickets/{ticket_id}/label", undo_label_endpoint(deps), methods=["DELETE"]),
+        Route("/api/openapi.json", openapi_endpoint(), methods=["GET"]),
         Route("/api/export", export_endpoint(deps), methods=["GET"]),
         Route("/healthz", health_endpoint(health), methods=["GET"]),
         Route("/readyz", readiness_endpoint(health), methods=["GET"]),
         Route("/metrics", metrics_endpoint(registry, settings.metrics_token), methods=["GET"]),
     ]
-    if bolt is not None:
-        handler = AsyncSlackRequestHandler(bolt)
-
-        async def slack_events(request: Request) -> object:
-            return await handler.handle(request)
-
-        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    if bolt is not None and settings.slack_signing_secret:
+        events = slack_events_endpoint(bolt, settings.slack_signing_secret)
+        routes.append(Route("/slack/events", events, methods=["POST"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -163,8 +174,8 @@ def build_web_process(
                 watch_leader_forever(deps, started_at=started_at, every=leader_check_seconds)
             )
         ]
-        if deliverer is not None:
-            tasks.append(asyncio.create_task(deliver_forever(deliverer, wake)))
+        if delivery is not None:
+            delivery.start()
         if bolt is not None and settings.slack_app_token:
             socket_mode = functools.partial(run_socket_mode, bolt, settings.slack_app_token)
             if socket_mode_lock is not None:
@@ -177,6 +188,8 @@ def build_web_process(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if delivery is not None:
+            await asyncio.to_thread(delivery.stop)
 
     app = Starlette(
         routes=routes,
@@ -208,18 +221,6 @@ def in_key_order(
     for position, index in enumerate(order):
         answered[index] = answers[position]
     return answered
-
-
-async def deliver_forever(deliverer: Deliverer, wake: asyncio.Event) -> None:
-    """Deliver whenever woken, and every few seconds for retries that came due."""
-    while True:
-        wake.clear()
-        try:
-            await asyncio.to_thread(deliverer.run_once)
-        except Exception:  # noqa: BLE001 - keep delivering; the rows stay in the outbox
-            log.exception("delivery round failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=DELIVERY_POLL_SECONDS)
 
 
 async def watch_leader_forever(deps: Deps, *, started_at: datetime, every: float) -> None:

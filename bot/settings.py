@@ -6,6 +6,7 @@ that names the variable, so a deployer never meets a traceback for a typo.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -48,8 +49,34 @@ def _probability(low: float, high: float, *, low_open: bool = False) -> Callable
     return parse
 
 
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("on", "off", "true", "false", "1", "0"):
+        raise ValueError("must be on or off")
+    return value in ("on", "true", "1")
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+_HOST_NAME = re.compile(r"^[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*$")
+
+
+def _callback_allow(raw: str) -> tuple[str, ...]:
+    """Host names and CIDRs (or single addresses) callbacks may reach although internal."""
+    allowed = []
+    for entry in _csv(raw):
+        value = entry.lower().rstrip(".")
+        try:
+            allowed.append(str(ipaddress.ip_network(value.strip("[]"), strict=False)))
+            continue
+        except ValueError:
+            pass
+        if not _HOST_NAME.match(value):
+            raise ValueError(f"`{entry}` is neither a host name nor an address or CIDR")
+        allowed.append(value)
+    return tuple(allowed)
 
 
 def _channel(raw: str) -> str | None:
@@ -104,11 +131,18 @@ class Settings:
     admins: frozenset[str] = frozenset()
     admin_group: str | None = None
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    # Callback signing secrets, the current one first (several while receivers rotate).
+    callback_secrets: tuple[str, ...] = field(default=(), repr=False)
+    callback_allow: tuple[str, ...] = ()  # internal hosts or CIDRs callbacks may reach
+    callback_max_attempts: int = 30
+    callback_max_age_hours: int = 24
     target_precision: float = 0.95
     audit_rate: float = 0.02
     confidence_floor: float = 0.7
     novelty_false_alarms: float = 0.05
     label_screening_max: float = 0.1
+    second_opinion_share: float = 0.05
+    second_opinion_doubts: bool = True
     topic_min_tickets: int = 5
     topic_window_hours: int = 24
     topic_check_seconds: int = 300
@@ -218,11 +252,17 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_ADMINS": ("admins", lambda raw: frozenset(_csv(raw))),
     "TRIAGE_ADMIN_GROUP": ("admin_group", _user_group),
     "TRIAGE_API_TOKEN": ("api_tokens", _csv),
+    "TRIAGE_CALLBACK_SECRET": ("callback_secrets", _csv),
+    "TRIAGE_CALLBACK_ALLOW": ("callback_allow", _callback_allow),
+    "TRIAGE_CALLBACK_MAX_ATTEMPTS": ("callback_max_attempts", _int_between(1, 1_000)),
+    "TRIAGE_CALLBACK_MAX_AGE_HOURS": ("callback_max_age_hours", _int_between(1, 24 * 30)),
     "TRIAGE_TARGET_PRECISION": ("target_precision", _probability(0.5, 0.999, low_open=True)),
     "TRIAGE_AUDIT_RATE": ("audit_rate", _probability(0.0, 1.0)),
     "TRIAGE_CONFIDENCE_FLOOR": ("confidence_floor", _probability(0.0, 1.0)),
     "TRIAGE_NOVELTY_FALSE_ALARMS": ("novelty_false_alarms", _probability(0.0, 0.5)),
     "TRIAGE_LABEL_SCREENING_MAX": ("label_screening_max", _probability(0.0, 0.5)),
+    "TRIAGE_SECOND_OPINION_SHARE": ("second_opinion_share", _probability(0.0, 1.0)),
+    "TRIAGE_SECOND_OPINION_DOUBTS": ("second_opinion_doubts", _switch),
     "TRIAGE_TOPIC_MIN_TICKETS": ("topic_min_tickets", _int_between(2, 1_000)),
     "TRIAGE_TOPIC_WINDOW_HOURS": ("topic_window_hours", _int_between(1, 24 * 30)),
     "TRIAGE_TOPIC_CHECK_SECONDS": ("topic_check_seconds", _int_between(10, 86_400)),
@@ -268,6 +308,7 @@ _SECRETS = {
     "slack_signing_secret",
     "slack_app_token",
     "api_tokens",
+    "callback_secrets",
     "metrics_token",
 }
 # user:password@ in a URL; greedy to the last "@", since a password may hold an unescaped one.

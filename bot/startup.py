@@ -4,7 +4,7 @@ Slack events carry channel IDs, so a channel given by name would silently never 
 are looked up once with `conversations.list` and replaced by their IDs, or start-up stops
 with a line saying why. A SQLite file on a platform that gives each process its own machine
 cannot be shared, and the processes would each see their own empty database: that is said
-at start too.
+at start too, and so is a missing callback secret (callbacks then go out unsigned).
 """
 
 from __future__ import annotations
@@ -126,8 +126,21 @@ def sqlite_on_separate_machines(settings: Settings) -> str | None:
     )
 
 
+def unsigned_callbacks(settings: Settings) -> str | None:
+    """The warning to log when ticket callbacks would go out without a signature."""
+    if settings.callback_secrets:
+        return None
+    return (
+        "TRIAGE_CALLBACK_SECRET is not set: ticket callbacks are sent unsigned, so a "
+        "receiver cannot tell them from forgeries. Set it, and verify Triage-Signature."
+    )
+
+
 def warn_about_platform(settings: Settings) -> None:
     """Log the start-up warnings that do not stop the process."""
     warning = sqlite_on_separate_machines(settings)
     if warning is not None:
         log.warning(warning, extra={"platform": settings.separate_machines_platform})
+    unsigned = unsigned_callbacks(settings)
+    if unsigned is not None:
+        log.warning(unsigned)

@@ -125,7 +125,14 @@ def estimate_reliability(
             if n_classes > 1
             else np.ones(int(mine.sum()))
         )
-        weight = np.clip(decided, 0.0, 1.0)
+        # A ticket only this person answered, with no model prior, has no others' evidence:
+        # the label frequencies it starts from say nothing about that one ticket.
+        alone = (
+            (np.bincount(items, minlength=n)[items[mine]] == 1)
+            & ~has_prior[items[mine]]
+            & (n_classes > 1)
+        )
+        weight = np.where(alone, 0.0, np.clip(decided, 0.0, 1.0))
         evidence = float(weight.sum())
         # Each answer counts as far as others settled its ticket: one nobody else (and no
         # confident model) saw cannot show whether it was right.

@@ -158,7 +158,7 @@ def guaranteed_threshold(
     target_precision: float,
     delta: float,
     weights: np.ndarray | None = None,
-    label_error: float = 0.0,
+    label_error: float | np.ndarray = 0.0,
 ) -> float:
     """Find the lowest threshold whose precision bound meets the target (SGR binary search).
 
@@ -169,9 +169,12 @@ def guaranteed_threshold(
 
     ``weights`` (see ``classifier.shift``) make the bound about a population other than
     the sample, through ``effective_counts``; unit weights give the plain bound exactly.
-    ``label_error`` is the estimated share of wrong labels among ``correct``'s references:
-    the bound is corrected for it (``corrected_precision``), so a model whose true
-    precision meets the target is not held to noisy labels no model could match.
+    ``label_error`` is the estimated share of wrong labels among ``correct``'s references,
+    one figure or one per example (the least error each label's answerer can be shown to
+    make, see ``bot.services.reliability.label_error_bounds``): at each candidate the bound
+    is corrected (``corrected_precision``) by the weighted mean error of the examples it
+    covers, so a model whose true precision meets the target is not held to noisy labels
+    no model could match, and confirmed labels near the top earn no correction.
     Returns infinity when no threshold can be justified.
     """
     confidences = np.asarray(confidences, dtype=np.float64)
@@ -182,6 +185,7 @@ def guaranteed_threshold(
         return NEVER
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)[order]
     hits = np.asarray(correct, dtype=bool)[order]
+    errors = np.broadcast_to(np.asarray(label_error, dtype=np.float64), confidences.shape)[order]
     step_delta = delta / math.ceil(math.log2(n + 1))
     passing, failing = -1, n
     while failing - passing > 1:
@@ -189,11 +193,18 @@ def guaranteed_threshold(
         covered = int(np.searchsorted(-ranked, -ranked[mid], side="right"))
         right, effective = effective_counts(hits[:covered], w[:covered])
         bound = precision_lower_bound(right, effective, step_delta)
-        if corrected_precision(bound, label_error) >= target_precision:
+        error = _covered_error(errors[:covered], w[:covered])
+        if corrected_precision(bound, error) >= target_precision:
             passing = mid
         else:
             failing = mid
     return NEVER if passing < 0 else float(ranked[passing])
+
+
+def _covered_error(errors: np.ndarray, weights: np.ndarray) -> float:
+    """The weighted mean label error of the examples a candidate threshold covers."""
+    total = float(weights.sum())
+    return float((errors * weights).sum()) / total if total > 0 else 0.0
 
 
 # Where the fixed sequence starts, as a share of the held-out predictions. On Banking77
@@ -250,7 +261,7 @@ def choose_thresholds(
     min_examples: int = 5,
     population_confidences: np.ndarray | None = None,
     floor: float = 0.0,
-    label_error: float = 0.0,
+    label_error: float | np.ndarray = 0.0,
 ) -> Thresholds:
     """Pick thresholds from held-out predictions so auto-applied precision is guaranteed.
 
@@ -267,8 +278,9 @@ def choose_thresholds(
     arrived, labelled or not; given them, the bound is about precision over those tickets
     rather than over the labelled ones, which people answered because they were hard
     (``classifier.shift``). ``floor`` is kept on the result (see ``Thresholds``).
-    ``label_error`` corrects the global bound for wrong labels in ``gold`` (see
-    ``guaranteed_threshold``); per-label overrides stay on the measured labels.
+    ``label_error`` (one figure, or one per example) corrects the global bound for wrong
+    labels in ``gold`` (see ``guaranteed_threshold``); per-label overrides stay on the
+    measured labels.
     """
     if not 0.0 < target_precision < 1.0:
         raise ClassifierError("target_precision must be between 0 and 1 (exclusive).")

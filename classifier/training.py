@@ -82,7 +82,7 @@ def train(
     screen: bool = False,
     confirmed: Sequence[bool] | None = None,
     screen_max_share: float = 0.2,
-    label_error: float = 0.0,
+    label_error: float | Sequence[float] = 0.0,
 ) -> TrainedModel:
     """Train a model whose thresholds are justified by held-out (out-of-fold) predictions.
 
@@ -102,8 +102,10 @@ def train(
     against the model: on the HITL stream, leaving them out of tuning too dropped the
     threshold until true precision was 91% at target 95% (hard tickets the model gets
     wrong look like wrong labels, and removing them flatters the model).
-    ``label_error`` is the estimated share of wrong labels among those kept (from the
-    reviewers' estimated accuracy): the threshold's precision bound is corrected for it.
+    ``label_error`` is the estimated share of wrong labels, one figure or one per example
+    (the least error its answerer is shown to make; 0 for a label people agreed on): the
+    threshold's precision bound is corrected for it, over the examples each candidate
+    threshold covers.
     """
     texts, labels, classes, y_index = check_training_data(texts, labels)
     solver = resolve_solver(solver, len(texts))
@@ -156,7 +158,9 @@ def train(
         min_examples=min_examples,
         population_confidences=population,
         floor=confidence_floor,
-        label_error=label_error,
+        label_error=np.broadcast_to(np.asarray(label_error, dtype=np.float64), len(texts))[
+            held_out
+        ],
     )
     embeddings = embed(texts)
     fitted = fit_novelty_detector(

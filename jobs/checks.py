@@ -69,15 +69,28 @@ def check_audit_precision(
     target = current_policy(session=session, settings=settings).target_precision
     if week.audit_total < settings.min_audits_for_alert or week.audit_precision is None:
         return None
-    if week.audit_precision >= target:
-        return None
     low, high = week.audit_interval or (week.audit_precision, week.audit_precision)
+    measured = (
+        f"{week.audit_precision:.1%} ({low:.1%}–{high:.1%}, 95% interval) on the last "
+        f"{week.audit_total} audits"
+    )
+    # Wrong audit answers make right automatic labels look wrong: judge the corrected figure
+    # (taken at the least error the auditors are shown to make), and say it is corrected.
+    corrected = week.corrected_audit
+    if corrected is None or week.audit_label_error is None:
+        precision, shown = week.audit_precision, measured
+    else:
+        precision, low, high = corrected
+        shown = (
+            f"{precision:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
+            f"{week.audit_label_error:.1%} of wrong audit answers; measured {measured}"
+        )
+    if precision >= target:
+        return None
     posted = raise_alert(
         "audit-precision",
         Severity.WARNING,
-        f"Automatic precision dropped: {week.audit_precision:.1%} "
-        f"({low:.1%}–{high:.1%}, 95% interval) on the last {week.audit_total} audits, "
-        f"target {target:.0%}",
+        f"Automatic precision dropped: {shown}, target {target:.0%}",
         what_to_do="`/triage pause` to send everything to review, or raise the threshold "
         "(`/triage threshold 0.9`); retraining on recent answers may fix it "
         "(`/triage retrain`).",

@@ -383,6 +383,11 @@ def novelty_lines(outcome: TrainingOutcome) -> list[str]:
             f"wrong (an estimated {outcome.noise_rate:.1%} of labels were wrong); "
             "two agreeing answers confirm one"
         )
+    if outcome.label_error >= 0.0005:  # shown to one decimal of a percent
+        lines.append(
+            f"reviewer error: at least {outcome.label_error:.1%} of training labels are wrong "
+            "(shown by tickets two people answered); thresholds and gate corrected for it"
+        )
     if outcome.topics_learned:
         lines.append(f"new topics learned and closed: {outcome.topics_learned}")
     return lines

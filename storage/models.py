@@ -202,6 +202,10 @@ class Ticket(Base):
     # When its text, subject and metadata were removed (an erasure request or the retention
     # period); labels, answers and figures stay, but no model learns from it again.
     erased_at: Mapped[datetime | None]
+    # Why its first answer waits for someone else's before it settles (a SecondOpinion
+    # reason: a random share, the answer contradicted a confident model, an answerer
+    # estimated often wrong); None: one answer (or the quorum) settles it.
+    second_opinion: Mapped[str | None] = mapped_column(String(16))
 
     reviews: Mapped[list[Review]] = relationship(back_populates="ticket", order_by="Review.id")
 
@@ -302,7 +306,8 @@ class OutboxMessage(Base):
     """A Slack post or callback written in the same transaction as the change it reports.
 
     Slack being down or rate-limiting never loses or blocks anything: the row waits with its
-    next attempt time until a deliverer (web or worker process) gets it through.
+    next attempt time until a deliverer (web or worker process) gets it through. Its states:
+    pending (`delivered_at` and `dead_at` empty), delivered, or dead (a callback given up on).
     """
 
     __tablename__ = "outbox"
@@ -320,6 +325,10 @@ class OutboxMessage(Base):
     locked_until: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A callback given up on (too many attempts or too old): a dead letter, never tried
+    # again until an admin retries it, which clears this and restarts the count from then.
+    dead_at: Mapped[datetime | None]
+    retried_at: Mapped[datetime | None]
 
 
 class Lease(Base):

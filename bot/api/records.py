@@ -4,15 +4,15 @@ and erasure of one ticket's text everywhere (Slack messages included)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.api.auth import require_token
+from bot.api.params import bounded, moment, path_ticket_id
 from bot.deps import Deps
-from bot.errors import InvalidInput, NotFound
+from bot.errors import InvalidInput
 from bot.services.erasure import erase_ticket, find_ticket
 from bot.services.export import export_page
 from storage.database import unit_of_work
@@ -22,41 +22,17 @@ MAX_PAGE = 1_000
 DEFAULT_PAGE = 100
 
 
-def _ticket_id(raw: str) -> int:
-    if not (raw.isdigit() and len(raw) < 10):
-        raise NotFound(f"There is no ticket {raw}.")
-    return int(raw)
-
-
-def _since(raw: str | None) -> datetime | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"since={raw!r} is not an ISO date or date-time.") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _bounded(raw: str | None, name: str, default: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
-        raise InvalidInput(f"{name} must be a whole number from 1 to {high}.")
-    return int(raw)
-
-
 def export_endpoint(deps: Deps) -> Any:
     """GET: one page of the export, oldest first, with the cursor of the next page."""
 
     async def export(request: Request) -> JSONResponse:
         require_token(request, deps.settings.api_tokens)
         params = request.query_params
-        since = _since(params.get("since"))
-        limit = _bounded(params.get("limit"), "limit", DEFAULT_PAGE, MAX_PAGE)
+        since = moment(params.get("since"), "since")
+        limit = bounded(params.get("limit"), "limit", DEFAULT_PAGE, MAX_PAGE)
         cursor = params.get("cursor") or "0"
         if not cursor.isdigit() or len(cursor) > 18:
-            raise InvalidInput("cursor must be the next_cursor of a previous page.")
+            raise InvalidInput("cursor must be the next_cursor of a previous page.", field="cursor")
 
         def page() -> list[dict[str, Any]]:
             with unit_of_work(deps.factory) as session:
@@ -74,7 +50,7 @@ def erase_ticket_endpoint(deps: Deps) -> Any:
 
     async def erase(request: Request) -> JSONResponse:
         require_token(request, deps.settings.api_tokens)
-        ticket_id = _ticket_id(request.path_params["ticket_id"])
+        ticket_id = path_ticket_id(request.path_params["ticket_id"])
 
         def run() -> dict[str, Any]:
             with unit_of_work(deps.factory) as session:

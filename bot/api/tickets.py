@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.api.auth import require_token
+from bot.api.json_body import MalformedJson, check_json_object, finite_float, refuse_constant
+from bot.api.params import path_ticket_id
 from bot.deps import Deps
 from bot.errors import NotFound, TriageError
 from bot.services.intake import validate_new_ticket
@@ -27,29 +29,34 @@ class PayloadTooLarge(TriageError):
     status = 413
 
 
-class MalformedJson(TriageError):
-    """The body is not a JSON object."""
-
-    status = 400
-
-
-async def read_json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, refusing oversized bodies before reading them whole."""
+async def read_json(request: Request, *, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The body as a JSON object, refusing bodies over `limit` bytes before reading them whole."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
-    body = b""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit // 1024} KiB.")
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit // 1024} KiB.")
+    body = b"".join(chunks)
     try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        parsed = json.loads(body, parse_constant=refuse_constant, parse_float=finite_float)
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError, over-long integers
         raise MalformedJson(f"The body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise MalformedJson("The body is nested too deeply to read.") from None
     if not isinstance(parsed, dict):
         raise MalformedJson("The body must be a JSON object.")
+    check_json_object(parsed)
     return parsed
+
+
+def ticket_location(ticket_id: int) -> str:
+    """Where a created ticket is read from (the `Location` of a 201)."""
+    return f"/api/tickets/{ticket_id}"
 
 
 def create_ticket_endpoint(deps: Deps) -> Any:
@@ -68,7 +75,10 @@ def create_ticket_endpoint(deps: Deps) -> Any:
         )
 
         result = await deps.submit_ticket(new)
-        return JSONResponse(public_view(result.ticket), status_code=201 if result.created else 200)
+        if not result.created:
+            return JSONResponse(public_view(result.ticket))
+        location = {"Location": ticket_location(result.ticket.id)}
+        return JSONResponse(public_view(result.ticket), status_code=201, headers=location)
 
     return create_ticket
 
@@ -80,10 +90,11 @@ def get_ticket_endpoint(deps: Deps) -> Any:
         require_token(request, deps.settings.api_tokens)
         raw_id = request.path_params["ticket_id"]
 
+        ticket_id = path_ticket_id(raw_id)
+
         def load() -> dict[str, Any] | None:
             with unit_of_work(deps.factory) as session:
-                valid = raw_id.isdigit() and len(raw_id) < 10
-                ticket = session.get(Ticket, int(raw_id)) if valid else None
+                ticket = session.get(Ticket, ticket_id)
                 return None if ticket is None else public_view(ticket)
 
         body = await asyncio.to_thread(load)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.blocks.text import escape
+from bot.blocks.text import escape, person
 from bot.services.answers import AnswerOutcome, AnswerStatus
 
 NO_LABEL = "none of these"
@@ -13,18 +13,26 @@ def answer_reply(outcome: AnswerOutcome) -> str | None:
     label = NO_LABEL if outcome.label is None else escape(outcome.label)
     match outcome.status:
         case AnswerStatus.ALREADY_DECIDED:
-            by = f"<@{outcome.decided_by}>" if outcome.decided_by else "the model"
+            by = person(outcome.decided_by) if outcome.decided_by else "the model"
             return f"Already labelled *{label}* by {by}."
         case AnswerStatus.DUPLICATE:
             return "You have already answered this ticket."
         case AnswerStatus.RECORDED:
             return f"Thanks: your answer *{label}* is counted; more people need to agree."
+        case AnswerStatus.SECOND_OPINION:
+            return (
+                f"Thanks: your answer *{label}* is counted. Someone else is asked too before "
+                "the ticket is routed."
+            )
+        case AnswerStatus.NEEDS_ADMIN:
+            return "Three answers disagree on this ticket: only an admin can settle it now."
         case AnswerStatus.NOT_FOUND:
             return "This ticket no longer exists or has nothing to undo."
         case AnswerStatus.UNKNOWN_LABEL:
             return f"The label *{label}* is not active any more; pick another one."
         case AnswerStatus.NOT_YOURS:
-            return f"Only <@{outcome.decided_by}>, who chose *{label}*, can undo it."
+            who = person(outcome.decided_by or "")
+            return f"Only {who}, who chose *{label}*, can undo it."
         case AnswerStatus.TOO_LATE:
             return "Undo is only possible for 5 minutes after choosing."
     return None
@@ -37,6 +45,8 @@ def modal_error(outcome: AnswerOutcome) -> str:
             return "This ticket was settled meanwhile; its message shows how."
         case AnswerStatus.DUPLICATE:
             return "You have already answered this ticket."
+        case AnswerStatus.NEEDS_ADMIN:
+            return "Three answers disagree on this ticket: only an admin can settle it now."
         case AnswerStatus.NOT_FOUND:
             return "This ticket no longer exists."
     return "This answer could not be counted."

@@ -8,6 +8,7 @@ from bot.blocks.commands import SLACK, text_message
 from bot.blocks.text import Marks, escape
 from bot.services.actors import command_line_operator
 from bot.services.admin import AdminChange, ChangeKind
+from bot.words import counted
 
 
 def _share(value: float | None) -> str:
@@ -48,6 +49,14 @@ def change_summary(change: AdminChange, marks: Marks = SLACK) -> str:
             return (
                 f"Suggested label {name} (topic #{before}) dismissed: similar tickets are no "
                 "longer sent to people for resembling it."
+            )
+        case ChangeKind.CALLBACKS_RETRIED:
+            whose = "" if change.subject is None else f" of ticket #{change.subject}"
+            if not change.changed:
+                return f"No helpdesk callback{whose} was given up."
+            return (
+                f"{counted(after, 'given-up helpdesk callback')}{whose} queued again, "
+                "their attempts counted afresh."
             )
         case ChangeKind.QUORUM:
             return f"Quorum set to {after} matching answer(s) (was {before})."

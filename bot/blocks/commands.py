@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.text import SECTION_LIMIT, Marks, escape, slack_time
+from bot.blocks.text import SECTION_LIMIT, Marks, escape, person, slack_time
 from bot.services.admin_models import ModelSummary
 from bot.services.stats import GateSummary, PendingTicket, ReviewerStats, ServiceStats
 from bot.words import counted, duration, percent
@@ -163,6 +163,11 @@ def stats_lines(
         f"Unlike anything learned: {stats.novel} sent to people · "
         f"{stats.no_label} answered “none of these”"
     )
+    if stats.callbacks_given_up:
+        lines.append(
+            f"Helpdesk callbacks given up: {stats.callbacks_given_up} · an admin sends them "
+            "again with `callbacks retry all`"
+        )
     if gate is not None:
         lines.append(f"Gate: {gate_text(gate)}")
     return head, lines
@@ -251,7 +256,7 @@ def labels_message(labels: Sequence[Label]) -> dict[str, Any]:
 
 def reviewer_line(stats: ReviewerStats) -> str:
     """`<@U> · 12 answers · 92% of 5 checked agree with the final label · ... · median 3 min`."""
-    parts = [f"<@{stats.user}>", f"{counted(stats.answers, 'answer')}"]
+    parts = [person(stats.user), f"{counted(stats.answers, 'answer')}"]
     if stats.checked:
         parts.append(
             f"{_pct(stats.agreement)} of {stats.checked} checked agree with the final label"

@@ -48,6 +48,12 @@ def build_digest(stats: DigestFigures) -> dict[str, Any]:
     if stats.audit_precision is not None and stats.audit_interval is not None:
         low, high = stats.audit_interval
         audit = f"{stats.audit_precision:.1%} ({low:.1%}–{high:.1%}) on {stats.audit_total} audits"
+        if stats.audit_corrected is not None and stats.audit_label_error is not None:
+            value, low, high = stats.audit_corrected
+            audit = (
+                f"{value:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
+                f"{stats.audit_label_error:.1%} of wrong audit answers; measured {audit}"
+            )
     latency = "–"
     if stats.review_latency_p50 is not None:
         latency = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.blocks.text import TEXT_REMOVED, escape, quote
+from bot.blocks.text import TEXT_REMOVED, escape, person, quote
 from bot.words import percent
 from classifier import Decision
 from storage.models import TicketStatus
@@ -27,7 +27,7 @@ class LabelledTicket(Protocol):
 
 def _who(ticket: LabelledTicket) -> str:
     if ticket.decided_by:
-        return f"by <@{ticket.decided_by}>"
+        return f"by {person(ticket.decided_by)}"
     confidence = "" if ticket.confidence is None else f" ({percent(ticket.confidence)})"
     return f"automatically{confidence}"
 
@@ -60,7 +60,9 @@ def build_intake_reply(ticket: LabelledTicket, *, review_channel: str | None) ->
 def build_intake_outcome(ticket: LabelledTicket) -> dict[str, Any]:
     """Tell the intake thread the label a person chose (the first reply said one would)."""
     if ticket.status == TicketStatus.NO_LABEL:
-        text = f"Ticket #{ticket.id}: none of the labels fits, said <@{ticket.decided_by}>."
+        text = (
+            f"Ticket #{ticket.id}: none of the labels fits, said {person(ticket.decided_by or '')}."
+        )
     else:
         text = f"Ticket #{ticket.id}: labelled *{escape(ticket.final_label or '')}* {_who(ticket)}."
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
@@ -74,7 +76,7 @@ def build_undone_notice(ticket: LabelledTicket, *, label: str, by: str) -> dict[
         after = "no label fits it now"
     else:  # an audit answer undone: the model's label is back
         after = f"the automatic label *{escape(ticket.final_label or '')}* stands"
-    line = f"↩️  Ticket #{ticket.id}: ~{escape(label)}~ was undone by <@{by}>; {after}."
+    line = f"↩️  Ticket #{ticket.id}: ~{escape(label)}~ was undone by {person(by)}; {after}."
     return {
         "text": f"Ticket #{ticket.id}: the label {label} was undone",
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": line}}],

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.services.actors import helpdesk_agent
+
 SECTION_LIMIT = 3_000
 BUTTON_TEXT_LIMIT = 75
 OPTION_TEXT_LIMIT = 75
@@ -27,6 +29,13 @@ def shorten(text: str, limit: int, marker: str = "…") -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - len(marker))] + marker
+
+
+def person(actor: str) -> str:
+    """Who answered: a mention for a Slack user, the agent's name for a label sent back from
+    the helpdesk (`helpdesk:ann`), which is no Slack user and must not be written as one."""
+    agent = helpdesk_agent(actor)
+    return f"<@{actor}>" if agent is None else f"{escape(agent)} (helpdesk)"
 
 
 TEXT_REMOVED = "_The text of this ticket was removed._"

@@ -14,11 +14,13 @@ from bot.blocks.text import (
     TEXT_REMOVED,
     chunks,
     escape,
+    person,
     quote,
     shorten,
     slack_time,
 )
 from bot.services.cards import Decided, TicketCard
+from bot.services.second_opinions import Stage
 from bot.words import duration, percent
 from storage.models import ReviewKind
 
@@ -30,6 +32,16 @@ NOVEL_NOTE = (
     "Sent to people: unlike the tickets the model learned from, so its guess is not shown. "
     "*None of these…* if no label fits."
 )
+SUBJECT_CHARS = 200  # a subject longer than a line is cut; the text below says the rest
+SECOND_OPINION_NOTE = (
+    "Blind like an audit: the earlier answers and the model's guess are hidden until it "
+    "settles; the ticket is routed then."
+)
+OPINION_ASKS = {
+    Stage.SECOND: "One answer so far. Which label fits?",
+    Stage.THIRD: "Two answers disagree: a third person decides. Which label fits?",
+    Stage.ADMIN: "*Needs an admin:* three answers disagree. Which label fits?",
+}
 NONE_OF_THESE = "None of these…"
 NO_LABEL_WORDS = "none of these"
 
@@ -38,6 +50,8 @@ def build_ticket_message(card: TicketCard, *, now: datetime) -> dict[str, Any]:
     """The message for the card's current state (posted first, then updated in place)."""
     if card.decided is not None:
         return _decided(card, card.decided, now)
+    if card.opinion is not None:
+        return _second_opinion(card, card.opinion)
     if card.kind == ReviewKind.AUDIT:
         return _audit(card)
     return _review(card)
@@ -50,7 +64,13 @@ def _header(card: TicketCard, prefix: str) -> dict[str, Any]:
 
 
 def _quote(card: TicketCard) -> dict[str, Any]:
-    text = TEXT_REMOVED if card.erased else quote(card.text, cut_note="… full text in thread")
+    """The subject in bold (what the customer called it), then the text quoted."""
+    if card.erased:
+        return {"type": "section", "text": {"type": "mrkdwn", "text": TEXT_REMOVED}}
+    text = quote(card.text, cut_note="… full text in thread")
+    if card.subject and card.subject.strip():
+        subject = " ".join(card.subject.split())  # one line, whatever newlines it held
+        text = shorten(f"*{escape(shorten(subject, SUBJECT_CHARS))}*\n{text}", SECTION_LIMIT)
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
@@ -112,10 +132,13 @@ def _said(label: str | None) -> str:
 def _people_note(card: TicketCard) -> str:
     notes = []
     if card.votes:
-        votes = ", ".join(f"<@{user}> → {_said(label)}" for user, label in card.votes)
-        notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
+        votes = ", ".join(f"{person(user)} → {_said(label)}" for user, label in card.votes)
+        if card.decided is not None:  # a second opinion settled it: every answer shown
+            notes.append(f"answers: {votes}")
+        else:
+            notes.append(f"{len(card.votes)} of {card.quorum} matching answers needed · {votes}")
     if card.skipped_by:
-        notes.append("skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by))
+        notes.append("skipped by " + ", ".join(person(user) for user in card.skipped_by))
     return " · ".join(notes)
 
 
@@ -220,14 +243,33 @@ def _audit(card: TicketCard) -> dict[str, Any]:
     return {"text": f"Audit: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
 
 
+def _second_opinion(card: TicketCard, waiting_for: Stage) -> dict[str, Any]:
+    """Someone else's answer is needed: blind, naming who answered (they are not asked)."""
+    answered = ", ".join(f"<@{user}>" for user in card.answered_by)
+    skipped = (
+        " · skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by)
+        if card.skipped_by
+        else ""
+    )
+    who = "an admin" if waiting_for == Stage.ADMIN else "someone else"
+    blocks: list[dict[str, Any]] = [
+        _header(card, "👀  Second opinion · "),
+        _quote(card),
+        {"type": "section", "text": {"type": "mrkdwn", "text": OPINION_ASKS[waiting_for]}},
+        _answer_row(card, "Pick a label"),
+        _context(SECOND_OPINION_NOTE, f"answered by {answered}; waiting for {who}{skipped}"),
+    ]
+    return {"text": f"Second opinion: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
+
+
 def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any]:
     waited = duration((decided.at - card.created_at).total_seconds())
     if decided.label is None:
-        line = f"🚫  *None of these* — said by <@{decided.by}> after {waited}"
+        line = f"🚫  *None of these* — said by {person(decided.by)} after {waited}"
         if decided.proposed:
             line += f" · proposed label: {escape(decided.proposed)}"
     else:
-        line = f"✅  *{escape(decided.label)}* — chosen by <@{decided.by}> after {waited}"
+        line = f"✅  *{escape(decided.label)}* — chosen by {person(decided.by)} after {waited}"
     guesses = [(label, p) for label, p in card.suggestions if p is not None]
     if guesses:
         suggested, probability = guesses[0]
@@ -253,7 +295,7 @@ def _decided(card: TicketCard, decided: Decided, now: datetime) -> dict[str, Any
     if note:
         blocks.append(_context(note))
     outcome = "fits no label, said" if decided.label is None else f"labelled {decided.label}"
-    return {"text": f"Ticket #{card.ticket_id} {outcome} by <@{decided.by}>", "blocks": blocks}
+    return {"text": f"Ticket #{card.ticket_id} {outcome} by {person(decided.by)}", "blocks": blocks}
 
 
 def build_erased_reply() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from bot.cli import (
     admin,
+    callbacks,
     data,
     demo,
     export,
@@ -28,11 +29,12 @@ from bot.settings import Settings
 
 WITHOUT_SLACK = """\
 Steering without Slack: pause, resume, threshold, target, audit, quorum, floor,
-rollback and labels run the same services as their /triage commands, and models and
-stats show what /triage shows (--json for scripts). Each change is written to the
-audit log as cli:NAME (--as NAME; default: your user name on this machine) and
-announced in the alerts channel once the web or worker process reaches Slack again.
-Run them with the deployment's settings (DATABASE_URL, TRIAGE_ALERTS_CHANNEL).
+rollback, labels and callbacks retry run the same services as their /triage
+commands, and models and stats show what /triage shows (--json for scripts). Each
+change is written to the audit log as cli:NAME (--as NAME; default: your user name
+on this machine) and announced in the alerts channel once the web or worker process
+reaches Slack again. Run them with the deployment's settings (DATABASE_URL,
+TRIAGE_ALERTS_CHANNEL).
 `triage COMMAND --help` describes one command."""
 
 
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         figures,
         export,
         forget,
+        callbacks,
     )
     for module in modules:
         module.register(commands)

@@ -34,10 +34,11 @@ def open_database(
 def started_checks(settings: Settings) -> Settings:
     """What `serve` and `worker` check before starting: channel names become IDs (the
     worker posts with the bot token alone), and a SQLite file where it cannot be shared is
-    warned of."""
-    warn_about_platform(settings)
+    warned of, as are unsigned callbacks (once the settings were found sound)."""
     client = slack_client(settings) if settings.slack_bot_token else None
-    return resolve_channels(settings, client)
+    resolved = resolve_channels(settings, client)
+    warn_about_platform(resolved)
+    return resolved
 
 
 class StageProgress:

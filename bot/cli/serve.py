@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from threadpoolctl import threadpool_limits
 
 from bot.cli.runtime import open_database, started_checks
 from bot.logs import configure_logging
@@ -34,6 +35,7 @@ def register(commands: Any) -> None:
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run until SIGTERM; uvicorn finishes requests in flight before exiting."""
     settings = started_checks(settings)
+    one_native_thread()
     if settings.web_concurrency > 1:
         return serve_processes(args.host, settings)
     with open_database(settings) as (engine, _):
@@ -42,6 +44,20 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         )
         uvicorn.run(process.app, host=args.host, port=settings.port, **UVICORN_OPTIONS)
     return 0
+
+
+def one_native_thread() -> None:
+    """Run the model's native code on the calling thread only, in this web process.
+
+    Intake classifies a batch of a few to a few hundred tickets at a time: small matrix
+    products, for which OpenBLAS's and the tokenizer's thread pools only add hand-offs and
+    spinning on cores the event loop, the delivery thread and other processes need (32
+    tickets' similarities: 31 ms with two BLAS threads on the busy 2-core machine, 1.5 ms with
+    one). A web process scales with processes instead; an operator's own
+    TOKENIZERS_PARALLELISM is kept. Training (the worker) keeps its threads.
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    threadpool_limits(1)
 
 
 UVICORN_OPTIONS: dict[str, Any] = {
@@ -99,6 +115,7 @@ def web_app_from_environment() -> Starlette:
     """
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    one_native_thread()
     engine = create_db_engine(settings.database_url)
     ensure_current(engine)
     assert settings.prometheus_multiproc_dir is not None  # set by `serve_processes`

@@ -77,7 +77,10 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = route_template(self._routes, scope)
+            matched = scope.get("route")  # Starlette's router notes the route it chose
+            route = (
+                matched.path if isinstance(matched, Route) else route_template(self._routes, scope)
+            )
             method = scope["method"] if scope["method"] in METHODS else "other"
             self._metrics.http_latency.labels(route, method).observe(time.perf_counter() - started)
             self._metrics.http_requests.labels(route, method, str(status)).inc()

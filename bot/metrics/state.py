@@ -26,6 +26,7 @@ from bot.services.stats import backlog, wilson_interval
 from bot.services.worker_health import worker_health
 from bot.settings import Settings
 from storage.database import unit_of_work
+from storage.models import OutboxKind
 from storage.queries.gauges import (
     audit_answers,
     finished_training_runs,
@@ -34,6 +35,7 @@ from storage.queries.gauges import (
     tickets_by_source_and_decision,
 )
 from storage.queries.model_versions import active_version_id
+from storage.queries.outbox import count_dead
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,11 @@ def _outbox(session: Session, now: datetime) -> Iterator[Metric]:
         age = 0.0 if created is None else max(0.0, (now - created).total_seconds())
         oldest.add_metric([kind], age)
     yield from (depth, failing, oldest)
+    yield GaugeMetricFamily(
+        "triage_callback_dead_letters",
+        "Helpdesk callbacks given up, waiting for an admin to retry them.",
+        value=float(count_dead(OutboxKind.CALLBACK, session=session)),
+    )
 
 
 def _trainings(session: Session) -> Iterator[Metric]:

@@ -1,7 +1,9 @@
-"""Who made an admin change: a Slack user id, or `cli:NAME` for an operator at the command line.
+"""Who did something: a Slack user id, `cli:NAME` for an operator at the command line, or
+`helpdesk:NAME` for a label a helpdesk agent sent back through the API.
 
-The audit log, the runtime settings and the topics store this one string, so the log says
-which surface a change came from, and an announcement can name the person the right way.
+The audit log, the runtime settings, the topics and the answers store this one string, so
+the record says which surface an action came from, and Slack can name the person the right
+way (a mention only for a Slack user).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import re
 from bot.errors import InvalidInput
 
 COMMAND_LINE = "cli:"
-# The audit log's actor column holds 64 characters, prefix included.
+HELPDESK = "helpdesk:"
+# The audit log's actor column holds 64 characters, prefix included; so do answers'.
 OPERATOR_NAME = re.compile(r"^[\w.@\\-]{1,60}$")
+HELPDESK_AGENT = re.compile(r"[\w.@\\-]{1,55}", re.ASCII)  # as the OpenAPI pattern reads
 
 
 def command_line_actor(operator: str) -> str:
@@ -27,3 +31,18 @@ def command_line_actor(operator: str) -> str:
 def command_line_operator(actor: str) -> str | None:
     """The operator's name when `actor` made the change at the command line, else None."""
     return actor.removeprefix(COMMAND_LINE) if actor.startswith(COMMAND_LINE) else None
+
+
+def helpdesk_actor(agent: object) -> str:
+    """The answer's author for a label the helpdesk agent `agent` decided."""
+    if not isinstance(agent, str) or not HELPDESK_AGENT.fullmatch(agent):
+        raise InvalidInput(
+            "actor must be the helpdesk agent's name: up to 55 letters, digits or _ . @ \\ -.",
+            field="actor",
+        )
+    return HELPDESK + agent
+
+
+def helpdesk_agent(actor: str) -> str | None:
+    """The agent's name when `actor` answered from the helpdesk, else None."""
+    return actor.removeprefix(HELPDESK) if actor.startswith(HELPDESK) else None

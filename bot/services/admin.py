@@ -57,6 +57,7 @@ class ChangeKind(StrEnum):
     CONFIDENCE_FLOOR = "confidence_floor"  # before/after: the least confidence per ticket
     TOPIC_LABEL_CREATED = "topic_label_created"  # subject: label; before: topic; after: re-asked
     TOPIC_DISMISSED = "topic_dismissed"  # subject: proposed label; before: topic id
+    CALLBACKS_RETRIED = "callbacks_retried"  # subject: ticket id or None (all); after: count
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.routing import queue_routing
+from bot.services.second_opinions import OpinionRules, Stage, stage, why_doubt
 from classifier import Decision
 from storage.models import OutboxKind, OutboxMessage, Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.labels import label_by_name
@@ -40,6 +41,8 @@ class AnswerStatus(StrEnum):
 
     DECIDED = "decided"  # this answer settled the ticket
     RECORDED = "recorded"  # counted; more matching answers are needed (quorum)
+    SECOND_OPINION = "second_opinion"  # counted; someone else's answer is needed to settle it
+    NEEDS_ADMIN = "needs_admin"  # three answers disagree: only an admin's answer counts now
     SKIPPED = "skipped"
     UNDONE = "undone"
     ALREADY_DECIDED = "already_decided"
@@ -87,10 +90,32 @@ def _refresh(ticket: Ticket, *, session: Session, now: datetime) -> None:
 
 
 def record_answer(
-    ticket_id: int, *, user: str, label: str, quorum: int, session: Session, now: datetime
+    ticket_id: int,
+    *,
+    user: str,
+    label: str,
+    quorum: int,
+    session: Session,
+    now: datetime,
+    opinions: OpinionRules | None = None,
+    admin: bool = False,
 ) -> AnswerOutcome:
-    """Count `user`'s label for the ticket; decide it once `quorum` people agree."""
-    return _record(ticket_id, user=user, choice=label, quorum=quorum, session=session, now=now)
+    """Count `user`'s label for the ticket; decide it once `quorum` people agree.
+
+    With `opinions`, a first answer they make doubtful (or one drawn at random) waits for a
+    second person's (`bot.services.second_opinions`); `admin` says whether `user` may settle
+    a ticket whose answers all disagree.
+    """
+    return _record(
+        ticket_id,
+        user=user,
+        choice=label,
+        quorum=quorum,
+        session=session,
+        now=now,
+        opinions=opinions,
+        admin=admin,
+    )
 
 
 def record_no_label(
@@ -101,6 +126,8 @@ def record_no_label(
     quorum: int,
     session: Session,
     now: datetime,
+    opinions: OpinionRules | None = None,
+    admin: bool = False,
 ) -> AnswerOutcome:
     """Count `user`'s "none of these": no label fits, with the name they would give one.
 
@@ -116,6 +143,8 @@ def record_no_label(
         quorum=quorum,
         session=session,
         now=now,
+        opinions=opinions,
+        admin=admin,
     )
 
 
@@ -128,8 +157,12 @@ def _record(
     session: Session,
     now: datetime,
     proposed: str | None = None,
+    opinions: OpinionRules | None = None,
+    admin: bool = False,
 ) -> AnswerOutcome:
-    """A label (`choice`) or "none of these" (None): recorded once, deciding at quorum."""
+    """A label (`choice`) or "none of these" (None): recorded once, deciding at quorum, or,
+    on a ticket waiting for a second opinion, once two people agree (or an admin answers
+    after three disagreed)."""
     ticket = _locked_ticket(ticket_id, session=session)
     if ticket is None:
         return AnswerOutcome(AnswerStatus.NOT_FOUND, ticket_id)
@@ -142,6 +175,9 @@ def _record(
     mine = [r for r in _active_reviews(ticket) if r.slack_user == user and _answered(r)]
     if mine:
         return AnswerOutcome(AnswerStatus.DUPLICATE, ticket_id, mine[0].label)
+    waiting_for = opinion_stage(ticket)
+    if waiting_for == Stage.ADMIN and not admin:
+        return AnswerOutcome(AnswerStatus.NEEDS_ADMIN, ticket_id, choice)
     kind = ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW
     review = Review(
         ticket=ticket,
@@ -154,12 +190,34 @@ def _record(
     )
     session.add(review)
     session.flush()
-    agreeing = sum(1 for r in _active_reviews(ticket) if _answered(r) and r.label == choice)
-    if agreeing < quorum:
+    answered = [r for r in _active_reviews(ticket) if _answered(r)]
+    agreeing = sum(1 for r in answered if r.label == choice)
+    if waiting_for is not None:
+        if agreeing < max(quorum, 2) and waiting_for != Stage.ADMIN:
+            _refresh(ticket, session=session, now=now)
+            return AnswerOutcome(AnswerStatus.SECOND_OPINION, ticket_id, choice)
+    elif agreeing < quorum:
         _refresh(ticket, session=session, now=now)
         return AnswerOutcome(AnswerStatus.RECORDED, ticket_id, choice)
+    elif (
+        opinions is not None
+        and quorum == 1
+        and len(answered) == 1
+        and ticket.status == TicketStatus.PENDING
+        and (reason := why_doubt(ticket, user=user, label=choice, rules=opinions)) is not None
+    ):
+        ticket.second_opinion = reason  # the route and callback wait for the settled label
+        _refresh(ticket, session=session, now=now)
+        return AnswerOutcome(AnswerStatus.SECOND_OPINION, ticket_id, choice)
     _decide(ticket, label=choice, user=user, session=session, now=now)
     return AnswerOutcome(AnswerStatus.DECIDED, ticket_id, choice, user)
+
+
+def opinion_stage(ticket: Ticket) -> Stage | None:
+    """Whose answer a second-opinion ticket still waits for (None: it is not one, or settled)."""
+    if ticket.second_opinion is None or not is_answerable(ticket):
+        return None
+    return stage([r.label for r in _active_reviews(ticket) if _answered(r)])
 
 
 def _answered(review: Review) -> bool:

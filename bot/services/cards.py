@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.services.answers import UNDO_WINDOW
+from bot.services.actors import helpdesk_agent
+from bot.services.answers import UNDO_WINDOW, opinion_stage
+from bot.services.second_opinions import Stage
 from classifier import Decision
 from storage.models import ReviewKind, Ticket, TicketStatus
 from storage.queries.labels import active_labels
@@ -49,6 +51,11 @@ class TicketCard:
     decided: Decided | None = None
     novel: bool = False  # unlike anything the model learned: its guesses are not shown
     erased: bool = False  # its text was removed (erasure request or retention)
+    subject: str | None = None  # shown above the text, as the customer titled it
+    # Waiting for a second opinion: whose answer is awaited, and who answered already (their
+    # labels stay hidden until it settles, so nobody is swayed and nobody is asked twice).
+    opinion: Stage | None = None
+    answered_by: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,6 +68,7 @@ def pending_count(*, session: Session) -> int:
 def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
     """The card for a review or audit ticket in its current state."""
     active = [r for r in ticket.reviews if r.undone_at is None]
+    answers = [(r.slack_user, r.label) for r in active if r.label is not None or r.no_label]
     decided = None
     if ticket.decided_by is not None and ticket.decided_at is not None:
         no_label = ticket.status == TicketStatus.NO_LABEL
@@ -72,7 +80,10 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
             None if no_label else ticket.final_label or "",
             ticket.decided_by,
             ticket.decided_at,
-            undo_until=ticket.decided_at + UNDO_WINDOW,
+            # Undo of a helpdesk's label is the helpdesk's (the API): no Slack user may.
+            undo_until=None
+            if helpdesk_agent(ticket.decided_by)
+            else ticket.decided_at + UNDO_WINDOW,
             proposed=proposed if no_label else None,
         )
     return TicketCard(
@@ -91,11 +102,14 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         skipped_by=tuple(
             dict.fromkeys(r.slack_user for r in active if r.label is None and not r.no_label)
         ),
-        votes=()
-        if decided or quorum <= 1
-        else tuple((r.slack_user, r.label) for r in active if r.label is not None or r.no_label),
+        votes=tuple(answers)
+        if (quorum > 1 and not decided) or (decided and ticket.second_opinion and len(answers) > 1)
+        else (),
         quorum=quorum,
         decided=decided,
         novel=ticket.novel,
         erased=ticket.erased_at is not None,
+        subject=ticket.subject,
+        opinion=opinion_stage(ticket),
+        answered_by=tuple(dict.fromkeys(user for user, _ in answers)),
     )

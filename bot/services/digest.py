@@ -47,6 +47,10 @@ class DigestFigures:
     novel: int = 0  # sent to people as unlike anything the model learned
     no_label: int = 0  # answered "none of these"
     novelty_false_alarms: float | None = None  # the active detector's measured rate
+    # Share of wrong audit answers, at least (bot.services.reliability.audit_answer_error),
+    # and the audit precision with its interval corrected for it (None: no correction).
+    audit_label_error: float | None = None
+    audit_corrected: tuple[float, float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The figures as stored in the digest's outbox row."""
@@ -56,12 +60,14 @@ class DigestFigures:
     def from_json(cls, data: dict[str, Any]) -> DigestFigures:
         """The figures stored by `to_json` (JSON turned the tuples into lists)."""
         interval = data.get("audit_interval")
+        corrected = data.get("audit_corrected")
         pairs = tuple((str(a), str(b), int(n)) for a, b, n in data.get("confused_pairs") or ())
         return cls(
             **{
                 **data,
                 "audit_interval": None if interval is None else (interval[0], interval[1]),
                 "confused_pairs": pairs,
+                "audit_corrected": None if corrected is None else tuple(corrected),
             }
         )
 
@@ -103,4 +109,6 @@ def digest_figures(*, session: Session, settings: Settings, now: datetime) -> Di
         )
         if version is not None
         else None,
+        audit_label_error=stats.audit_label_error,
+        audit_corrected=stats.corrected_audit,
     )

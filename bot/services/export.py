@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.services.actors import HELPDESK
 from classifier import Decision
 from storage.models import Review, Ticket, TicketStatus
 
 BATCH = 500
-HELPDESK = "helpdesk:"  # the actor prefix of a label sent back by the helpdesk through the API
 # The CSV columns; `answers` holds the list of answers as JSON.
 COLUMNS = (
     "id",

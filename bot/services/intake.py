@@ -63,32 +63,36 @@ def validate_new_ticket(
 ) -> NewTicket:
     """Check loosely typed input (JSON, Slack) and say precisely what is wrong."""
     if not isinstance(text, str):
-        raise InvalidInput("text is required and must be a string")
+        raise InvalidInput("text is required and must be a string", field="text")
     try:
         cleaned = clean_ticket_text(text)
     except TextProblem as problem:
-        raise InvalidInput(f"text: {problem.reason}") from None
+        raise InvalidInput(f"text: {problem.reason}", field="text") from None
     source = "api" if source is None else source
     if not isinstance(source, str) or not source.strip() or len(source) > MAX_SOURCE_LENGTH:
-        raise InvalidInput(f"source must be a non-empty string of at most {MAX_SOURCE_LENGTH}")
+        raise InvalidInput(
+            f"source must be a non-empty string of at most {MAX_SOURCE_LENGTH}", field="source"
+        )
     if external_id is not None and (
         not isinstance(external_id, str | int)
+        or isinstance(external_id, bool)
         or not str(external_id).strip()
         or len(str(external_id)) > MAX_EXTERNAL_ID_LENGTH
     ):
         raise InvalidInput(
-            f"external_id must be a non-empty string of at most {MAX_EXTERNAL_ID_LENGTH}"
+            f"external_id must be a non-empty string of at most {MAX_EXTERNAL_ID_LENGTH}",
+            field="external_id",
         )
     if subject is not None and (not isinstance(subject, str) or len(subject) > 1_000):
-        raise InvalidInput("subject must be a string of at most 1,000 characters")
+        raise InvalidInput("subject must be a string of at most 1,000 characters", field="subject")
     if callback_url is not None and (
         not isinstance(callback_url, str)
         or not callback_url.startswith(("http://", "https://"))
         or len(callback_url) > 2_000
     ):
-        raise InvalidInput("callback_url must be an http(s) URL")
+        raise InvalidInput("callback_url must be an http(s) URL", field="callback_url")
     if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidInput("metadata must be a JSON object")
+        raise InvalidInput("metadata must be a JSON object", field="metadata")
     fields = (
         ("subject", subject),
         ("source", source),
@@ -98,7 +102,9 @@ def validate_new_ticket(
     )
     for name, value in fields:  # text has its own rule, checked above
         if contains_nul(value):
-            raise InvalidInput(f"{name} contains a NUL character (\\u0000), which is refused.")
+            raise InvalidInput(
+                f"{name} contains a NUL character (\\u0000), which is refused.", field=name
+            )
     return NewTicket(
         text=cleaned,
         source=source.strip(),
@@ -232,8 +238,19 @@ def store_classified(
     now: datetime,
 ) -> Ticket:
     """Insert the ticket in its decided state and queue its messages, in one transaction."""
+    ticket = new_ticket_row(request, result, threshold=threshold, now=now)
+    session.add(ticket)
+    session.flush()
+    queue_ticket_messages(ticket, session=session, now=now)
+    return ticket
+
+
+def new_ticket_row(
+    request: NewTicket, result: Classification, *, threshold: float | None, now: datetime
+) -> Ticket:
+    """The ticket in its decided state, not yet added to any session."""
     confident = result.decision in (Decision.AUTO, Decision.AUDIT)
-    ticket = Ticket(
+    return Ticket(
         text=request.text,
         subject=request.subject,
         source=request.source,
@@ -254,10 +271,18 @@ def store_classified(
         novel=result.novel,
         topic_id=result.topic_id,
     )
-    session.add(ticket)
-    session.flush()
-    if result.decision in (Decision.REVIEW, Decision.AUDIT):
+
+
+def queue_ticket_messages(
+    ticket: Ticket,
+    *,
+    session: Session,
+    now: datetime,
+    routes: Mapping[str, str | None] | None = None,
+) -> None:
+    """Queue what a stored (flushed) new ticket causes: its review post, or its routing.
+    `routes` (label name -> route channel) saves a query per ticket when a batch knows them."""
+    if ticket.decision in (Decision.REVIEW, Decision.AUDIT):
         enqueue(OutboxKind.POST_TICKET, session=session, now=now, ticket_id=ticket.id)
-    if confident:
-        queue_routing(ticket, session=session, now=now)
-    return ticket
+    if ticket.decision in (Decision.AUTO, Decision.AUDIT):
+        queue_routing(ticket, session=session, now=now, routes=routes)

@@ -3,9 +3,11 @@
 Concurrent API requests, Slack intake messages and the batch endpoint all end here (the web
 process gathers them for a few milliseconds, see `bot.intake_batcher`). Each ticket still gets
 its own answer: a new ticket, the one already stored for its (source, external id), or the
-error that concerns it alone. Each ticket is written in a savepoint, so one that the database
-refuses rolls back alone; the batch commits once, so a writer that dies mid-batch leaves
-nothing of it behind.
+error that concerns it alone. The batch is written in one savepoint with one INSERT per table;
+if the database refuses any row, that savepoint is rolled back and each ticket is written in a
+savepoint of its own, so one that the database refuses fails alone. The batch commits once, so
+a writer that dies mid-batch leaves nothing of it behind. What is only read before the write
+(policy stamp, existing duplicates) is read without SQLite's write lock.
 """
 
 from __future__ import annotations
@@ -16,18 +18,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.classification import Classification
-from bot.services.intake import IntakeResult, NewTicket, classify_under_policy, store_classified
+from bot.services.intake import (
+    IntakeResult,
+    NewTicket,
+    classify_under_policy,
+    new_ticket_row,
+    queue_ticket_messages,
+    store_classified,
+)
 from bot.services.models import LoadedModel
 from bot.services.policy import Policy
 from bot.services.policy_cache import PolicyCache
-from storage.database import unit_of_work
+from storage.database import reading, unit_of_work
 from storage.errors import StorageError
-from storage.models import OutboxKind, Ticket
+from storage.models import Label, OutboxKind, Ticket
 from storage.queries.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -58,14 +67,19 @@ class Submission:
 
 
 def existing_tickets(keys: Sequence[Key], *, session: Session) -> dict[Key, Ticket]:
-    """The tickets already stored for these (source, external id) pairs, in one query."""
+    """The tickets already stored for these (source, external id) pairs: one indexed
+    `external_id IN (...)` query per source (a batch nearly always has one source)."""
+    by_source: dict[str, list[str]] = {}
+    for source, external in keys:
+        by_source.setdefault(source, []).append(external)
     found: dict[Key, Ticket] = {}
-    for start in range(0, len(keys), 200):  # keep the statement's parameters few
-        chunk = keys[start : start + 200]
-        match = or_(*((Ticket.source == s) & (Ticket.external_id == e) for s, e in chunk))
-        for ticket in session.scalars(select(Ticket).where(match)):
-            assert ticket.external_id is not None
-            found[(ticket.source, ticket.external_id)] = ticket
+    for source, externals in by_source.items():
+        for start in range(0, len(externals), 500):  # keep the statement's parameters few
+            chunk = externals[start : start + 500]
+            query = select(Ticket).where(Ticket.source == source, Ticket.external_id.in_(chunk))
+            for ticket in session.scalars(query):
+                assert ticket.external_id is not None
+                found[(ticket.source, ticket.external_id)] = ticket
     return found
 
 
@@ -99,7 +113,7 @@ def submit_batch(
 ) -> list[Answer]:
     """Take in every submission; answer each in order, with its result or its own error."""
     answers: list[Answer | None] = [None] * len(submissions)
-    with unit_of_work(factory) as session:
+    with reading(factory) as session:
         policy = policies.get(session=session)
         keys = sorted({s.key for s in submissions if s.key is not None})
         stored = existing_tickets(keys, session=session) if keys else {}
@@ -131,7 +145,7 @@ def submit_batch(
             answers[index] = outcome
     if conflicts:
         keys = [k for k in (submissions[i].key for i in conflicts) if k is not None]
-        with unit_of_work(factory) as session:
+        with reading(factory) as session:
             stored = existing_tickets(keys, session=session)
         for index in conflicts:
             key = submissions[index].key
@@ -163,26 +177,81 @@ def write_all(
     factory: sessionmaker[Session],
     now: datetime,
 ) -> list[Answer]:
-    """Write every classified ticket in one transaction, each in a savepoint of its own.
+    """Write every classified ticket in one transaction: all together in one savepoint, or,
+    if the database refuses any of them, each in a savepoint of its own.
 
     A ticket whose (source, external id) another process stored meanwhile answers CONFLICT.
     """
-    answers: list[Answer] = []
     with unit_of_work(factory) as session:
-        for submission, outcome in zip(submissions, classified, strict=True):
-            if isinstance(outcome, Exception):
-                answers.append(outcome)
-                continue
-            try:
-                with session.begin_nested():
-                    ticket = write_one(submission, outcome, session=session, now=now)
-            except IntegrityError:
-                answers.append(CONFLICT)
-            except SQLAlchemyError as error:
-                log.warning("ticket not stored", extra={"error": type(error).__name__})
-                answers.append(TicketNotStored("The database refused this ticket."))
-            else:
-                answers.append(IntakeResult(ticket, created=True))
+        try:
+            with session.begin_nested():
+                return write_together(submissions, classified, session=session, now=now)
+        except SQLAlchemyError as error:
+            log.info(
+                "batch refused together; writing one by one", extra={"error": type(error).__name__}
+            )
+        return write_each(submissions, classified, session=session, now=now)
+
+
+def write_together(
+    submissions: Sequence[Submission],
+    classified: Sequence[tuple[Classification, float | None] | Exception],
+    *,
+    session: Session,
+    now: datetime,
+) -> list[Answer]:
+    """The common case: one INSERT for the tickets and one for their outbox rows."""
+    answers: list[Answer] = []
+    written: list[tuple[Submission, Ticket]] = []
+    for submission, outcome in zip(submissions, classified, strict=True):
+        if isinstance(outcome, Exception):
+            answers.append(outcome)
+            continue
+        result, threshold = outcome
+        ticket = new_ticket_row(submission.ticket, result, threshold=threshold, now=now)
+        session.add(ticket)
+        written.append((submission, ticket))
+        answers.append(IntakeResult(ticket, created=True))
+    session.flush()
+    routes = route_channels({t.final_label for _, t in written if t.final_label}, session=session)
+    for submission, ticket in written:
+        queue_ticket_messages(ticket, session=session, now=now, routes=routes)
+        queue_thread_reply(submission, ticket, session=session, now=now)
+    session.flush()
+    return answers
+
+
+def route_channels(names: set[str], *, session: Session) -> dict[str, str | None]:
+    """Each label's route channel (None when it has none), in one query."""
+    if not names:
+        return {}
+    rows = session.execute(select(Label.name, Label.route_channel).where(Label.name.in_(names)))
+    return {name: channel for name, channel in rows}
+
+
+def write_each(
+    submissions: Sequence[Submission],
+    classified: Sequence[tuple[Classification, float | None] | Exception],
+    *,
+    session: Session,
+    now: datetime,
+) -> list[Answer]:
+    """Each ticket in a savepoint of its own, so the one the database refuses fails alone."""
+    answers: list[Answer] = []
+    for submission, outcome in zip(submissions, classified, strict=True):
+        if isinstance(outcome, Exception):
+            answers.append(outcome)
+            continue
+        try:
+            with session.begin_nested():
+                ticket = write_one(submission, outcome, session=session, now=now)
+        except IntegrityError:
+            answers.append(CONFLICT)
+        except SQLAlchemyError as error:
+            log.warning("ticket not stored", extra={"error": type(error).__name__})
+            answers.append(TicketNotStored("The database refused this ticket."))
+        else:
+            answers.append(IntakeResult(ticket, created=True))
     return answers
 
 
@@ -198,6 +267,14 @@ def write_one(
     ticket = store_classified(
         submission.ticket, result, threshold=threshold, session=session, now=now
     )
+    queue_thread_reply(submission, ticket, session=session, now=now)
+    return ticket
+
+
+def queue_thread_reply(
+    submission: Submission, ticket: Ticket, *, session: Session, now: datetime
+) -> None:
+    """A ticket posted in the intake channel is answered in its thread."""
     if submission.reply_to is not None:
         channel, thread_ts = submission.reply_to
         enqueue(
@@ -207,4 +284,3 @@ def write_one(
             ticket_id=ticket.id,
             payload={"channel": channel, "thread_ts": thread_ts},
         )
-    return ticket

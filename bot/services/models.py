@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInput
+from bot.services.policy import DOUBTFUL_REVIEWERS
+from bot.services.reliability import doubtful_reviewers, label_error_bounds
 from bot.services.topics import settle_learned_topics
 from bot.settings import Settings
 from classifier import (
@@ -30,6 +32,7 @@ from classifier import (
     sha256_hex,
     train,
 )
+from classifier.thresholds import corrected_precision
 from storage.database import unit_of_work
 from storage.models import ModelStatus, ModelVersion, Review
 from storage.queries.model_versions import (
@@ -39,6 +42,7 @@ from storage.queries.model_versions import (
     prune_artifacts,
     version_by_id,
 )
+from storage.queries.runtime_settings import runtime_settings, set_runtime_setting
 from storage.queries.tickets import (
     LabelledExample,
     consensus_ticket_ids,
@@ -63,6 +67,7 @@ NO_LABEL_MAX = 2_000
 MODELS_KEPT = 10
 
 Progress = Callable[[str, int, int], None]
+RETRAINING = "retraining"  # the actor recorded for settings the job itself keeps
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class TrainingOutcome:
     topics_learned: int = 0  # open new topics this model learned (closed on promotion)
     screened: int = 0  # training labels left out as probably wrong (classifier.label_noise)
     noise_rate: float | None = None  # estimated share of wrong training labels before that
+    label_error: float = 0.0  # least share of wrong training labels shown by second answers
 
 
 def load_version(version: ModelVersion) -> LoadedModel:
@@ -147,17 +153,28 @@ class Verdict:
     incumbent: Metrics | None
 
 
-def gate(candidate: Metrics, incumbent: Metrics | None, *, same_target: bool) -> tuple[bool, str]:
+def gate(
+    candidate: Metrics,
+    incumbent: Metrics | None,
+    *,
+    same_target: bool,
+    label_error: float = 0.0,
+) -> tuple[bool, str]:
     """Promote unless the candidate is worse than the active model on the same examples.
 
     Coverage is compared only at the same target precision: after an admin raises the
-    target, lower coverage is what was asked for, not a regression.
+    target, lower coverage is what was asked for, not a regression. Accuracy is compared
+    corrected for `label_error`, the least share of the examples' labels shown to be wrong
+    (`corrected_precision`): both models lose the same points to wrong answers, and the
+    tolerance is about true accuracy, so a tie on noisy labels is not read as a regression.
     """
     if incumbent is None:
         return True, "no active model yet"
     worse = []
-    if candidate.accuracy < incumbent.accuracy - PROMOTION_TOLERANCE:
-        worse.append(f"accuracy {candidate.accuracy:.3f} < {incumbent.accuracy:.3f}")
+    mine = corrected_precision(candidate.accuracy, label_error)
+    theirs = corrected_precision(incumbent.accuracy, label_error)
+    if mine < theirs - PROMOTION_TOLERANCE:
+        worse.append(f"accuracy {mine:.3f} < {theirs:.3f}")
     if same_target and candidate.coverage < incumbent.coverage - PROMOTION_TOLERANCE:
         worse.append(f"coverage {candidate.coverage:.3f} < {incumbent.coverage:.3f}")
     if worse:
@@ -181,6 +198,7 @@ def judge(
     incumbent: Incumbent | None,
     *,
     rules: dict[str, float],
+    holdout_error: float = 0.0,
 ) -> Verdict:
     """Compare on the held-out answers; with none (no answer since the active model was
     trained), compare cross-validation on what are then the same examples.
@@ -188,6 +206,8 @@ def judge(
     Coverage is compared only when both models were tuned under the same `rules` (see
     `gate_rules`): after an admin raises the target or the floor, or once novelty
     detection arrives, less automation is what was asked for, not a regression.
+    `holdout_error` is the least share of the held-out labels shown to be wrong (see
+    `gate`); cross-validation is compared as measured, its labels being the same for both.
     """
     texts, labels = [e.text for e in holdout], [e.label for e in holdout]
     candidate = (
@@ -201,7 +221,9 @@ def judge(
     if holdout:
         active = incumbent.loaded
         active_metrics = evaluate(active.model, texts, labels, active.thresholds)
-        promoted, reason = gate(candidate, active_metrics, same_target=same_target)
+        promoted, reason = gate(
+            candidate, active_metrics, same_target=same_target, label_error=holdout_error
+        )
         return Verdict(promoted, reason, candidate, active_metrics)
     active_metrics = Metrics(**incumbent.metrics["cv"])
     promoted, reason = gate(candidate, active_metrics, same_target=same_target)
@@ -228,10 +250,20 @@ def retrain(
         unlabelled = unlabelled_texts(session=session, limit=UNLABELLED_MAX)
         others = no_label_texts(session=session, limit=NO_LABEL_MAX)
         agreed = consensus_ticket_ids(session=session)
+        errors = dict(
+            zip(
+                (e.ticket_id for e in examples),
+                label_error_bounds(examples, session=session, now=now()),
+                strict=True,
+            )
+        )
+        doubtful = doubtful_reviewers(session=session, now=now(), target=settings.target_precision)
     _check_enough(examples)
     training, holdout = split_holdout(
         examples, unseen_after=None if incumbent is None else incumbent.data_cutoff
     )
+    training_error = [errors[e.ticket_id] for e in training]
+    holdout_error = sum(errors[e.ticket_id] for e in holdout) / len(holdout) if holdout else 0.0
     trained = train(
         [e.text for e in training],
         [e.label for e in training],
@@ -246,9 +278,12 @@ def retrain(
         screen=settings.label_screening_max > 0,
         confirmed=[e.ticket_id in agreed for e in training],
         screen_max_share=settings.label_screening_max,
+        label_error=training_error,
     )
     screened_ids = {training[i].ticket_id for i in trained.screened}
-    verdict = judge(trained, holdout, incumbent, rules=gate_rules(settings))
+    verdict = judge(
+        trained, holdout, incumbent, rules=gate_rules(settings), holdout_error=holdout_error
+    )
     promoted, reason = verdict.promoted, verdict.reason
     model = trained.model
     learned_from = [e for e in training if e.ticket_id not in screened_ids]
@@ -274,8 +309,15 @@ def retrain(
         "novelty": trained.novelty,
         "screening": {
             "screened": len(trained.screened),
+            "tickets": sorted(screened_ids),  # what a second look in Slack would re-ask
             "noise_rate": trained.noise_rate,
             "max_share": settings.label_screening_max,
+        },
+        # The least share of wrong labels shown by answers several people gave (see
+        # bot.services.reliability.label_error_bounds): thresholds and gate corrected by it.
+        "label_error": {
+            "training": sum(training_error) / len(training_error) if training_error else 0.0,
+            "holdout": holdout_error,
         },
         "gate": reason,
     }
@@ -316,6 +358,10 @@ def retrain(
         )
         version_id = version.id
         prune_artifacts(session=session, keep=MODELS_KEPT)
+        if runtime_settings(session=session).get(DOUBTFUL_REVIEWERS, []) != doubtful:
+            set_runtime_setting(
+                DOUBTFUL_REVIEWERS, doubtful, session=session, actor=RETRAINING, now=stamp
+            )
     return TrainingOutcome(
         version_id=version_id,
         promoted=promoted,
@@ -330,6 +376,7 @@ def retrain(
         topics_learned=learned,
         screened=len(trained.screened),
         noise_rate=trained.noise_rate,
+        label_error=metrics["label_error"]["training"],
     )
 
 

@@ -64,6 +64,9 @@ class Policy:
     confidence_floor: float = 0.0
     topics: tuple[OpenTopic, ...] = ()  # new topics not learned yet: like them, to people
     held: frozenset[str] = frozenset()  # labels those topics are confused with: not automatic
+    # People whose estimated accuracy is below the target (written by retraining): each of
+    # their answers gets a second opinion (bot.services.second_opinions).
+    doubtful: frozenset[str] = frozenset()
 
     def label_map(self, classes: Iterable[str], version_id: int) -> dict[str, str]:
         """The current name of each class of model `version_id` that a rename has changed.
@@ -128,8 +131,11 @@ def current_policy(*, session: Session, settings: Settings) -> Policy:
             for topic in unlearned_topics(session=session)
         ),
         held=frozenset(confused_labels(session=session)),
+        doubtful=frozenset(stored.get(DOUBTFUL_REVIEWERS) or ()),
     )
 
 
+# The people whose answers always get a second opinion, as the last retraining estimated.
+DOUBTFUL_REVIEWERS = "doubtful_reviewers"
 # Set by `/triage retrain` (and the App Home button); the worker's retraining job consumes it.
 RETRAIN_REQUESTED = "retrain_requested"

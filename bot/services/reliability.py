@@ -7,7 +7,9 @@ anyone knowing the right answers.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import func, select
@@ -16,15 +18,19 @@ from sqlalchemy.orm import Session
 from classifier import Decision
 from classifier.reliability import ReviewerEstimate, estimate_reliability
 from storage.models import Review, ReviewKind, Ticket
+from storage.queries.tickets import LabelledExample
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def reviewer_reliability(
-    *, session: Session, now: datetime, days: int, model_priors: bool = True
+    *, session: Session, now: datetime, days: int | None, model_priors: bool = True
 ) -> dict[str, ReviewerEstimate]:
-    """Estimated accuracy with an interval per person who answered in the last `days` days.
+    """Estimated accuracy with an interval per person who answered in the last `days` days
+    (None: ever).
 
     Without `model_priors` only tickets several people answered count: what judges the
-    model's audits must not rest on the model's own confidence.
+    model's audits, or the model itself, must not rest on the model's own confidence.
     """
     query = (
         select(
@@ -32,7 +38,7 @@ def reviewer_reliability(
         )
         .join(Ticket, Review.ticket_id == Ticket.id)
         .where(
-            Review.created_at >= now - timedelta(days=days),
+            Review.created_at >= (EPOCH if days is None else now - timedelta(days=days)),
             Review.created_at <= now,
             Review.label.is_not(None),
             Review.undone_at.is_(None),
@@ -101,3 +107,52 @@ def audit_answer_error(*, session: Session, now: datetime, days: int) -> float |
         for user, count in audits.items()
     )
     return wrong / total
+
+
+def label_error_bounds(
+    examples: Sequence[LabelledExample], *, session: Session, now: datetime
+) -> list[float]:
+    """Per example, the least chance its label is wrong that the evidence can show.
+
+    A label two people gave is taken as right (0). A label one person gave carries that
+    person's error at the top of their accuracy interval, estimated from tickets several
+    people answered and never from the model (the model being judged must not vouch for
+    the labels it is judged on). Imported history and people never checked against anyone
+    carry 0. Correcting a precision bound by these figures can only be too timid, never too
+    bold, as long as a person errs no less on the tickets they are asked than on average.
+    """
+    wanted = {e.ticket_id for e in examples}
+    givers: dict[tuple[int, str], set[str]] = defaultdict(set)
+    query = select(Review.ticket_id, Review.slack_user, Review.label).where(
+        Review.label.is_not(None), Review.undone_at.is_(None)
+    )
+    for ticket_id, user, label in session.execute(query):
+        if ticket_id in wanted:
+            givers[(ticket_id, str(label))].add(str(user))
+    singles = {next(iter(users)) for users in givers.values() if len(users) == 1}
+    estimates = (
+        reviewer_reliability(session=session, now=now, days=None, model_priors=False)
+        if singles
+        else {}
+    )
+    bounds = []
+    for example in examples:
+        users = givers.get((example.ticket_id, example.label), set())
+        if len(users) != 1:
+            bounds.append(0.0)  # agreed on, or imported: nothing to correct by
+            continue
+        estimate = estimates.get(next(iter(users)))
+        bounds.append(0.0 if estimate is None else 1.0 - estimate.interval[1])
+    return bounds
+
+
+# Whose recent answers judge whether they are doubtful: long enough to hold evidence, short
+# enough that someone who learned is not held to last quarter's mistakes.
+DOUBTFUL_WINDOW_DAYS = 30
+
+
+def doubtful_reviewers(*, session: Session, now: datetime, target: float) -> list[str]:
+    """People whose estimated accuracy is below `target` even at the top of its interval:
+    their single answer cannot be trusted to the precision automation is held to."""
+    estimates = reviewer_reliability(session=session, now=now, days=DOUBTFUL_WINDOW_DAYS)
+    return sorted(user for user, e in estimates.items() if e.interval[1] < target)

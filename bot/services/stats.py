@@ -23,8 +23,9 @@ from bot.settings import Settings
 from classifier import Decision, Thresholds, wilson_interval
 from classifier.reliability import ReviewerEstimate
 from classifier.thresholds import corrected_precision
-from storage.models import Review, ReviewKind, Ticket, TicketStatus
+from storage.models import OutboxKind, Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.model_versions import active_version
+from storage.queries.outbox import count_dead
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class ServiceStats:
     no_label: int = 0  # settled by people as "none of these"
     # Estimated share of wrong audit answers (bot.services.reliability.audit_answer_error).
     audit_label_error: float | None = None
+    callbacks_given_up: int = 0  # dead letters now, whatever their age: an admin's to-do
 
     @property
     def corrected_audit(self) -> tuple[float, float, float] | None:
@@ -200,6 +202,7 @@ def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats
         audit_label_error=audit_answer_error(session=session, now=now, days=days)
         if audit_total
         else None,
+        callbacks_given_up=count_dead(OutboxKind.CALLBACK, session=session),
     )
 
 

@@ -38,7 +38,8 @@ def audit_answers(*, session: Session, since: datetime) -> tuple[int, int]:
 
 
 def outbox_by_kind(*, session: Session) -> list[tuple[str, int, int, datetime | None]]:
-    """(kind, undelivered, of which failed at least once, oldest creation) per kind."""
+    """(kind, undelivered, of which failed at least once, oldest creation) per kind; dead
+    letters are not waiting, so they are left out."""
     query = (
         select(
             OutboxMessage.kind,
@@ -46,7 +47,7 @@ def outbox_by_kind(*, session: Session) -> list[tuple[str, int, int, datetime | 
             func.count().filter(OutboxMessage.last_error.is_not(None)),
             func.min(OutboxMessage.created_at),
         )
-        .where(OutboxMessage.delivered_at.is_(None))
+        .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.dead_at.is_(None))
         .group_by(OutboxMessage.kind)
     )
     return [

@@ -42,6 +42,7 @@ def enqueue(
 def _claimable(now: datetime) -> Any:
     return and_(
         OutboxMessage.delivered_at.is_(None),
+        OutboxMessage.dead_at.is_(None),
         OutboxMessage.due_at <= now,
         or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
     )
@@ -106,9 +107,55 @@ def mark_failed(message_id: int, *, session: Session, retry_at: datetime, error:
     )
 
 
+def mark_dead(message_id: int, *, session: Session, now: datetime, error: str) -> None:
+    """Give up on a delivery: it stays, as a dead letter, until an admin retries it."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(dead_at=now, locked_until=None, last_error=error[:500])
+    )
+
+
+def dead_letters(
+    kind: OutboxKind, *, session: Session, ticket_id: int | None = None
+) -> list[OutboxMessage]:
+    """The dead letters of one kind (of one ticket, when given), oldest first."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.kind == kind, OutboxMessage.dead_at.is_not(None)
+    )
+    if ticket_id is not None:
+        query = query.where(OutboxMessage.ticket_id == ticket_id)
+    return list(session.scalars(query.order_by(OutboxMessage.id)))
+
+
+def count_dead(kind: OutboxKind, *, session: Session) -> int:
+    """How many deliveries of `kind` were given up and wait for an admin."""
+    query = select(func.count()).where(
+        OutboxMessage.kind == kind, OutboxMessage.dead_at.is_not(None)
+    )
+    return int(session.scalar(query) or 0)
+
+
+def revive(message_ids: list[int], *, session: Session, now: datetime) -> None:
+    """Dead letters back in the queue, due now, their attempts and age counted afresh."""
+    if not message_ids:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.dead_at.is_not(None))
+        .values(dead_at=None, retried_at=now, attempts=0, due_at=now, locked_until=None)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def pending_summary(*, session: Session) -> tuple[int, int, datetime | None]:
-    """(undelivered rows, of which failed at least once, oldest undelivered creation time)."""
-    pending = OutboxMessage.delivered_at.is_(None)
+    """Slack posts: (undelivered rows, of which failed at least once, oldest undelivered
+    creation time). Callbacks are left out: they have their own give-up rule and alert."""
+    pending = and_(
+        OutboxMessage.delivered_at.is_(None),
+        OutboxMessage.dead_at.is_(None),
+        OutboxMessage.kind != OutboxKind.CALLBACK,
+    )
     total, failing, oldest = session.execute(
         select(
             func.count(),

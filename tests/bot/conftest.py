@@ -115,6 +115,11 @@ def web_settings(database_url: str, fake: FakeSlack, secret: str, **extra: str) 
             "TRIAGE_API_TOKEN": API_TOKEN,
             "TRIAGE_ADMINS": "UADMIN",
             "TRIAGE_AUDIT_RATE": "0",
+            # The fake's callback receiver is on loopback, where callbacks go only if allowed.
+            "TRIAGE_CALLBACK_ALLOW": "127.0.0.1",
+            # Each test that needs second opinions asks for them (test_second_opinions).
+            "TRIAGE_SECOND_OPINION_SHARE": "0",
+            "TRIAGE_SECOND_OPINION_DOUBTS": "off",
             **extra,
         },
         dotenv_path=None,

@@ -13,6 +13,7 @@ from classifier import TrainedModel
 from storage.database import create_db_engine
 from storage.models import ModelVersion, Ticket
 from tests.bot.conftest import RunningWeb, install_model, serving, web_settings
+from tests.bot.openapi_check import assert_conforms
 
 
 def ticket_count(factory: sessionmaker[Session]) -> int:
@@ -95,9 +96,14 @@ def test_an_unexpected_failure_is_a_json_500_without_a_traceback(
     ):
         response = web.api(method, path, json=body)
         assert response.status_code == 500
-        assert response.headers["content-type"] == "application/json"
+        assert response.headers["content-type"] == "application/problem+json"
+        reason = "Internal error; the details are in the logs."
         assert response.json() == {
-            "error": "Internal error; the details are in the logs.",
+            "type": "urn:triage-loop:problem:internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": reason,
+            "error": reason,
             "request_id": response.headers["x-request-id"],
         }
     response = web.api("PUT", "/api/tickets/1")
@@ -111,11 +117,59 @@ def test_oversized_body_is_413(web: RunningWeb, factory: sessionmaker[Session]) 
     assert ticket_count(factory) == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "field", "reason"),
+    [
+        (b'{"text": "ok", "external_id": "\\ud800"}', 422, "external_id", "lone UTF-16 surrogate"),
+        (b'{"text": "\\udfff card"}', 422, "text", "lone UTF-16 surrogate"),
+        (b'{"text": "ok", "metadata": {"\\ud83d": 1}}', 422, "metadata", "surrogate"),
+        (b'{"text": "ok", "metadata": ' + b"[" * 40 + b"]" * 40 + b"}", 400, None, "nested"),
+        (b"[" * 200_000 + b"]" * 200_000, 413, None, "KiB"),
+        (b'{"text": "ok", "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, None, ""),
+        (b'{"text": "ok", "metadata": {"x": NaN}}', 400, None, "not valid JSON"),
+        (b'{"text": "ok", "metadata": {"x": 1e400}}', 400, None, "out of range"),
+        (b'{"text": "ok", "metadata": {"x": ' + b"9" * 5_000 + b"}}", 400, None, "JSON"),
+        (b'{"text": "ok", "external_id": true}', 422, "external_id", "external_id"),
+        (b'{"text": "ok", "subject": 3}', 422, "subject", "subject"),
+    ],
+)
+def test_hostile_json_is_a_problem_naming_the_field(
+    web: RunningWeb,
+    factory: sessionmaker[Session],
+    body: bytes,
+    status: int,
+    field: str | None,
+    reason: str,
+) -> None:
+    response = web.api(
+        "POST", "/api/tickets", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = assert_conforms(response, "/api/tickets")
+    assert problem["status"] == status and problem["type"].startswith("urn:triage-loop:problem:")
+    assert reason in problem["detail"] and problem["error"] == problem["detail"]
+    assert problem.get("field") == field
+    assert ticket_count(factory) == 0
+
+
+def test_a_created_ticket_says_where_it_lives(web: RunningWeb) -> None:
+    created = web.api("POST", "/api/tickets", json={"text": "Card?", "external_id": "zd-1"})
+    assert created.status_code == 201
+    ticket = assert_conforms(created, "/api/tickets")
+    assert created.headers["location"] == f"/api/tickets/{ticket['id']}"
+    again = web.api("POST", "/api/tickets", json={"text": "Card?", "external_id": "zd-1"})
+    assert again.status_code == 200 and "location" not in again.headers
+    assert assert_conforms(again, "/api/tickets") == ticket
+    read = web.api("GET", created.headers["location"])
+    assert assert_conforms(read, "/api/tickets/{ticket_id}") == ticket
+
+
 def test_unknown_ticket_is_404_json(web: RunningWeb) -> None:
     for path in ("/api/tickets/999", "/api/tickets/abc", "/api/tickets/99999999999999"):
         response = web.api("GET", path)
         assert response.status_code == 404
-        assert "error" in response.json()
+        assert "error" in assert_conforms(response, "/api/tickets/{ticket_id}")
 
 
 def test_health_checks_the_database(web: RunningWeb) -> None:

@@ -149,3 +149,11 @@ def test_a_pruned_version_cannot_be_rolled_back_to_and_says_why(
         session.flush()
         with pytest.raises(InvalidInput, match="only the newest 10 versions keep their model"):
             activate_version(pruned.id, session=session, now=START)
+
+
+def test_the_gate_compares_accuracy_corrected_for_wrong_answers() -> None:
+    # A point lost on labels a tenth of which are wrong is more than a point of true accuracy.
+    active, candidate = metrics(0.81, 0.70), metrics(0.80, 0.70)
+    assert gate(candidate, active, same_target=True)[0]
+    promoted, reason = gate(candidate, active, same_target=True, label_error=0.1)
+    assert not promoted and "accuracy 0.875 < 0.888" in reason

@@ -16,7 +16,7 @@ from bot.delivery import slack_client
 from bot.errors import SettingsError
 from bot.sandbox.slack import FakeSlack, signed_event
 from bot.settings import Settings
-from bot.startup import resolve_channels, sqlite_on_separate_machines
+from bot.startup import resolve_channels, sqlite_on_separate_machines, unsigned_callbacks
 from storage.models import Ticket
 from tests.bot.conftest import serving, web_settings
 
@@ -160,7 +160,8 @@ def test_an_intake_channel_given_by_name_takes_tickets(
 def test_sqlite_where_each_process_has_its_own_machine_is_warned_of(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    heroku = Settings.from_env({"DYNO": "web.1"}, dotenv_path=None)
+    signed = {"TRIAGE_CALLBACK_SECRET": "whsec-test"}  # else unsigned callbacks are warned of
+    heroku = Settings.from_env({"DYNO": "web.1", **signed}, dotenv_path=None)
     assert heroku.separate_machines_platform == "Heroku"
     warning = sqlite_on_separate_machines(heroku)
     assert warning is not None and "PostgreSQL" in warning and "Heroku" in warning
@@ -173,3 +174,15 @@ def test_sqlite_where_each_process_has_its_own_machine_is_warned_of(
     )
     assert sqlite_on_separate_machines(on_postgres) is None
     assert sqlite_on_separate_machines(Settings.from_env({}, dotenv_path=None)) is None
+
+
+def test_unsigned_callbacks_are_warned_of_at_start(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    unsigned = Settings.from_env({"DATABASE_URL": database_url}, dotenv_path=None)
+    with caplog.at_level(logging.WARNING):
+        started_checks(unsigned)
+        started_checks(unsigned.with_overrides(callback_secrets=("whsec-test",)))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [unsigned_callbacks(unsigned)]
+    assert "TRIAGE_CALLBACK_SECRET is not set" in warnings[0] and "unsigned" in warnings[0]

@@ -98,3 +98,31 @@ def test_text_helpers() -> None:
         "1 d 1 h",
     ]
     assert [counted(n, "ticket") for n in (0, 1, 2)] == ["0 tickets", "1 ticket", "2 tickets"]
+
+
+def test_the_subject_is_shown_bold_above_the_text_escaped_on_one_line() -> None:
+    for kind in ("review", "audit"):
+        message = build_ticket_message(
+            card(kind=kind, subject="Card <late>\n& lost *now*"), now=NOW
+        )
+        assert_valid_message(message)
+        [quoted] = [b for b in message["blocks"] if "> I still" in str(b)]
+        assert quoted["text"]["text"].startswith(
+            "*Card &lt;late&gt; &amp; lost *now**\n> I still haven't received my card"
+        )
+    long = build_ticket_message(card(subject="s" * 5_000), now=NOW)
+    assert_valid_message(long)
+    assert "s" * 200 not in str(long) and "s" * 198 + "…" in str(long)
+    erased = build_ticket_message(card(subject="Card late", erased=True), now=NOW)
+    assert "Card late" not in str(erased)
+    blank = build_ticket_message(card(subject="   "), now=NOW)["blocks"][1]
+    assert blank["text"]["text"].startswith("> I still")
+
+
+def test_a_label_from_the_helpdesk_names_the_agent_without_a_mention_or_undo() -> None:
+    decided = Decided("card_arrival", "helpdesk:ann.lee", NOW, undo_until=None)
+    message = build_ticket_message(card(decided=decided), now=NOW)
+    assert_valid_message(message)
+    assert "chosen by ann.lee (helpdesk) after 2 min" in str(message["blocks"])
+    assert "<@helpdesk" not in str(message) and ids.UNDO not in str(message)
+    assert message["text"] == "Ticket #1042 labelled card_arrival by ann.lee (helpdesk)"

@@ -188,3 +188,26 @@ def test_corrected_precision_takes_the_cautious_end() -> None:
     assert corrected_precision(0.99, 0.05) == 1.0
     with pytest.raises(ClassifierError):
         corrected_precision(0.9, 0.5)
+
+
+def test_per_example_label_error_corrects_only_where_labels_may_be_wrong() -> None:
+    # The same noisy measurements; the labels above 0.5 are said to be confirmed (error 0):
+    # then nothing excuses the measured shortfall there, and the bound stays uncorrected.
+    rng = np.random.default_rng(1)
+    n = 20_000
+    confidences = rng.uniform(0.0, 1.0, size=n)
+    truly_right = rng.random(n) < np.where(confidences > 0.5, 0.975, 0.6)
+    measured = np.where(rng.random(n) < 0.05, False, truly_right)
+    single = np.full(n, 0.05)
+    confirmed_on_top = np.where(confidences > 0.5, 0.0, 0.05)
+
+    corrected = guaranteed_threshold(
+        confidences, measured, target_precision=0.95, delta=0.05, label_error=single
+    )
+    uncorrected = guaranteed_threshold(
+        confidences, measured, target_precision=0.95, delta=0.05, label_error=confirmed_on_top
+    )
+    plain = guaranteed_threshold(confidences, measured, target_precision=0.95, delta=0.05)
+    assert corrected < 0.7
+    assert uncorrected == plain
+    assert truly_right[confidences >= corrected].mean() >= 0.95

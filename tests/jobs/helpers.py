@@ -21,6 +21,7 @@ from storage.models import (
     OutboxKind,
     OutboxMessage,
     Review,
+    ReviewKind,
     Ticket,
     TicketStatus,
     TrainingRun,
@@ -60,6 +61,30 @@ def add_answered_audit(factory: sessionmaker[Session], now: datetime, *, agree: 
     with factory.begin() as session:
         record_answer(ticket_id, user="U1", label=label, quorum=1, session=session, now=now)
     return ticket_id
+
+
+def shared_history(
+    factory: sessionmaker[Session], now: datetime, *, wrong_every: int, tickets: int = 100
+) -> None:
+    """Tickets U1 and U2 both answered: U2 always right, U1 wrong on every `wrong_every`-th
+    (exchange_rate for card_arrival): what shows how often U1's audit answers are wrong."""
+    with factory.begin() as session:
+        for i in range(tickets):
+            ticket = Ticket(
+                text=f"shared {i}",
+                created_at=now,
+                status=TicketStatus.LABELLED,
+                decision="review",
+                final_label="card_arrival",
+                decided_by="U2",
+                decided_at=now,
+            )
+            mine = "exchange_rate" if i % wrong_every == 0 else "card_arrival"
+            ticket.reviews = [
+                Review(slack_user=user, label=label, kind=ReviewKind.REVIEW, created_at=now)
+                for user, label in (("U1", mine), ("U2", "card_arrival"))
+            ]
+            session.add(ticket)
 
 
 def alerts(factory: sessionmaker[Session]) -> list[str]:

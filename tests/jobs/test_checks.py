@@ -20,7 +20,13 @@ from storage.queries.labels import ensure_labels
 from storage.queries.outbox import enqueue, mark_failed
 from storage.queries.runtime_settings import set_runtime_setting
 from tests.jobs.conftest import Clock
-from tests.jobs.helpers import add_answered_audit, add_ticket, alerts, channel_posts
+from tests.jobs.helpers import (
+    add_answered_audit,
+    add_ticket,
+    alerts,
+    channel_posts,
+    shared_history,
+)
 
 
 def checks(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> list[str]:
@@ -47,6 +53,29 @@ def test_backlog_alert_is_rate_limited_and_counts_repeats(
     assert checks(factory, job_settings, clock) == ["backlog"]  # the cooldown is over
     assert "happened 1 more time" in alerts(factory)[0]
     assert "happened" not in alerts(factory)[1]
+
+
+def test_audit_precision_is_judged_corrected_for_the_auditors_wrong_answers(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    with factory.begin() as session:
+        ensure_labels(["card_arrival", "exchange_rate"], session=session, now=clock())
+    shared_history(factory, clock(), wrong_every=5)  # U1, the auditor, is wrong 20% of the time
+    rules = job_settings.with_overrides(min_audits_for_alert=20)
+    for i in range(20):  # 17 of 20 audits confirm: 85% measured
+        add_answered_audit(factory, clock(), agree=i % 7 != 0)
+    # U1's own answers account for the shortfall: above target once corrected
+    assert "audit-precision" not in checks(factory, rules, clock)
+    for _ in range(10):  # 17 of 30: more than U1's errors can explain
+        add_answered_audit(factory, clock(), agree=False)
+    assert "audit-precision" in checks(factory, rules, clock)
+    alert = next(a for a in alerts(factory) if "Automatic precision" in a)
+    assert "% of wrong audit answers; measured 56.7%" in alert
+    assert "corrected for an estimated" in alert and "on the last 30 audits" in alert
+    with factory.begin() as session:
+        assert post_digest(session=session, settings=job_settings, now=clock())
+    digest = channel_posts(factory)[-1]
+    assert "*Audit precision:* " in digest and "of wrong audit answers; measured 56.7%" in digest
 
 
 def test_audit_precision_below_target_needs_enough_audits(

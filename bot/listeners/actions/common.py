@@ -15,7 +15,8 @@ from bot.errors import InvalidInput
 from bot.services.answers import AnswerOutcome
 from storage.database import unit_of_work
 
-Service = Callable[[int, str, Session], AnswerOutcome]
+# (ticket id, user, session, whether the user is an admin) -> what became of the click
+Service = Callable[[int, str, Session, bool], AnswerOutcome]
 
 
 def clicked_ticket(action: dict[str, Any]) -> int:
@@ -27,15 +28,21 @@ def clicked_ticket(action: dict[str, Any]) -> int:
 
 
 async def run_click(
-    deps: Deps, body: dict[str, Any], action: dict[str, Any], respond: Any, service: Service
+    deps: Deps,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Any,
+    service: Service,
+    client: Any = None,
 ) -> AnswerOutcome:
     """Run `service` in a worker thread (database work stays off the event loop), nudge the
     outbox so the message updates at once, and answer privately when there is news."""
     ticket_id, user = clicked_ticket(action), body["user"]["id"]
+    admin = await deps.is_admin(user, client)  # settles a ticket whose answers disagree
 
     def unit() -> AnswerOutcome:
         with unit_of_work(deps.factory) as session:
-            return service(ticket_id, user, session)
+            return service(ticket_id, user, session, admin)
 
     outcome = await asyncio.to_thread(unit)
     deps.wake_deliveries()
@@ -49,9 +56,9 @@ def click_listener(deps: Deps, service_for: Callable[[dict[str, Any]], Service])
     """A Bolt listener that acknowledges at once, then runs the service the action calls for."""
 
     async def on_click(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: Any
     ) -> None:
         await ack()
-        await run_click(deps, body, action, respond, service_for(action))
+        await run_click(deps, body, action, respond, service_for(action), client)
 
     return on_click

@@ -11,6 +11,7 @@ from bot.errors import InvalidInput
 from bot.listeners.actions.common import Service, click_listener
 from bot.services.answers import AnswerOutcome, record_answer
 from bot.services.policy import current_policy
+from bot.services.second_opinions import opinion_rules
 
 
 def chosen_label(action: dict[str, Any]) -> str:
@@ -30,10 +31,17 @@ def handler(deps: Deps) -> Any:
     def answer_for(action: dict[str, Any]) -> Service:
         label = chosen_label(action)
 
-        def answer(ticket_id: int, user: str, session: Session) -> AnswerOutcome:
-            quorum = current_policy(session=session, settings=deps.settings).quorum
+        def answer(ticket_id: int, user: str, session: Session, admin: bool) -> AnswerOutcome:
+            policy = current_policy(session=session, settings=deps.settings)
             return record_answer(
-                ticket_id, user=user, label=label, quorum=quorum, session=session, now=deps.now()
+                ticket_id,
+                user=user,
+                label=label,
+                quorum=policy.quorum,
+                session=session,
+                now=deps.now(),
+                opinions=opinion_rules(settings=deps.settings, policy=policy),
+                admin=admin,
             )
 
         return answer

@@ -14,7 +14,7 @@ from bot.services.answers import AnswerOutcome, record_skip
 def handler(deps: Deps) -> Any:
     """The Bolt listener for Skip."""
 
-    def skip(ticket_id: int, user: str, session: Session) -> AnswerOutcome:
+    def skip(ticket_id: int, user: str, session: Session, _admin: bool) -> AnswerOutcome:
         return record_skip(ticket_id, user=user, session=session, now=deps.now())
 
     return click_listener(deps, lambda _action: skip)

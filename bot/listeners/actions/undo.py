@@ -14,7 +14,7 @@ from bot.services.answers import AnswerOutcome, undo_answer
 def handler(deps: Deps) -> Any:
     """The Bolt listener for Undo."""
 
-    def undo(ticket_id: int, user: str, session: Session) -> AnswerOutcome:
+    def undo(ticket_id: int, user: str, session: Session, _admin: bool) -> AnswerOutcome:
         return undo_answer(ticket_id, user=user, session=session, now=deps.now())
 
     return click_listener(deps, lambda _action: undo)

@@ -12,7 +12,7 @@ from bot.errors import InvalidInput
 from bot.listeners.admin_changes import Change, run_change
 from bot.listeners.commands import parsing
 from bot.listeners.commands.context import Call, Message
-from bot.services import admin, admin_labels, admin_models, topics
+from bot.services import admin, admin_labels, admin_models, dead_letters, topics
 
 
 async def apply(call: Call, change: Change, *args: Any) -> Message:
@@ -126,3 +126,10 @@ async def label_route(call: Call) -> Message:
     parsing.expect(call.args, 2, 2)
     name, where = call.args
     return await apply(call, admin_labels.route_label, name, parsing.channel(where))
+
+
+async def callbacks_retry(call: Call) -> Message:
+    """`callbacks retry [TICKET|all]`: send given-up helpdesk callbacks again."""
+    parsing.expect(call.args, 0, 1)
+    target = parsing.ticket(call.args[0]) if call.args else None
+    return await apply(call, dead_letters.retry_callbacks, target)

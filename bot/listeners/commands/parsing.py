@@ -56,6 +56,13 @@ def whole(word: str, what: str = "value") -> int:
     return int(word)
 
 
+def ticket(word: str) -> int | None:
+    """A ticket id as `7` or `#7`, or None for `all` (every ticket)."""
+    if word.lower() == "all":
+        return None
+    return whole(word.removeprefix("#"), "ticket")
+
+
 def version(word: str) -> int:
     """A model version as `7` or `v7`."""
     return whole(word[1:] if word.lower().startswith("v") else word, "version")

@@ -149,11 +149,20 @@ def _commands() -> dict[str, Command]:
             changes.label_route,
             admin=True,
         ),
+        Command(
+            "callbacks retry",
+            "/triage callbacks retry [TICKET|all]",
+            "send given-up helpdesk callbacks again (all when no ticket is named)",
+            changes.callbacks_retry,
+            admin=True,
+        ),
     ]
     return {command.name: command for command in items}
 
 
 COMMANDS = _commands()
+# Commands with sub-commands, and the sub-command their name alone runs ("" for none).
+GROUPS = {"labels": "list", "callbacks": ""}
 
 
 def resolve(words: list[str]) -> tuple[Command, tuple[str, ...]]:
@@ -161,12 +170,13 @@ def resolve(words: list[str]) -> tuple[Command, tuple[str, ...]]:
     if not words:
         return COMMANDS["help"], ()
     name, rest = words[0].lower(), words[1:]
-    if name == "labels":
-        sub = rest[0].lower() if rest else "list"
-        name, rest = f"labels {sub}", rest[1:]
+    if name in GROUPS:
+        group, sub = name, rest[0].lower() if rest else GROUPS[name]
+        name, rest = f"{group} {sub}", rest[1:]
         if name not in COMMANDS:
-            usages = " | ".join(c.usage for c in COMMANDS.values() if c.name.startswith("labels"))
-            raise InvalidInput(f"Unknown labels command `{sub}`.\nUsage: {usages}")
+            usages = " | ".join(c.usage for c in COMMANDS.values() if c.name.startswith(group))
+            problem = f"Unknown {group} command `{sub}`." if sub else "Which one?"
+            raise InvalidInput(f"{problem}\nUsage: {usages}")
     if name not in COMMANDS:
         raise InvalidInput(f"Unknown command `{words[0]}`. See `/triage help`.")
     return COMMANDS[name], tuple(rest)

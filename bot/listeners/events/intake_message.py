@@ -32,8 +32,10 @@ def is_new_human_message(event: dict[str, Any], intake_channel: str | None) -> b
         and event.get("channel") == intake_channel
         and event.get("subtype") is None  # edits, deletions, joins, bot_message...
         and event.get("bot_id") is None
+        and isinstance(event.get("ts"), str)
         and event.get("thread_ts") in (None, event.get("ts"))
-        and bool(event.get("user"))
+        and isinstance(event.get("user"), str)
+        and bool(event["user"])
     )
 
 
@@ -46,7 +48,7 @@ def handler(deps: Deps) -> Any:
         channel, ts = event["channel"], event["ts"]
         try:
             new = validate_new_ticket(
-                text=unescape(event.get("text", "")),
+                text=unescape(event.get("text") or ""),
                 source=f"slack:{channel}",
                 external_id=ts,
                 metadata={"slack_user": event["user"], "slack_channel": channel, "slack_ts": ts},

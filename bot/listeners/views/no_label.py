@@ -16,9 +16,10 @@ from bot.errors import InvalidInput
 from bot.services.admin_labels import check_label_name
 from bot.services.answers import AnswerOutcome, AnswerStatus, record_no_label
 from bot.services.policy import current_policy
+from bot.services.second_opinions import opinion_rules
 from storage.database import unit_of_work
 
-COUNTED = (AnswerStatus.DECIDED, AnswerStatus.RECORDED)
+COUNTED = (AnswerStatus.DECIDED, AnswerStatus.RECORDED, AnswerStatus.SECOND_OPINION)
 
 
 def submitted(view: dict[str, Any]) -> tuple[int, str | None]:
@@ -37,7 +38,7 @@ def submitted(view: dict[str, Any]) -> tuple[int, str | None]:
 def handler(deps: Deps) -> Any:
     """The Bolt listener for the modal's submission."""
 
-    async def on_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_submit(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         try:
             ticket_id, proposed = submitted(view)
             if proposed is not None:
@@ -46,17 +47,20 @@ def handler(deps: Deps) -> Any:
             await ack(response_action="errors", errors={ids.PROPOSED_LABEL_BLOCK: error.reason})
             return
         user = body["user"]["id"]
+        admin = await deps.is_admin(user, client)
 
         def unit() -> AnswerOutcome:
             with unit_of_work(deps.factory) as session:
-                quorum = current_policy(session=session, settings=deps.settings).quorum
+                policy = current_policy(session=session, settings=deps.settings)
                 return record_no_label(
                     ticket_id,
                     user=user,
                     proposed=proposed,
-                    quorum=quorum,
+                    quorum=policy.quorum,
                     session=session,
                     now=deps.now(),
+                    opinions=opinion_rules(settings=deps.settings, policy=policy),
+                    admin=admin,
                 )
 
         outcome = await asyncio.to_thread(unit)

@@ -17,6 +17,7 @@ class RecordedCall:
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
     faulty: bool = False
+    body: bytes = b""  # exactly as received, for checks over the raw bytes (signatures)
 
     @property
     def ok(self) -> bool:
@@ -33,3 +34,4 @@ class Fault:
     retry_after: int | str | None = None
     retry_after_header: str = "Retry-After"
     remaining: int = 1
+    headers: dict[str, str] = field(default_factory=dict)  # more to answer with (Location)

@@ -174,13 +174,15 @@ class FakeSlack:
         retry_after: int | str = 1,
         retry_after_header: str = "Retry-After",
         count: int = 1,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Make the next `count` calls of `method` fail (429 by default; "*" for any method).
 
         status=429 answers with Retry-After (any value, under any spelling of the header
         name: HTTP/2 proxies send it lower-case); status=5xx answers that status; error="x"
         with no status answers HTTP 200 {"ok": false, "error": "x"}. Use "response_url" and
-        "callback" for those hooks.
+        "callback" for those hooks. `headers` are added to the answer (a 302's Location, a
+        503's Retry-After).
         """
         if status is None:
             status = 200 if error else 429
@@ -190,6 +192,7 @@ class FakeSlack:
             retry_after=retry_after if status == 429 else None,
             retry_after_header=retry_after_header,
             remaining=count,
+            headers=dict(headers or {}),
         )
         with self._cond:
             self._faults.setdefault(method, deque()).append(fault)
@@ -450,7 +453,7 @@ class FakeSlack:
         with self._cond:
             status, body, extra, faulty = self._answer(method, route, params, headers)
             self.calls.append(
-                RecordedCall(method, params, headers, time.time(), status, body, faulty)
+                RecordedCall(method, params, headers, time.time(), status, body, faulty, raw)
             )
             if not (status == 200 and body.get("ok")) and method != CALLBACK:
                 self._note_refusal(method, route, params, body)
@@ -490,6 +493,7 @@ class FakeSlack:
                 if fault.retry_after is not None
                 else {}
             )
+            extra.update(fault.headers)
             return fault.status, {"ok": False, "error": fault.error}, extra, True
         refusal = self._check_message(method, params) if method in MESSAGE_METHODS else None
         if method in VIEW_METHODS:

@@ -1,0 +1,90 @@
+"""When one person's answer is not enough: who else is asked, and when a ticket has settled.
+
+Tickets answered twice are what measures reviewers without trusting the model
+(`bot.services.reliability`), and a doubtful answer checked before it is routed costs one
+click where a wrong route costs a customer. A share of reviewed tickets, drawn at random,
+and every doubtful first answer wait for a second person; two answers that disagree go to
+a third, and three that all differ to an admin. The ticket stays pending meanwhile, so its
+route post and callback go out once, with the settled label.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.services.policy import Policy
+from bot.settings import Settings
+from storage.models import Ticket
+
+# Never call a model less sure than this confident, whatever the floor admins set.
+LEAST_SURE = 0.5
+
+
+class SecondOpinion(StrEnum):
+    """Why a ticket's first answer waits for someone else's (stored on the ticket)."""
+
+    SAMPLE = "sample"  # the random share that measures how often single answers are wrong
+    CONTRADICTS = "contradicts"  # the answer contradicted a confident model
+    DOUBTFUL = "doubtful"  # its answerer's estimated accuracy is below the target
+
+
+class Stage(StrEnum):
+    """Whose answer a second-opinion ticket waits for now."""
+
+    SECOND = "second"  # one answer so far: anyone else
+    THIRD = "third"  # two answers disagree: a third person
+    ADMIN = "admin"  # three answers, no two alike: an admin settles it
+
+
+@dataclass(frozen=True)
+class OpinionRules:
+    """What makes a first answer doubtful, from the settings and the reliability estimates."""
+
+    share: float = 0.0
+    # A model at least this sure, contradicted, makes an answer doubtful (above 1: never).
+    model_sure: float = 2.0
+    doubtful: frozenset[str] = frozenset()  # people whose estimated accuracy is below target
+
+
+def opinion_rules(*, settings: Settings, policy: Policy) -> OpinionRules:
+    """The rules in force: the deployment's share, and a model confident enough to be
+    applied on its own evidence (the per-ticket floor) as the one worth contradicting."""
+    if not settings.second_opinion_doubts:
+        return OpinionRules(share=settings.second_opinion_share)
+    return OpinionRules(
+        share=settings.second_opinion_share,
+        model_sure=max(policy.confidence_floor, LEAST_SURE),
+        doubtful=policy.doubtful,
+    )
+
+
+def drawn(ticket_id: int, share: float) -> bool:
+    """Whether the ticket is in the random share; fixed by its id, so a retry draws the same."""
+    return share > 0 and random.Random(f"second-opinion:{ticket_id}").random() < share
+
+
+def why_doubt(
+    ticket: Ticket, *, user: str, label: str | None, rules: OpinionRules
+) -> SecondOpinion | None:
+    """The reason the first answer on `ticket` needs a second opinion, or None."""
+    if ticket.novel or label is None:
+        # Unlike anything learned, or "none of these": the model's guess is no yardstick
+        # and the answer teaches no label; only the random share is checked.
+        return SecondOpinion.SAMPLE if drawn(ticket.id, rules.share) else None
+    if user in rules.doubtful:
+        return SecondOpinion.DOUBTFUL
+    top = (ticket.suggestions or [[None, None]])[0]
+    if top[1] is not None and float(top[1]) >= rules.model_sure and str(top[0]) != label:
+        return SecondOpinion.CONTRADICTS
+    return SecondOpinion.SAMPLE if drawn(ticket.id, rules.share) else None
+
+
+def stage(answers: Sequence[str | None]) -> Stage:
+    """Whose answer is awaited, given the distinct answers so far (None: none of these)."""
+    distinct = len(set(answers))
+    if distinct <= 1:
+        return Stage.SECOND
+    return Stage.THIRD if distinct == 2 else Stage.ADMIN

@@ -1,0 +1,111 @@
+"""Reviewer error in retraining: what second answers show, and thresholds corrected by it."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
+from bot.services.models import load_active, retrain
+from bot.services.reliability import label_error_bounds
+from bot.settings import Settings
+from classifier import evaluate
+from storage.models import Review, ReviewKind, Ticket, TicketStatus
+from storage.queries.tickets import labelled_examples
+from tests.conftest import SAMPLE_HOLDOUT, SAMPLE_TRAIN
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def team_answers(
+    rows: list[LabelledRow], *, error: float, double_share: float, seed: int = 0
+) -> tuple[list[Ticket], int]:
+    """Alice answers every ticket, wrong `error` of the time (any other label); Bob, always
+    right, gives a second answer on `double_share` of them, and where the two disagree Carol
+    settles it. Returns the tickets and how many of Alice's single answers were wrong."""
+    rng = random.Random(seed)
+    labels = sorted({row.label for row in rows})
+    tickets, wrong_singles = [], 0
+    for i, row in enumerate(rows):
+        when = START + timedelta(minutes=i)
+        alice = row.label
+        if rng.random() < error:
+            alice = rng.choice([label for label in labels if label != row.label])
+        answers = [("UALICE", alice)]
+        if rng.random() < double_share:
+            answers.append(("UBOB", row.label))
+            if alice != row.label:
+                answers.append(("UCAROL", row.label))
+            final = row.label
+        else:
+            final, wrong_singles = alice, wrong_singles + (alice != row.label)
+        ticket = Ticket(
+            text=row.text,
+            created_at=when,
+            status=TicketStatus.LABELLED,
+            final_label=final,
+            decided_by=answers[-1][0],
+            decided_at=when,
+        )
+        ticket.reviews = [
+            Review(slack_user=user, label=label, kind=ReviewKind.REVIEW, created_at=when)
+            for user, label in answers
+        ]
+        tickets.append(ticket)
+    return tickets, wrong_singles
+
+
+def test_second_answers_show_how_wrong_single_answers_are_at_least(
+    factory: sessionmaker[Session],
+) -> None:
+    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+    tickets, wrong_singles = team_answers(parsed[:1000], error=0.1, double_share=0.4)
+    with factory.begin() as session:
+        session.add_all(tickets)
+        import_labelled_rows(parsed[1000:1100], session=session, now=START)
+    with factory() as session:
+        examples = labelled_examples(session=session)
+        bounds = dict(
+            zip(
+                (e.ticket_id for e in examples),
+                label_error_bounds(examples, session=session, now=START + timedelta(days=1)),
+                strict=True,
+            )
+        )
+        agreed = {t.id for t in tickets if len(t.reviews) > 1}
+        singles = {t.id for t in tickets if len(t.reviews) == 1}
+    imported = set(bounds) - agreed - singles
+    assert len(imported) == 100 and all(bounds[t] == 0.0 for t in imported)
+    assert all(bounds[t] == 0.0 for t in agreed)  # two people gave the label
+    alice = {bounds[t] for t in singles}
+    assert len(alice) == 1
+    # the least error the 400-odd shared tickets allow: above zero, not above the truth
+    assert 0.04 < alice.pop() <= wrong_singles / len(singles)
+
+
+def test_thresholds_corrected_for_reviewer_error_automate_what_noisy_labels_would_refuse(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+    holdout, _, _ = read_labelled_csv(SAMPLE_HOLDOUT, text_column="text", label_column="label")
+    tickets, _ = team_answers(parsed, error=0.1, double_share=0.3)
+    with factory.begin() as session:
+        session.add_all(tickets)
+    target = settings.with_overrides(target_precision=0.9, label_screening_max=0.0)
+
+    outcome = retrain(factory, settings=target, now=lambda: START + timedelta(days=2))
+
+    # Measured against the team's labels (a tenth of Alice's single answers wrong) the
+    # automated share falls short of the target; measured against the truth it meets it.
+    assert outcome.promoted and outcome.label_error > 0.03
+    assert outcome.cv.auto_precision is not None and outcome.cv.auto_precision < 0.9
+    with factory() as session:
+        active = load_active(session=session)
+    assert active is not None and active.thresholds.default < 1.0
+    truth = evaluate(
+        active.model, [r.text for r in holdout], [r.label for r in holdout], active.thresholds
+    )
+    assert truth.coverage > 0.3
+    assert truth.auto_precision is not None and truth.auto_precision >= 0.9

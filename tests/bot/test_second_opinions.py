@@ -1,0 +1,231 @@
+"""Second opinions through signed Slack clicks: blind second answers, a third person on a
+disagreement, then an admin; nobody asked twice; route and callback held until it settles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks import ids
+from bot.sandbox.slack import FakeSlack, assert_valid_message
+from bot.services.policy import THRESHOLD
+from classifier import TrainedModel
+from storage.models import OutboxKind, OutboxMessage, Ticket
+from tests.bot.conftest import (
+    REVIEW_CHANNEL,
+    RunningWeb,
+    install_model,
+    serving,
+    set_policy,
+    web_settings,
+)
+from tests.bot.steps import click, element, post_ticket, review_message
+from tests.bot.test_review_loop import route_every_label, route_posts
+
+
+def asking(
+    database_url: str, engine: Engine, fake: FakeSlack, secret: str, **extra: str
+) -> Iterator[RunningWeb]:
+    settings = web_settings(database_url, fake, secret, **extra)
+    with serving(settings, engine, fake) as running:
+        yield running
+
+
+@pytest.fixture
+def every_ticket(
+    database_url: str,
+    engine: Engine,
+    fake_slack: FakeSlack,
+    slack_signing_secret: str,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+) -> Iterator[RunningWeb]:
+    """Every reviewed ticket gets a second opinion; labels route to CROUTE."""
+    for web in asking(
+        database_url,
+        engine,
+        fake_slack,
+        slack_signing_secret,
+        TRIAGE_SECOND_OPINION_SHARE="1",
+    ):
+        install_model(factory, trained)
+        set_policy(factory, THRESHOLD, 1.0)
+        route_every_label(factory, "CROUTE")
+        yield web
+
+
+@pytest.fixture
+def doubts_only(
+    database_url: str,
+    engine: Engine,
+    fake_slack: FakeSlack,
+    slack_signing_secret: str,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+) -> Iterator[RunningWeb]:
+    """No random share: only doubtful answers get a second opinion."""
+    for web in asking(
+        database_url,
+        engine,
+        fake_slack,
+        slack_signing_secret,
+        TRIAGE_SECOND_OPINION_SHARE="0",
+        TRIAGE_SECOND_OPINION_DOUBTS="on",
+    ):
+        install_model(factory, trained)
+        set_policy(factory, THRESHOLD, 1.0)
+        yield web
+
+
+def current(web: RunningWeb, contains: str) -> dict[str, Any]:
+    """The review message once it shows `contains`."""
+    web.fake.wait_until(
+        lambda: contains in str(web.fake.messages(REVIEW_CHANNEL)[0]["blocks"]),
+        what=f"the review message to show {contains!r}",
+    )
+    message = web.fake.messages(REVIEW_CHANNEL)[0]
+    assert_valid_message(message)
+    return message
+
+
+def replies(web: RunningWeb, count: int) -> list[str]:
+    web.fake.wait_for_response(count=count)
+    return [body["text"] for _, body in web.fake.responses]
+
+
+def held(factory: sessionmaker[Session], ticket_id: int) -> bool:
+    """No route post or callback queued for the ticket (its label is not settled)."""
+    with factory() as session:
+        kinds = session.scalars(
+            select(OutboxMessage.kind).where(
+                OutboxMessage.ticket_id == ticket_id,
+                OutboxMessage.kind.in_([OutboxKind.ROUTE, OutboxKind.CALLBACK]),
+            )
+        )
+        return not list(kinds)
+
+
+def test_a_second_answer_that_agrees_settles_and_releases_the_route_and_callback(
+    every_ticket: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = every_ticket
+    callback = web.fake.new_callback_url()
+    created = post_ticket(web, callback_url=callback)
+    message = review_message(web)
+    click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option="card_arrival")
+
+    blind = current(web, "Second opinion")
+    shown = str(blind["blocks"])
+    assert "One answer so far. Which label fits?" in shown
+    assert "answered by <@UALICE>; waiting for someone else" in shown
+    assert "card_arrival" not in shown.replace("'value': 'card_arrival'", "").replace(
+        "'text': 'card_arrival'", ""
+    )  # only as a picker option: neither Alice's answer nor the model's guess is shown
+    assert not any(
+        ids.SUGGEST_PATTERN.match(str(e.get("action_id", "")))
+        for b in blind["blocks"]
+        for e in b.get("elements", [])
+    )
+    assert "Someone else is asked too before the ticket is routed." in replies(web, 1)[0]
+    assert held(factory, created["id"])
+    assert web.api("GET", f"/api/tickets/{created['id']}").json()["status"] == "pending"
+
+    click(web, slack_signing_secret, blind, ids.PICK_LABEL, user="UALICE", option="exchange_rate")
+    assert "You have already answered this ticket." in replies(web, 2)[1]  # never asked twice
+    assert held(factory, created["id"])
+
+    click(web, slack_signing_secret, blind, ids.PICK_LABEL, user="UBOB", option="card_arrival")
+    [body] = web.fake.wait_for_callback(url=callback)
+    assert (body["status"], body["label"], body["decided_by"]) == (
+        "labelled",
+        "card_arrival",
+        "UBOB",
+    )
+    settled = current(web, "chosen by <@UBOB>")
+    assert "answers: <@UALICE> → card_arrival, <@UBOB> → card_arrival" in str(settled["blocks"])
+    web.fake.wait_until(lambda: len(route_posts(web)) == 1, what="one route post")
+    assert "card_arrival" in str(route_posts(web)[0])
+
+
+def test_a_disagreement_goes_to_a_third_person_then_to_an_admin(
+    every_ticket: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = every_ticket
+    callback = web.fake.new_callback_url()
+    created = post_ticket(web, callback_url=callback)
+    message = review_message(web)
+    click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option="card_arrival")
+    blind = current(web, "One answer so far")
+    click(web, slack_signing_secret, blind, ids.PICK_LABEL, user="UBOB", option="exchange_rate")
+
+    third = current(web, "Two answers disagree: a third person decides.")
+    assert "answered by <@UALICE>, <@UBOB>; waiting for someone else" in str(third["blocks"])
+    click(web, slack_signing_secret, third, ids.NONE_OF_THESE, user="UBOB")  # opens the modal
+    click(
+        web,
+        slack_signing_secret,
+        third,
+        ids.PICK_LABEL,
+        user="UCAROL",
+        option="lost_or_stolen_card",
+    )
+
+    admin = current(web, "Needs an admin:")
+    assert "waiting for an admin" in str(admin["blocks"])
+    assert held(factory, created["id"])
+    click(web, slack_signing_secret, admin, ids.PICK_LABEL, user="UDAVE", option="card_arrival")
+    web.fake.wait_until(
+        lambda: any("only an admin can settle it now" in t for t in replies(web, 1)),
+        what="the refusal for a non-admin",
+    )
+    assert held(factory, created["id"])
+    click(web, slack_signing_secret, admin, ids.PICK_LABEL, user="UADMIN", option="exchange_rate")
+
+    [body] = web.fake.wait_for_callback(url=callback)
+    assert (body["label"], body["decided_by"]) == ("exchange_rate", "UADMIN")
+    settled = current(web, "chosen by <@UADMIN>")
+    assert (
+        "answers: <@UALICE> → card_arrival, <@UBOB> → exchange_rate, "
+        "<@UCAROL> → lost_or_stolen_card, <@UADMIN> → exchange_rate"
+    ) in str(settled["blocks"])
+    web.fake.wait_until(lambda: len(route_posts(web)) == 1, what="one route post")
+    with factory() as session:
+        ticket = session.get(Ticket, created["id"])
+        assert ticket is not None and ticket.second_opinion == "sample"
+        assert [r.slack_user for r in ticket.reviews if r.label] == [
+            "UALICE",
+            "UBOB",
+            "UCAROL",
+            "UADMIN",
+        ]
+
+
+def test_only_an_answer_contradicting_a_confident_model_waits_for_a_second(
+    doubts_only: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = doubts_only
+    agreeing = post_ticket(web)
+    message = review_message(web)
+    top = element(message, f"{ids.SUGGEST}_0")
+    assert int(top["text"]["text"].rsplit(" ", 1)[1].rstrip("%")) >= 70  # a confident model
+    click(web, slack_signing_secret, message, f"{ids.SUGGEST}_0", user="UALICE")
+    current(web, "chosen by <@UALICE>")  # agreeing with it: settled at once
+
+    contradicting = post_ticket(web)
+    second = review_message(web, count=2)
+    other = "exchange_rate" if top["value"] != "exchange_rate" else "card_arrival"
+    click(web, slack_signing_secret, second, ids.PICK_LABEL, user="UALICE", option=other)
+    web.fake.wait_until(
+        lambda: "Second opinion" in str(web.fake.messages(REVIEW_CHANNEL)[1]["blocks"]),
+        what="the second message to ask for a second opinion",
+    )
+    with factory() as session:
+        first = session.get(Ticket, agreeing["id"])
+        doubted = session.get(Ticket, contradicting["id"])
+        assert first is not None and first.second_opinion is None
+        assert doubted is not None and doubted.second_opinion == "contradicts"
