@@ -12,7 +12,10 @@ The machine has 2 cores and is shared: the client, PostgreSQL and the fake Slack
 from the web processes, and so does anyone else's work. Each run records the CPU seconds of
 each party (from /proc) and the machine's busy time no party here accounts for.
 
-    python -m benchmarks.scaleout [--seconds 20] [--connections 32] [--label latest]
+    python -m benchmarks.scaleout [--seconds 20] [--connections 32] [--rounds 3] [--label latest]
+
+The counts alternate (1, 2, 1, 2, ...) and the medians are compared, so others' work falls
+on both alike; `tickets_per_serve_cpu_second` is what each count makes of the CPU it got.
 
 Results: benchmarks/results/scaleout-LABEL.json.
 """
@@ -29,6 +32,7 @@ import random
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -371,7 +375,11 @@ def run_one(
             meter = CpuMeter(process.pid)
             meter.start()
             summary, accepted, client_cpu = load(spec)
-            summary["cpu_seconds"] = meter.stop(client_cpu)
+            cpu = summary["cpu_seconds"] = meter.stop(client_cpu)
+            summary["serve_cores"] = round(cpu["serve"] / cpu["wall"], 2)
+            summary["tickets_per_serve_cpu_second"] = (
+                round(summary["tickets_accepted"] / cpu["serve"], 1) if cpu["serve"] else None
+            )
             summary["rss_mb"] = rss_mb(process.pid)
             summary["checks"] = verify(url, fake, warmed + accepted, summary["statuses"])
     return summary
@@ -383,6 +391,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--train", type=int, default=3000, help="Banking77 tickets to train on")
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="a PostgreSQL URL")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of 1 then 2 processes")
     parser.add_argument("--label", default="latest")
     args = parser.parse_args()
 
@@ -401,11 +410,12 @@ def main() -> int:
         "trained_on": len(rows),
         "connections": args.connections,
         "seconds_per_run": args.seconds,
-        "runs": {},
+        "runs": [],
     }
     failed = False
     with tempfile.TemporaryDirectory(prefix="scaleout-bench-") as tmp:
-        for processes in (1, 2):
+        # Alternated, so that contention from others' work falls on both counts alike.
+        for processes in [1, 2] * args.rounds:
             print(f"WEB_CONCURRENCY={processes}", file=sys.stderr)
             entry = run_one(
                 processes,
@@ -417,13 +427,22 @@ def main() -> int:
                 connections=args.connections,
                 workdir=Path(tmp),
             )
+            entry["web_concurrency"] = processes
             entry["load_average_after"] = os.getloadavg()
-            results["runs"][f"web_concurrency_{processes}"] = entry
+            results["runs"].append(entry)
             checks = entry["checks"]
             failed = failed or not all(v for v in checks.values() if isinstance(v, bool))
             print(json.dumps(entry, indent=1), file=sys.stderr)
-    one, two = (results["runs"][f"web_concurrency_{n}"]["tickets_per_second"] for n in (1, 2))
+    for processes in (1, 2):
+        mine = [r for r in results["runs"] if r["web_concurrency"] == processes]
+        results[f"web_concurrency_{processes}"] = {
+            key: statistics.median(r[key] for r in mine)
+            for key in ("tickets_per_second", "serve_cores", "tickets_per_serve_cpu_second")
+        }
+    one, two = (results[f"web_concurrency_{n}"]["tickets_per_second"] for n in (1, 2))
     results["ratio_2_to_1"] = round(two / one, 2) if one else None
+    per_cpu = [results[f"web_concurrency_{n}"]["tickets_per_serve_cpu_second"] for n in (1, 2)]
+    results["efficiency_2_to_1"] = round(per_cpu[1] / per_cpu[0], 2) if per_cpu[0] else None
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"scaleout-{args.label}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
