@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import ids
 from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message
-from bot.services.policy import THRESHOLD
+from bot.services.policy import DOUBTFUL_REVIEWERS, THRESHOLD
 from bot.services.reasking import reask_suspects
 from classifier import TrainedModel
 from storage.models import OutboxKind, OutboxMessage, Ticket
@@ -231,6 +231,19 @@ def test_only_an_answer_contradicting_a_confident_model_waits_for_a_second(
         doubted = session.get(Ticket, contradicting["id"])
         assert first is not None and first.second_opinion is None
         assert doubted is not None and doubted.second_opinion == "contradicts"
+
+    # Someone retraining estimated below target: even agreeing with the model is checked.
+    set_policy(factory, DOUBTFUL_REVIEWERS, ["UCARELESS"])
+    careless = post_ticket(web)
+    third = review_message(web, count=3)
+    click(web, slack_signing_secret, third, f"{ids.SUGGEST}_0", user="UCARELESS")
+    web.fake.wait_until(
+        lambda: "Second opinion" in str(web.fake.messages(REVIEW_CHANNEL)[2]["blocks"]),
+        what="the careless reviewer's answer to wait for a second opinion",
+    )
+    with factory() as session:
+        checked = session.get(Ticket, careless["id"])
+        assert checked is not None and checked.second_opinion == "doubtful"
 
 
 @pytest.fixture
