@@ -143,6 +143,7 @@ class Settings:
     label_screening_max: float = 0.1
     second_opinion_share: float = 0.05
     second_opinion_doubts: bool = True
+    reask_per_day: int = 20
     topic_min_tickets: int = 5
     topic_window_hours: int = 24
     topic_check_seconds: int = 300
@@ -263,6 +264,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_LABEL_SCREENING_MAX": ("label_screening_max", _probability(0.0, 0.5)),
     "TRIAGE_SECOND_OPINION_SHARE": ("second_opinion_share", _probability(0.0, 1.0)),
     "TRIAGE_SECOND_OPINION_DOUBTS": ("second_opinion_doubts", _switch),
+    "TRIAGE_REASK_PER_DAY": ("reask_per_day", _int_between(0, 10_000)),
     "TRIAGE_TOPIC_MIN_TICKETS": ("topic_min_tickets", _int_between(2, 1_000)),
     "TRIAGE_TOPIC_WINDOW_HOURS": ("topic_window_hours", _int_between(1, 24 * 30)),
     "TRIAGE_TOPIC_CHECK_SECONDS": ("topic_check_seconds", _int_between(10, 86_400)),

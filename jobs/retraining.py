@@ -382,6 +382,11 @@ def novelty_lines(outcome: TrainingOutcome) -> list[str]:
             f"label screening: {outcome.screened:,} training labels left out as probably "
             f"wrong (an estimated {outcome.noise_rate:.1%} of labels were wrong); "
             "two agreeing answers confirm one"
+            + (
+                f"; the {outcome.reasked:,} likeliest asked again in the review channel"
+                if outcome.reasked
+                else ""
+            )
         )
     if outcome.label_error >= 0.0005:  # shown to one decimal of a percent
         lines.append(

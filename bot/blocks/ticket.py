@@ -42,16 +42,19 @@ OPINION_ASKS = {
     Stage.THIRD: "Two answers disagree: a third person decides. Which label fits?",
     Stage.ADMIN: "*Needs an admin:* three answers disagree. Which label fits?",
 }
+SECOND_LOOK_ASKS = (
+    "*A second look:* retraining doubts the label one person gave this ticket. Which label fits?"
+)
 NONE_OF_THESE = "None of these…"
 NO_LABEL_WORDS = "none of these"
 
 
 def build_ticket_message(card: TicketCard, *, now: datetime) -> dict[str, Any]:
     """The message for the card's current state (posted first, then updated in place)."""
+    if card.opinion is not None:  # a settled label asked again is answerable too
+        return _second_opinion(card, card.opinion)
     if card.decided is not None:
         return _decided(card, card.decided, now)
-    if card.opinion is not None:
-        return _second_opinion(card, card.opinion)
     if card.kind == ReviewKind.AUDIT:
         return _audit(card)
     return _review(card)
@@ -255,7 +258,15 @@ def _second_opinion(card: TicketCard, waiting_for: Stage) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         _header(card, "👀  Second opinion · "),
         _quote(card),
-        {"type": "section", "text": {"type": "mrkdwn", "text": OPINION_ASKS[waiting_for]}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": SECOND_LOOK_ASKS
+                if card.second_look and waiting_for == Stage.SECOND
+                else OPINION_ASKS[waiting_for],
+            },
+        },
         _answer_row(card, "Pick a label"),
         _context(SECOND_OPINION_NOTE, f"answered by {answered}; waiting for {who}{skipped}"),
     ]

@@ -18,13 +18,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from bot.errors import TriageError
+
 MAX_DEPTH = 32  # real payloads nest about 10 deep (a view's blocks inside its state)
 
 Check = Callable[[Any], str | None]
 
 
-class Refused(ValueError):
-    """Why a body is not a Slack request."""
+class Refused(TriageError):
+    """Why a body is not a Slack request (caught here, never raised past `refusal`)."""
 
 
 def refusal(body: bytes, content_type: str | None) -> str | None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.routing import queue_routing
-from bot.services.second_opinions import OpinionRules, Stage, stage, why_doubt
+from bot.services.second_opinions import OpinionRules, SecondOpinion, Stage, stage, why_doubt
 from classifier import Decision
 from storage.models import OutboxKind, OutboxMessage, Review, ReviewKind, Ticket, TicketStatus
 from storage.queries.labels import label_by_name
@@ -69,10 +69,17 @@ def _locked_ticket(ticket_id: int, *, session: Session) -> Ticket | None:
 
 
 def is_answerable(ticket: Ticket) -> bool:
-    """Pending reviews, and audits nobody has answered yet."""
-    if ticket.status == TicketStatus.PENDING:
+    """Pending reviews, audits nobody has answered yet, and settled labels asked again."""
+    if ticket.status == TicketStatus.PENDING or is_reasked(ticket):
         return True
     return ticket.decision == Decision.AUDIT and ticket.decided_by is None
+
+
+def is_reasked(ticket: Ticket) -> bool:
+    """A person's settled label sent back for a second look (screening judged it wrong)."""
+    return (
+        ticket.second_opinion == SecondOpinion.SCREENED and ticket.status == TicketStatus.LABELLED
+    )
 
 
 def _already(ticket: Ticket) -> AnswerOutcome:
@@ -196,6 +203,8 @@ def _record(
         if agreeing < max(quorum, 2) and waiting_for != Stage.ADMIN:
             _refresh(ticket, session=session, now=now)
             return AnswerOutcome(AnswerStatus.SECOND_OPINION, ticket_id, choice)
+        if is_reasked(ticket):
+            return _settle_second_look(ticket, label=choice, user=user, session=session, now=now)
     elif agreeing < quorum:
         _refresh(ticket, session=session, now=now)
         return AnswerOutcome(AnswerStatus.RECORDED, ticket_id, choice)
@@ -211,6 +220,21 @@ def _record(
         return AnswerOutcome(AnswerStatus.SECOND_OPINION, ticket_id, choice)
     _decide(ticket, label=choice, user=user, session=session, now=now)
     return AnswerOutcome(AnswerStatus.DECIDED, ticket_id, choice, user)
+
+
+def _settle_second_look(
+    ticket: Ticket, *, label: str | None, user: str, session: Session, now: datetime
+) -> AnswerOutcome:
+    """A label asked again is settled: kept as it was, or changed, which corrects what its
+    first decision sent (route post, callback) and routes the new label."""
+    ticket.second_opinion = SecondOpinion.RECHECKED
+    before = ticket.final_label
+    if label == before:
+        _refresh(ticket, session=session, now=now)
+        return AnswerOutcome(AnswerStatus.DECIDED, ticket.id, label, ticket.decided_by)
+    _take_back_routing(ticket, label=before or NO_LABEL_WORDS, user=user, session=session, now=now)
+    _decide(ticket, label=label, user=user, session=session, now=now)
+    return AnswerOutcome(AnswerStatus.DECIDED, ticket.id, label, user)
 
 
 def opinion_stage(ticket: Ticket) -> Stage | None:

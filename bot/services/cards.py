@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.services.actors import helpdesk_agent
-from bot.services.answers import UNDO_WINDOW, opinion_stage
+from bot.services.answers import UNDO_WINDOW, is_reasked, opinion_stage
 from bot.services.second_opinions import Stage
 from classifier import Decision
 from storage.models import ReviewKind, Ticket, TicketStatus
@@ -56,6 +56,7 @@ class TicketCard:
     # labels stay hidden until it settles, so nobody is swayed and nobody is asked twice).
     opinion: Stage | None = None
     answered_by: tuple[str, ...] = ()
+    second_look: bool = False  # a settled label asked again because screening doubts it
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,4 +113,5 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         subject=ticket.subject,
         opinion=opinion_stage(ticket),
         answered_by=tuple(dict.fromkeys(user for user, _ in answers)),
+        second_look=is_reasked(ticket),
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInput
 from bot.services.policy import DOUBTFUL_REVIEWERS
+from bot.services.reasking import reask_suspects
 from bot.services.reliability import doubtful_reviewers, label_error_bounds
 from bot.services.topics import settle_learned_topics
 from bot.settings import Settings
@@ -97,6 +98,7 @@ class TrainingOutcome:
     screened: int = 0  # training labels left out as probably wrong (classifier.label_noise)
     noise_rate: float | None = None  # estimated share of wrong training labels before that
     label_error: float = 0.0  # least share of wrong training labels shown by second answers
+    reasked: int = 0  # screened labels sent back to the review channel for a second look
 
 
 def load_version(version: ModelVersion) -> LoadedModel:
@@ -358,6 +360,12 @@ def retrain(
         )
         version_id = version.id
         prune_artifacts(session=session, keep=MODELS_KEPT)
+        reasked = reask_suspects(
+            [training[i].ticket_id for i in trained.screened],
+            session=session,
+            per_day=settings.reask_per_day,
+            now=stamp,
+        )
         if runtime_settings(session=session).get(DOUBTFUL_REVIEWERS, []) != doubtful:
             set_runtime_setting(
                 DOUBTFUL_REVIEWERS, doubtful, session=session, actor=RETRAINING, now=stamp
@@ -377,6 +385,7 @@ def retrain(
         screened=len(trained.screened),
         noise_rate=trained.noise_rate,
         label_error=metrics["label_error"]["training"],
+        reasked=len(reasked),
     )
 
 

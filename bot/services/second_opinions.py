@@ -29,6 +29,8 @@ class SecondOpinion(StrEnum):
     SAMPLE = "sample"  # the random share that measures how often single answers are wrong
     CONTRADICTS = "contradicts"  # the answer contradicted a confident model
     DOUBTFUL = "doubtful"  # its answerer's estimated accuracy is below the target
+    SCREENED = "screened"  # settled, but retraining's screening judged its label likely wrong
+    RECHECKED = "rechecked"  # a screened label that a second look has settled (kept or changed)
 
 
 class Stage(StrEnum):

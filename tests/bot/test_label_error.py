@@ -9,10 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
 from bot.services.models import load_active, retrain
-from bot.services.reliability import label_error_bounds
+from bot.services.policy import DOUBTFUL_REVIEWERS
+from bot.services.reliability import doubtful_reviewers, label_error_bounds
 from bot.settings import Settings
 from classifier import evaluate
 from storage.models import Review, ReviewKind, Ticket, TicketStatus
+from storage.queries.runtime_settings import runtime_settings
 from storage.queries.tickets import labelled_examples
 from tests.conftest import SAMPLE_HOLDOUT, SAMPLE_TRAIN
 
@@ -83,6 +85,10 @@ def test_second_answers_show_how_wrong_single_answers_are_at_least(
     assert len(alice) == 1
     # the least error the 400-odd shared tickets allow: above zero, not above the truth
     assert 0.04 < alice.pop() <= wrong_singles / len(singles)
+    with factory() as session:
+        later = START + timedelta(days=1)
+        # Alice, right 90% of the time, is under a 95% target even at the top of her interval
+        assert doubtful_reviewers(session=session, now=later, target=0.95) == ["UALICE"]
 
 
 def test_thresholds_corrected_for_reviewer_error_automate_what_noisy_labels_would_refuse(
@@ -109,3 +115,9 @@ def test_thresholds_corrected_for_reviewer_error_automate_what_noisy_labels_woul
     )
     assert truth.coverage > 0.3
     assert truth.auto_precision is not None and truth.auto_precision >= 0.9
+    # Retraining keeps the people under target for the listeners (none here: Alice's
+    # interval reaches above 90%).
+    with factory() as session:
+        stored = runtime_settings(session=session).get(DOUBTFUL_REVIEWERS, [])
+        later = START + timedelta(days=2)
+        assert stored == doubtful_reviewers(session=session, now=later, target=0.9)

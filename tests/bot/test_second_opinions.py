@@ -12,8 +12,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
+from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message
-from bot.services.policy import THRESHOLD
+from bot.services.policy import DOUBTFUL_REVIEWERS, THRESHOLD
+from bot.services.reasking import reask_suspects
 from classifier import TrainedModel
 from storage.models import OutboxKind, OutboxMessage, Ticket
 from tests.bot.conftest import (
@@ -229,3 +231,80 @@ def test_only_an_answer_contradicting_a_confident_model_waits_for_a_second(
         doubted = session.get(Ticket, contradicting["id"])
         assert first is not None and first.second_opinion is None
         assert doubted is not None and doubted.second_opinion == "contradicts"
+
+    # Someone retraining estimated below target: even agreeing with the model is checked.
+    set_policy(factory, DOUBTFUL_REVIEWERS, ["UCARELESS"])
+    careless = post_ticket(web)
+    third = review_message(web, count=3)
+    click(web, slack_signing_secret, third, f"{ids.SUGGEST}_0", user="UCARELESS")
+    web.fake.wait_until(
+        lambda: "Second opinion" in str(web.fake.messages(REVIEW_CHANNEL)[2]["blocks"]),
+        what="the careless reviewer's answer to wait for a second opinion",
+    )
+    with factory() as session:
+        checked = session.get(Ticket, careless["id"])
+        assert checked is not None and checked.second_opinion == "doubtful"
+
+
+@pytest.fixture
+def routing(web: RunningWeb, factory: sessionmaker[Session], trained: TrainedModel) -> RunningWeb:
+    """No second opinion on first answers; every label routes to CROUTE."""
+    install_model(factory, trained)
+    set_policy(factory, THRESHOLD, 1.0)
+    route_every_label(factory, "CROUTE")
+    return web
+
+
+def test_a_screened_label_asked_again_and_changed_corrects_its_route_and_callback(
+    routing: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = routing
+    callback = web.fake.new_callback_url()
+    created = post_ticket(web, callback_url=callback)
+    other = post_ticket(web, text="How do I change my PIN?")
+    first = review_message(web, count=2)
+    for message in web.fake.messages(REVIEW_CHANNEL):
+        option = "card_arrival"
+        click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option=option)
+    [labelled] = web.fake.wait_for_callback(url=callback)
+    assert labelled["label"] == "card_arrival"
+    web.fake.wait_until(lambda: len(route_posts(web)) == 2, what="both route posts")
+    del first
+
+    # Retraining's screening judged both labels likely wrong; one a day may be asked again.
+    with factory.begin() as session:
+        asked = reask_suspects(
+            [created["id"], other["id"]], session=session, per_day=1, now=utc_now()
+        )
+    assert asked == [created["id"]]
+    web.process.deps.wake_deliveries()  # the worker's deliverer would find the post itself
+    web.fake.wait_until(
+        lambda: "A second look:" in str(web.fake.messages(REVIEW_CHANNEL)[0]["blocks"]),
+        what="the first ticket's message to ask again",
+    )
+    again = web.fake.messages(REVIEW_CHANNEL)[0]
+    assert_valid_message(again)
+    assert "answered by <@UALICE>; waiting for someone else" in str(again["blocks"])
+    click(web, slack_signing_secret, again, ids.PICK_LABEL, user="UALICE", option="exchange_rate")
+    assert "You have already answered this ticket." in replies(web, 1)[0]
+    click(web, slack_signing_secret, again, ids.PICK_LABEL, user="UBOB", option="exchange_rate")
+    third = current(web, "Two answers disagree")
+    assert len(web.fake.wait_for_callback(url=callback)) == 1  # nothing changed yet
+    click(web, slack_signing_secret, third, ids.PICK_LABEL, user="UCAROL", option="exchange_rate")
+
+    # The label changed: the old route post is corrected, the new label routed, the caller told.
+    web.fake.wait_until(
+        lambda: "~card_arrival~" in str(web.fake.messages("CROUTE")),
+        what="the old route post to be corrected",
+    )
+    web.fake.wait_until(lambda: len(route_posts(web)) == 3, what="the corrected label's post")
+    assert "exchange_rate" in str(route_posts(web)[-1])
+    bodies = web.fake.wait_for_callback(count=3, url=callback)
+    assert (bodies[-1]["label"], bodies[-1]["decided_by"]) == ("exchange_rate", "UCAROL")
+    state = web.api("GET", f"/api/tickets/{created['id']}").json()
+    assert (state["status"], state["label"]) == ("labelled", "exchange_rate")
+    with factory() as session:
+        ticket = session.get(Ticket, created["id"])
+        untouched = session.get(Ticket, other["id"])
+        assert ticket is not None and ticket.second_opinion == "rechecked"
+        assert untouched is not None and untouched.second_opinion is None

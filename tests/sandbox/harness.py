@@ -33,6 +33,10 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 
+# The page tests follow one person's clicks: no answer waits for a second opinion
+# (tests/bot/test_second_opinions covers those).
+SINGLE_ANSWERS = {"TRIAGE_SECOND_OPINION_SHARE": "0", "TRIAGE_SECOND_OPINION_DOUBTS": "off"}
+
 
 def chromium_path() -> str | None:
     """Debian's Chromium (Playwright cannot download its own build here)."""
@@ -54,7 +58,13 @@ def running_sandbox(
     ports: `triage sandbox`'s own preparation, or (quicker) the given trained model."""
     with empty_database(directory) as url:
         settings = Settings.from_env(
-            {"DATABASE_URL": url, "PORT": str(free_port()), **SETTING_DEFAULTS, **environment},
+            {
+                "DATABASE_URL": url,
+                "PORT": str(free_port()),
+                **SETTING_DEFAULTS,
+                **SINGLE_ANSWERS,
+                **environment,
+            },
             dotenv_path=None,
         )
         engine = create_db_engine(url)
