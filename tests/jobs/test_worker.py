@@ -203,7 +203,9 @@ def test_sigterm_while_retraining_abandons_the_run_and_hands_over_at_once(
         wait_until(lambda: training_has_begun(factory), timeout=60, what="training to start")
         signalled = time.monotonic()
         assert worker.stop(signal.SIGTERM) == 0
-        assert time.monotonic() - signalled < 5  # within Heroku's 30 s grace, by far
+        # Within Heroku's 30 s grace (the promise; it takes about a second when the machine
+        # is quiet, but CI shares two cores with a second test run).
+        assert time.monotonic() - signalled < 30
     assert lease_holder(factory) is None
     [run] = runs(factory)
     assert run.status == "abandoned" and run.finished_at is not None
