@@ -102,3 +102,15 @@ def no_label_texts(*, session: Session, limit: int) -> list[str]:
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def no_label_tickets(*, session: Session, limit: int) -> list[tuple[int, str]]:
+    """(id, text) of the same tickets as `no_label_texts`: the "none of these" bank the next
+    retraining would keep, which intake consults meanwhile (`bot.services.policy_cache`)."""
+    query = (
+        select(Ticket.id, Ticket.text)
+        .where(Ticket.status == TicketStatus.NO_LABEL, Ticket.erased_at.is_(None))
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    )
+    return [(int(ticket_id), str(text)) for ticket_id, text in session.execute(query)]
