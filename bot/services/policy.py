@@ -69,8 +69,9 @@ class Policy:
     # their answers gets a second opinion (bot.services.second_opinions).
     doubtful: frozenset[str] = frozenset()
     # Unit embeddings of the tickets people answered "none of these" (the bank the next
-    # retraining keeps as "other"), filled by the policy cache: a ticket at least as close to
-    # one of them as to any labelled ticket goes to people before any topic is found.
+    # retraining keeps as "other") or labelled with a topic's label no model knows yet,
+    # filled by the policy cache: a ticket at least as close to one of them as to any
+    # ticket the model learned goes to people, before any topic is found and until learned.
     unlabelled: np.ndarray = field(
         default_factory=lambda: np.zeros((0, 0), dtype=np.float32), compare=False
     )

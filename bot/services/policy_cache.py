@@ -6,9 +6,10 @@ it read with the database's `policy_stamp` at that moment and checks the stamp (
 query) once per intake batch, so an admin's change applies from the next batch formed after
 it committed, in every process, and nothing is remembered that the database does not say.
 
-The cache also holds the embeddings of the tickets people answered "none of these"
-(`Policy.unlabelled`): a new kind of ticket reaches people from its first such answer on,
-long before enough of them cluster into a topic. Each text is embedded once per process
+The cache also holds the embeddings of the tickets people answered "none of these", and of
+those given a label created from a topic that no model has learned yet (`Policy.unlabelled`):
+a new kind of ticket reaches people from its first such answer on, long before enough of
+them cluster into a topic, and until a model knows its label. Each text is embedded once per process
 (kept by ticket id); a re-read embeds only the answers given since.
 """
 
@@ -26,7 +27,7 @@ from bot.services.policy import Policy, current_policy
 from bot.settings import Settings
 from classifier import embed
 from storage.queries.runtime_settings import policy_stamp
-from storage.queries.topics import no_label_tickets
+from storage.queries.topics import unlearned_tickets
 
 
 class PolicyCache:
@@ -52,8 +53,8 @@ class PolicyCache:
             return self._policy
 
     def _unlabelled(self, session: Session) -> np.ndarray:
-        """Embeddings of the "none of these" tickets, the same ones retraining would keep."""
-        tickets = no_label_tickets(session=session, limit=NO_LABEL_MAX)
+        """Embeddings of the tickets whose label the model cannot know (`unlearned_tickets`)."""
+        tickets = unlearned_tickets(session=session, limit=NO_LABEL_MAX)
         missing = [(key, text) for key, text in tickets if key not in self._vectors]
         if missing:
             vectors = embed([text for _, text in missing]).astype(np.float32)

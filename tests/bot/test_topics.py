@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
 from bot.sandbox.slack import assert_valid_view, signed_app_home_opened, signed_block_action
-from bot.services.answers import record_no_label
+from bot.services.answers import record_answer, record_no_label
 from bot.services.intake import submit_ticket, validate_new_ticket
 from bot.services.models import load_active
 from bot.services.policy import CONFIDENCE_FLOOR, THRESHOLD, current_policy
@@ -295,3 +295,29 @@ def test_intake_forgets_a_none_of_these_ticket_once_it_is_no_longer_one(
     with factory() as session:
         text = session.get(Ticket, second).text  # type: ignore[union-attr]
     assert float(kept[0] @ embed([text])[0]) > 0.999
+
+
+def test_tickets_given_a_new_topic_label_are_consulted_until_a_model_learns_it(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    first, *_ = plant(factory, VAULT)
+    topic = found_topic(factory, settings)
+    policies = PolicyCache(settings)
+    with factory.begin() as session:
+        create_label_from_topic(
+            topic.id, "vault_transfer", session=session, settings=settings, actor="UA", now=NOW
+        )
+    with factory() as session:
+        assert len(policies.get(session=session).unlabelled) == 0  # nobody answered yet
+    with factory.begin() as session:  # the model cannot give this label: like it, to people
+        record_answer(
+            first, user="UREV", label="vault_transfer", quorum=1, session=session, now=NOW
+        )
+    with factory() as session:
+        kept = policies.get(session=session).unlabelled
+        text = session.get(Ticket, first).text  # type: ignore[union-attr]
+    assert len(kept) == 1 and float(kept[0] @ embed([text])[0]) > 0.999
+    with factory.begin() as session:
+        settle_learned_topics(session=session, data_cutoff=NOW, classes=["vault_transfer"], now=NOW)
+    with factory() as session:
+        assert len(policies.get(session=session).unlabelled) == 0  # learned: the model knows
