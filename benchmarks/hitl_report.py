@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -249,10 +250,20 @@ def new_topic_figures(sim: Simulation, args: argparse.Namespace) -> dict[str, An
 
     found = [t for t in sim.topics if t.action == "found" and t.majority_gold in sim.withheld]
     first = found[0].ticket_index if found else None
+    early = set(positions[:NEW_TOPIC_WINDOW])
+    wrong = [
+        row for row in log.withheld_automated if row["ticket_index"] in early and not row["correct"]
+    ]
     return {
         "intents": sorted(sim.withheld),
         "arrive_at": args.new_topic_at,
         "first_300": share(positions[:NEW_TOPIC_WINDOW]),
+        "first_300_wrong": {
+            "before_first_alert": sum(1 for row in wrong if not row["after_first_alert"]),
+            "by_stage": dict(Counter(row["stage"] for row in wrong).most_common()),
+            "by_decision": dict(Counter(row["decision"] for row in wrong).most_common()),
+            "tickets": wrong,
+        },
         "first_alert_at_ticket": first,
         "withheld_tickets_before_first_alert": sum(
             1 for i in positions if first is None or i < first
@@ -304,6 +315,7 @@ def summarise(
             else f"{77 - len(sim.withheld)} up front; withheld intents' once an admin creates them",
             "new_topic_intents": args.new_topic_intents,
             "new_topic_at": args.new_topic_at if args.new_topic_intents else None,
+            "unlabelled_bank": not getattr(args, "no_unlabelled_bank", False),
             "clock": "1 simulated minute per ticket; frozen while the job trains",
             "model_switch": "immediately after a promotion (web: within model_refresh_seconds)",
         },

@@ -12,18 +12,19 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInput
 from bot.services.answers import record_answer, record_no_label
 from bot.services.intake import submit_ticket, validate_new_ticket
 from bot.services.models import LoadedModel, load_active
-from bot.services.policy import current_policy
+from bot.services.policy_cache import PolicyCache
 from bot.services.topics import create_label_from_topic, dismiss_topic
 from bot.settings import Settings
 from classifier import Decision
@@ -134,6 +135,8 @@ class StreamLog:
     answered: list[bool] = field(default_factory=list)
     gold: list[str] = field(default_factory=list)
     novel: list[bool] = field(default_factory=list)  # sent to people as unlike anything learned
+    # Each automated ticket of a withheld intent: where it stood (Simulation.describe_automated).
+    withheld_automated: list[dict[str, Any]] = field(default_factory=list)
     skipped_invalid: int = 0
 
 
@@ -186,6 +189,8 @@ class Simulation:
         self.gold_by_text: dict[str, str] = {}
         self.named: dict[str, str] = {}  # withheld intent -> the label an admin created
         self.last_topic_check = START
+        self.policies = PolicyCache(settings)  # as a web process reads it: once per stamp
+        self.unlabelled_bank = not getattr(args, "no_unlabelled_bank", False)
 
     def now(self) -> datetime:
         """The simulated clock; it does not move while the job trains (see the report)."""
@@ -216,7 +221,9 @@ class Simulation:
             self.log.skipped_invalid += 1
             return
         with unit_of_work(self.factory) as session:  # what admins set, open topics included
-            policy = current_policy(session=session, settings=self.settings)
+            policy = self.policies.get(session=session)
+        if not self.unlabelled_bank:
+            policy = replace(policy, unlabelled=np.zeros((0, 0), dtype=np.float32))
         result = submit_ticket(
             request,
             factory=self.factory,
@@ -233,10 +240,37 @@ class Simulation:
         self.log.answered.append(needs_answer)
         self.log.gold.append(gold)
         self.log.novel.append(ticket.novel)
+        if gold in self.withheld and automated:
+            self.log.withheld_automated.append(self.describe_automated(index, gold, ticket))
         if needs_answer:
             self.answer(ticket.id, gold)
         self.poll_topics(index)
         self.poll_retraining(index)
+
+    def describe_automated(self, index: int, gold: str, ticket: Ticket) -> dict[str, Any]:
+        """Where a withheld intent's automated ticket stood: before or after the first topic
+        alert, what had become of its own intent's topic, and the gate it passed."""
+        classes = set() if self.model is None else {str(c) for c in self.model.model.classes_}
+        found = [t for t in self.topics if t.action == "found" and t.majority_gold in self.withheld]
+        if self.label_for(gold) in classes:
+            stage = "label learned by the model"
+        elif self.exists(gold):
+            stage = "label created, not learned yet"
+        elif any(t.majority_gold == gold for t in found):
+            stage = "own topic open"
+        else:
+            stage = "no topic of its own yet"
+        return {
+            "ticket_index": index,
+            "gold": gold,
+            "label": ticket.final_label,
+            "correct": ticket.final_label == self.label_for(gold),
+            "after_first_alert": bool(found),
+            "stage": stage,
+            "decision": str(ticket.decision.value) if ticket.decision else None,
+            "confidence": ticket.confidence,
+            "novelty": ticket.novelty,
+        }
 
     def answer(self, ticket_id: int, gold: str) -> None:
         """The simulated reviewer clicks a label (quorum 1: the answer decides the ticket), or

@@ -84,6 +84,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="share of training labels retraining may screen out (0: off); default: the service's",
     )
     parser.add_argument("--new-topic-at", type=int, default=6_000)
+    parser.add_argument(
+        "--no-unlabelled-bank",
+        action="store_true",
+        help='intake ignores "none of these" tickets until retraining (the earlier behaviour)',
+    )
     add_team_arguments(parser)
     parser.add_argument(
         "--topic-min-tickets",

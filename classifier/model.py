@@ -25,12 +25,15 @@ from classifier.text import SpacyNormalizer
 
 class Assessment(NamedTuple):
     """What the model says of each text: probabilities, novelty in [0, 1] and the verdict,
-    and the unit embeddings both were measured in (new topics are matched in them too)."""
+    the unit embeddings both were measured in (new topics are matched in them too), and the
+    cosine similarity to the nearest labelled ticket the model keeps (+inf without a
+    detector: then nothing counts as closer to an unlabelled ticket)."""
 
     proba: np.ndarray
     novelty: np.ndarray
     novel: np.ndarray
     embeddings: np.ndarray
+    nearest: np.ndarray
 
 
 def check_training_data(
@@ -275,9 +278,11 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         detector = getattr(self, "novelty_", None)
         if detector is None:
             none = np.zeros(len(texts))
-            return Assessment(proba, none, none.astype(bool), embedded)
-        novelty, novel = detector.score(scores, embedded, temperature=self.temperature_)
-        return Assessment(proba, novelty, novel, embedded)
+            return Assessment(proba, none, none.astype(bool), embedded, np.full(len(texts), np.inf))
+        novelty, novel, nearest = detector.score_with_nearest(
+            scores, embedded, temperature=self.temperature_
+        )
+        return Assessment(proba, novelty, novel, embedded, nearest)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return temperature-calibrated class probabilities (rows sum to 1)."""

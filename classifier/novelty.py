@@ -158,11 +158,20 @@ class NoveltyDetector(BaseEstimator):
         Novel: above the calibrated cutoff, or closer to a "none of these" ticket than to
         any labelled one.
         """
+        novelty, novel, _ = self.score_with_nearest(scores, embeddings, temperature=temperature)
+        return novelty, novel
+
+    def score_with_nearest(
+        self, scores: np.ndarray, embeddings: np.ndarray, *, temperature: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``score``, plus each ticket's similarity to its nearest labelled ticket: intake
+        compares it with "none of these" tickets answered since this model was trained."""
         bank = Bank(self.bank_embeddings_, self.bank_starts_, self.other_embeddings_)
         per_class, other = bank.similarities(embeddings)
+        nearest = per_class.max(axis=1)
         novelty = self._combine(novelty_features(scores, temperature, per_class))
-        novel = (novelty > self.cutoff_) | (other >= per_class.max(axis=1))
-        return novelty, novel
+        novel = (novelty > self.cutoff_) | (other >= nearest)
+        return novelty, novel, nearest
 
     def with_bank(self, bank: Bank) -> NoveltyDetector:
         """The same calibrated detector over another bank (the final model's whole set).
@@ -185,6 +194,17 @@ class NoveltyDetector(BaseEstimator):
             "pseudo_novel_tickets": self.n_pseudo_novel_,
             "other_examples": len(self.other_embeddings_),
         }
+
+
+def closer_to_other(embeddings: np.ndarray, nearest: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Per ticket, whether some "none of these" ticket in ``other`` is at least as close to
+    it as ``nearest`` (its similarity to the nearest labelled ticket): the detector's own
+    rule, applied to unlabelled tickets answered after the model was trained."""
+    if len(embeddings) == 0 or len(other) == 0:
+        return np.zeros(len(embeddings), dtype=bool)
+    queries = np.asarray(embeddings, dtype=np.float32)
+    best = (queries @ np.asarray(other, dtype=np.float32).T).max(axis=1)
+    return np.asarray(best >= np.asarray(nearest), dtype=bool)
 
 
 def conformal_cutoff(known_scores: np.ndarray, false_alarm_rate: float) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 from bot.services.models import LoadedModel
 from bot.services.policy import OpenTopic
 from classifier import Decision, decide
+from classifier.novelty import closer_to_other
 from classifier.topics import matching_topic
 
 
@@ -18,8 +19,9 @@ from classifier.topics import matching_topic
 class Classification:
     """The model's answer for one text and what the service will do with it.
 
-    ``novel``: unlike anything the model learned (its detector said so, or the ticket is
-    like an open new topic, ``topic_id``), so it goes to people whatever its confidence.
+    ``novel``: unlike anything the model learned (its detector said so, the ticket is like
+    an open new topic, ``topic_id``, or at least as close to a ticket people answered "none
+    of these" as to any labelled one), so it goes to people whatever its confidence.
     """
 
     label: str | None
@@ -39,9 +41,14 @@ def classify_texts(
     audit_rate: float,
     rng: random.Random,
     topics: Sequence[OpenTopic] = (),
+    unlabelled: np.ndarray | None = None,
     suggestions: int = 3,
 ) -> list[Classification]:
-    """Classify in one batch (one `nlp.pipe` pass); with no model everything goes to review."""
+    """Classify in one batch (one `nlp.pipe` pass); with no model everything goes to review.
+
+    ``unlabelled``: unit embeddings of "none of these" tickets the model may not have
+    learned as such yet (``Policy.unlabelled``).
+    """
     if model is None:
         return [Classification(None, None, Decision.REVIEW, None) for _ in texts]
     if not texts:
@@ -52,10 +59,15 @@ def classify_texts(
         np.array([topic.centroid for topic in topics]),
         np.array([topic.radius for topic in topics]),
     )
+    like_unlabelled = closer_to_other(
+        assessed.embeddings,
+        assessed.nearest,
+        np.zeros((0, 0)) if unlabelled is None else unlabelled,
+    )
     classes = model.model.classes_
     results = []
     for row, novelty, flagged, topic in zip(
-        assessed.proba, assessed.novelty, assessed.novel, inside, strict=True
+        assessed.proba, assessed.novelty, assessed.novel | like_unlabelled, inside, strict=True
     ):
         order = row.argsort()[::-1][:suggestions]
         top = tuple((str(classes[i]), float(row[i])) for i in order)

@@ -139,7 +139,12 @@ def classify_under_policy(
     model = LoadedModel(model.version_id, model.model, thresholds)
     decided = []
     classified = classify_texts(
-        texts, model=model, audit_rate=policy.audit_rate, rng=rng, topics=policy.topics
+        texts,
+        model=model,
+        audit_rate=policy.audit_rate,
+        rng=rng,
+        topics=policy.topics,
+        unlabelled=policy.unlabelled,
     )
     for raw in classified:
         result, threshold = in_current_names(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -67,6 +68,13 @@ class Policy:
     # People whose estimated accuracy is below the target (written by retraining): each of
     # their answers gets a second opinion (bot.services.second_opinions).
     doubtful: frozenset[str] = frozenset()
+    # Unit embeddings of the tickets people answered "none of these" (the bank the next
+    # retraining keeps as "other") or labelled with a topic's label no model knows yet,
+    # filled by the policy cache: a ticket at least as close to one of them as to any
+    # ticket the model learned goes to people, before any topic is found and until learned.
+    unlabelled: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, 0), dtype=np.float32), compare=False
+    )
 
     def label_map(self, classes: Iterable[str], version_id: int) -> dict[str, str]:
         """The current name of each class of model `version_id` that a rename has changed.

@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import AuditLogEntry, Label, RuntimeSetting, Ticket, Topic, TopicStatus
+from storage.models import (
+    AuditLogEntry,
+    Label,
+    RuntimeSetting,
+    Ticket,
+    TicketStatus,
+    Topic,
+    TopicStatus,
+)
 
 
 def runtime_settings(*, session: Session) -> dict[str, Any]:
@@ -55,10 +63,13 @@ def policy_stamp(*, session: Session) -> tuple[Any, ...]:
 
     It changes whenever the policy may have: an admin change (every one is logged, so the
     log's newest id moves), a runtime setting written or removed, a label added or retired,
-    a topic found or settled, a ticket joining a topic (which can hold a label back). A
-    process keeps its policy while the stamp stays the same.
+    a topic found or settled, a ticket joining a topic (which can hold a label back), a
+    "none of these" answer given, undone or erased, a ticket labelled with a topic's label
+    no model has learned yet (intake holds look-alikes of those tickets: the model cannot
+    give them their label). A process keeps its policy while the stamp stays the same.
     """
     unlearned = Topic.status.in_([TopicStatus.OPEN, TopicStatus.CREATED])
+    created = select(Topic.label).where(Topic.status == TopicStatus.CREATED)
     parts = (
         select(func.max(AuditLogEntry.id)).scalar_subquery(),
         select(func.count()).select_from(RuntimeSetting).scalar_subquery(),
@@ -74,6 +85,17 @@ def policy_stamp(*, session: Session) -> tuple[Any, ...]:
         select(func.count())
         .select_from(Ticket)
         .where(Ticket.topic_id.is_not(None))
+        .scalar_subquery(),
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.status == TicketStatus.NO_LABEL, Ticket.erased_at.is_(None))
+        .scalar_subquery(),
+        select(func.max(Ticket.id))
+        .where(Ticket.status == TicketStatus.NO_LABEL, Ticket.erased_at.is_(None))
+        .scalar_subquery(),
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.final_label.in_(created), Ticket.erased_at.is_(None))
         .scalar_subquery(),
     )
     return tuple(session.execute(select(*parts)).one())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -102,3 +103,25 @@ def no_label_texts(*, session: Session, limit: int) -> list[str]:
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def unlearned_tickets(*, session: Session, limit: int) -> list[tuple[int, str]]:
+    """(id, text) of the newest tickets the active model cannot have learned the label of:
+    those people answered "none of these" (the bank the next retraining keeps as "other"),
+    and those labelled with a label created from a topic that no model has learned yet.
+    Intake consults them meanwhile (`bot.services.policy_cache`)."""
+    query = (
+        select(Ticket.id, Ticket.text)
+        .where(
+            (Ticket.status == TicketStatus.NO_LABEL) | Ticket.final_label.in_(_created_labels()),
+            Ticket.erased_at.is_(None),
+        )
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    )
+    return [(int(ticket_id), str(text)) for ticket_id, text in session.execute(query)]
+
+
+def _created_labels() -> Any:
+    """The labels created from topics that no promoted model knows yet (a subquery)."""
+    return select(Topic.label).where(Topic.status == TopicStatus.CREATED, Topic.label.is_not(None))

@@ -13,20 +13,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
 from bot.sandbox.slack import assert_valid_view, signed_app_home_opened, signed_block_action
+from bot.services.answers import record_answer, record_no_label
 from bot.services.intake import submit_ticket, validate_new_ticket
 from bot.services.models import load_active
-from bot.services.policy import current_policy
+from bot.services.policy import CONFIDENCE_FLOOR, THRESHOLD, current_policy
+from bot.services.policy_cache import PolicyCache
 from bot.services.topics import (
     create_label_from_topic,
     settle_learned_topics,
     topic_suggestions,
 )
 from bot.settings import Settings
-from classifier import TrainedModel
+from classifier import TrainedModel, embed
 from jobs.topics import look_for_topics
 from storage.models import Alert, AuditLogEntry, Label, Ticket, TicketStatus, Topic, TopicStatus
 from storage.queries.labels import ensure_labels
-from tests.bot.conftest import NOW, RunningWeb, install_model
+from tests.bot.conftest import NOW, RunningWeb, install_model, set_policy
 
 VAULT = [
     "My transfer to the Vault failed",
@@ -229,3 +231,93 @@ def test_the_label_a_new_topic_is_confused_with_is_held_until_it_is_learned(
     with factory() as session:
         policy = current_policy(session=session, settings=settings)
     assert policy.held == frozenset() and policy.topics == ()
+
+
+def test_a_ticket_like_one_answered_none_of_these_goes_to_people_before_any_topic(
+    factory: sessionmaker[Session], settings: Settings, trained: TrainedModel
+) -> None:
+    install_model(factory, trained)  # it knows no Vault: it calls these failed_transfer
+    set_policy(factory, THRESHOLD, 0.0)
+    set_policy(factory, CONFIDENCE_FLOOR, 0.0)
+    policies = PolicyCache(settings)
+    with factory() as session:
+        model = load_active(session=session)
+
+    def submit(text: str) -> Ticket:
+        with factory() as session:
+            policy = policies.get(session=session)
+        return submit_ticket(
+            validate_new_ticket(text=text),
+            factory=factory,
+            model=model,
+            policy=policy,
+            now=NOW,
+            rng=random.Random(0),
+        ).ticket
+
+    before = submit("My Vault transfer failed")
+    assert before.status == TicketStatus.AUTO and not before.novel  # nothing says it is new
+    [answered] = plant(factory, ["Transfer into my Vault failed"])
+    with factory.begin() as session:
+        record_no_label(
+            answered, user="UREV", proposed="vault_transfer", quorum=1, session=session, now=NOW
+        )
+    reads = policies.reads
+    alike = submit("Why did my transfer to the Vault fail?")
+    known = submit("I still have not received my new card")
+    assert policies.reads == reads + 1  # the answer moved the stamp: read again, once
+    assert alike.novel and alike.status == TicketStatus.PENDING and alike.topic_id is None
+    assert known.status == TicketStatus.AUTO and not known.novel  # nearer its own label
+    with factory() as session:
+        assert len(policies.get(session=session).unlabelled) == 1
+        assert policies.reads == reads + 1
+
+
+def test_intake_forgets_a_none_of_these_ticket_once_it_is_no_longer_one(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    first, second = plant(factory, VAULT[:2])
+    policies = PolicyCache(settings)
+    for ticket_id in (first, second):
+        with factory.begin() as session:
+            record_no_label(
+                ticket_id, user="UREV", proposed=None, quorum=1, session=session, now=NOW
+            )
+    with factory() as session:
+        assert len(policies.get(session=session).unlabelled) == 2
+    with factory.begin() as session:  # erased: its text is gone, so is its embedding
+        ticket = session.get(Ticket, first)
+        assert ticket is not None
+        ticket.erased_at = NOW
+    with factory() as session:
+        kept = policies.get(session=session).unlabelled
+    assert len(kept) == 1
+    with factory() as session:
+        text = session.get(Ticket, second).text  # type: ignore[union-attr]
+    assert float(kept[0] @ embed([text])[0]) > 0.999
+
+
+def test_tickets_given_a_new_topic_label_are_consulted_until_a_model_learns_it(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    first, *_ = plant(factory, VAULT)
+    topic = found_topic(factory, settings)
+    policies = PolicyCache(settings)
+    with factory.begin() as session:
+        create_label_from_topic(
+            topic.id, "vault_transfer", session=session, settings=settings, actor="UA", now=NOW
+        )
+    with factory() as session:
+        assert len(policies.get(session=session).unlabelled) == 0  # nobody answered yet
+    with factory.begin() as session:  # the model cannot give this label: like it, to people
+        record_answer(
+            first, user="UREV", label="vault_transfer", quorum=1, session=session, now=NOW
+        )
+    with factory() as session:
+        kept = policies.get(session=session).unlabelled
+        text = session.get(Ticket, first).text  # type: ignore[union-attr]
+    assert len(kept) == 1 and float(kept[0] @ embed([text])[0]) > 0.999
+    with factory.begin() as session:
+        settle_learned_topics(session=session, data_cutoff=NOW, classes=["vault_transfer"], now=NOW)
+    with factory() as session:
+        assert len(policies.get(session=session).unlabelled) == 0  # learned: the model knows

@@ -11,7 +11,7 @@ import pytest
 
 from classifier.crossval import fold_assignment
 from classifier.decision import Decision, decide
-from classifier.novelty import Bank, conformal_cutoff, fit_novelty_detector
+from classifier.novelty import Bank, closer_to_other, conformal_cutoff, fit_novelty_detector
 from classifier.persistence import dump_model, load_model, sha256_hex
 from classifier.thresholds import Thresholds, choose_thresholds
 from classifier.training import TrainedModel, refit
@@ -139,6 +139,34 @@ def test_a_ticket_closest_to_a_none_of_these_answer_is_novel(
     _, before = detector.score(scores, fresh[:1], temperature=1.0)  # type: ignore[index]
     _, after = detector.with_bank(bank).score(scores, fresh[:1], temperature=1.0)  # type: ignore[index]
     assert not before[0] and after[0]
+
+
+def test_a_later_none_of_these_answer_counts_as_the_detector_own_would(
+    synthetic: dict[str, object],
+) -> None:
+    detector, final = synthetic["fitted"].detector, synthetic["final"]  # type: ignore[attr-defined]
+    fresh = np.asarray(synthetic["fresh"])
+    scores = final.decision_function(["fresh0", "fresh1"])  # type: ignore[attr-defined]
+    _, novel, nearest = detector.score_with_nearest(scores, fresh[:2], temperature=1.0)
+    per_class, _ = Bank(detector.bank_embeddings_, detector.bank_starts_, fresh[:0]).similarities(
+        fresh[:2]
+    )
+    assert nearest.tolist() == per_class.max(axis=1).tolist()
+    assert not novel[0]
+    # Answered "none of these" after training: the same verdict as once it is in the bank.
+    assert closer_to_other(fresh[:1], nearest[:1], fresh[:1]).tolist() == [True]
+    bank = Bank(detector.bank_embeddings_, detector.bank_starts_, fresh[:1])
+    _, learned = detector.with_bank(bank).score(scores[:1], fresh[:1], temperature=1.0)
+    assert learned.tolist() == [True]
+
+
+def test_closer_to_other_compares_with_the_nearest_labelled_ticket() -> None:
+    e = np.eye(3)
+    queries = np.array([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]])
+    nearest = np.array([0.5, 0.9])  # the second ticket has a labelled neighbour at 0.9
+    assert closer_to_other(queries, nearest, e[[0]]).tolist() == [True, False]
+    assert closer_to_other(queries, nearest, e[[1]]).tolist() == [False, False]
+    assert closer_to_other(queries, nearest, np.zeros((0, 0))).tolist() == [False, False]
 
 
 def test_the_floor_holds_even_when_the_bound_would_automate_everything() -> None:
