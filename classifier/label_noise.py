@@ -177,9 +177,9 @@ def imported_noise_bound(
     confident = confidences >= np.median(confidences) if len(confidences) else imported
     mine, theirs = confident & imported, confident & ~imported
     n_mine, n_theirs = int(mine.sum()), int(theirs.sum())
-    if not n_mine or not n_theirs:
-        return ImportedNoise(0.0, n_mine, 0.0, n_theirs, 1.0)
     wrong_mine = int((~agrees[mine]).sum())
+    if not n_mine or not n_theirs:
+        return ImportedNoise(0.0, n_mine, wrong_mine / max(n_mine, 1), n_theirs, 1.0)
     wrong_theirs = int((~agrees[theirs]).sum())
     low = float(beta.ppf(delta / 2, wrong_mine, n_mine - wrong_mine + 1)) if wrong_mine else 0.0
     high = (
