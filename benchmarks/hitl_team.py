@@ -241,7 +241,27 @@ def team_report(sim: TeamSimulation, window: int = 5_000) -> dict[str, Any]:
         "settled_wrong": sim.team.settled_wrong,
         "history_wrong": sim.team.history_wrong,
         "audit_vs_truth": audit_vs_truth(sim, window),
+        "label_error_by_retraining": label_error_by_retraining(sim),
     }
+
+
+def label_error_by_retraining(sim: TeamSimulation) -> list[dict[str, Any]]:
+    """Per retraining: the least training-label error it corrected for, and imported
+    history's bound with its inputs (``classifier.label_noise.imported_noise_bound``)."""
+    from storage.models import ModelVersion
+
+    with unit_of_work(sim.factory) as session:
+        versions = session.scalars(select(ModelVersion).order_by(ModelVersion.id)).all()
+        return [
+            {
+                "version": version.id,
+                "n_examples": version.n_examples,
+                "status": str(version.status),
+                "threshold": version.thresholds.get("default"),
+                **(version.metrics.get("label_error") or {}),
+            }
+            for version in versions
+        ]
 
 
 def audit_vs_truth(sim: TeamSimulation, window: int) -> dict[str, Any]:

@@ -8,7 +8,9 @@ joint, calibrated to the label counts it estimates the joint of given and true l
 so the share of wrong labels. The examples to suspect are, for each off-diagonal cell, that
 many of its members with the largest margin for the other class ("prune by noise rate").
 
-It needs no reviewer names and no second answers, so it also screens imported history.
+It needs no reviewer names and no second answers, so it also screens imported history;
+``imported_noise_bound`` turns the model's disagreement with that history into a bound on
+how much of it is wrong, which confident learning's own rate is not.
 Written on numpy (cleanlab implements it but is AGPL-3.0).
 """
 
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import beta
 
 
 @dataclass(frozen=True)
@@ -125,3 +128,65 @@ def residual_error(noise_rate: float, n_examples: int, n_removed: int) -> float:
     if kept <= 0:
         return 0.0
     return max(0.0, (noise_rate * n_examples - n_removed) / kept)
+
+
+@dataclass(frozen=True)
+class ImportedNoise:
+    """The least share of imported labels the evidence shows to be wrong, and its inputs."""
+
+    bound: float  # 0 when the evidence shows nothing
+    imported: int  # imported examples in the confident half
+    imported_disagreement: float  # share of them whose label the model's prediction contradicts
+    trusted: int  # answered (named) examples in the confident half
+    trusted_error: float  # the most the model can be wrong on them (upper bound)
+
+
+def imported_noise_bound(
+    agrees: np.ndarray,
+    confidences: np.ndarray,
+    imported: np.ndarray,
+    trusted_error: np.ndarray,
+    *,
+    delta: float,
+) -> ImportedNoise:
+    """A lower confidence bound on the share of wrong imported labels, from how much more
+    often the model contradicts them than it contradicts labels people answered.
+
+    Imported history carries no names and no second answers, so ``label_error_bounds``
+    cannot show it wrong, and confident learning's noise rate is not a bound (it counts
+    the model's own mistakes as wrong labels). This one is. On the more confident half of
+    the held-out examples (by the model's confidence, chosen before any label is looked
+    at), an imported label disagrees with the prediction only if the label is wrong or the
+    model is (union bound), so its noise rate e satisfies e >= d_I - err_I with d_I the
+    disagreement measured on imported labels and err_I the model's true error there.
+    err_I is bounded by what the answered labels show: at most their disagreement d_T
+    plus their own error (``trusted_error``, per example, from their answerers'
+    estimated accuracy; 0 for a label two people gave), assuming imported tickets are no
+    harder for the model than answered ones at the same confidence, which holds the more
+    the answered ones are those people were asked because the model was unsure.
+    The bound is Clopper-Pearson lower on d_I minus Clopper-Pearson upper on d_T, each at
+    ``delta / 2``, so it holds with probability 1 - delta; a threshold corrected by it
+    holds its own guarantee with probability 1 - 2·delta (union bound). Applied to every
+    imported label, it assumes hurried labels are wrong no less often on tickets the model
+    finds hard than on those it finds easy. Too few examples on either side give 0.
+    """
+    agrees = np.asarray(agrees, dtype=bool)
+    confidences = np.asarray(confidences, dtype=np.float64)
+    imported = np.asarray(imported, dtype=bool)
+    errors = np.asarray(trusted_error, dtype=np.float64)
+    confident = confidences >= np.median(confidences) if len(confidences) else imported
+    mine, theirs = confident & imported, confident & ~imported
+    n_mine, n_theirs = int(mine.sum()), int(theirs.sum())
+    wrong_mine = int((~agrees[mine]).sum())
+    if not n_mine or not n_theirs:
+        return ImportedNoise(0.0, n_mine, wrong_mine / max(n_mine, 1), n_theirs, 1.0)
+    wrong_theirs = int((~agrees[theirs]).sum())
+    low = float(beta.ppf(delta / 2, wrong_mine, n_mine - wrong_mine + 1)) if wrong_mine else 0.0
+    high = (
+        float(beta.ppf(1 - delta / 2, wrong_theirs + 1, n_theirs - wrong_theirs))
+        if wrong_theirs < n_theirs
+        else 1.0
+    )
+    model_error = min(1.0, high + float(errors[theirs].mean()))
+    bound = min(max(0.0, low - model_error), 0.49)  # corrected_precision needs < 0.5
+    return ImportedNoise(bound, n_mine, wrong_mine / n_mine, n_theirs, model_error)

@@ -13,7 +13,7 @@ from classifier.calibration import fit_temperature, softmax
 from classifier.crossval import Progress, out_of_fold_scores
 from classifier.embeddings import embed
 from classifier.evaluation import Metrics, metrics_from_predictions
-from classifier.label_noise import screen_labels
+from classifier.label_noise import ImportedNoise, imported_noise_bound, screen_labels
 from classifier.model import TicketClassifier, check_training_data, resolve_solver
 from classifier.novelty import Bank, fit_novelty_detector
 from classifier.thresholds import Thresholds, choose_thresholds
@@ -55,6 +55,9 @@ class TrainedModel:
     screened: tuple[int, ...] = ()
     screened_as: tuple[str, ...] = ()
     noise_rate: float | None = None
+    # The least share of imported labels shown wrong (``classifier.label_noise``), when
+    # any example was imported; their threshold correction uses it.
+    imported_noise: ImportedNoise | None = None
 
     @property
     def novelty(self) -> dict[str, object] | None:
@@ -83,6 +86,8 @@ def train(
     confirmed: Sequence[bool] | None = None,
     screen_max_share: float = 0.2,
     label_error: float | Sequence[float] = 0.0,
+    imported: Sequence[bool] | None = None,
+    answer_error: float | Sequence[float] = 0.0,
 ) -> TrainedModel:
     """Train a model whose thresholds are justified by held-out (out-of-fold) predictions.
 
@@ -106,6 +111,10 @@ def train(
     (the least error its answerer is shown to make; 0 for a label people agreed on): the
     threshold's precision bound is corrected for it, over the examples each candidate
     threshold covers.
+    ``imported`` marks labels from imported history (no names, no second answers): their
+    error is bounded from below by how much more often the held-out model contradicts them
+    than it contradicts answered labels (``imported_noise_bound``, with ``answer_error``
+    the estimated error of each answered label), and that bound is their ``label_error``.
     """
     texts, labels, classes, y_index = check_training_data(texts, labels)
     solver = resolve_solver(solver, len(texts))
@@ -144,6 +153,20 @@ def train(
     predicted = classes[proba.argmax(axis=1)]
     confidences = proba.max(axis=1)
     gold = np.asarray(labels, dtype=object)[held_out]
+    errors = np.array(
+        np.broadcast_to(np.asarray(label_error, dtype=np.float64), len(texts))[held_out]
+    )
+    imported_noise = None
+    if imported is not None and any(imported):
+        from_history = np.asarray(imported, dtype=bool)[held_out]
+        imported_noise = imported_noise_bound(
+            predicted == gold,
+            confidences,
+            from_history,
+            np.broadcast_to(np.asarray(answer_error, dtype=np.float64), len(texts))[held_out],
+            delta=1.0 - confidence_level,
+        )
+        errors[from_history] = np.maximum(errors[from_history], imported_noise.bound)
     population = None
     if len(unlabelled_scores):
         unlabelled_confidences = softmax(unlabelled_scores, temperature).max(axis=1)
@@ -158,9 +181,7 @@ def train(
         min_examples=min_examples,
         population_confidences=population,
         floor=confidence_floor,
-        label_error=np.broadcast_to(np.asarray(label_error, dtype=np.float64), len(texts))[
-            held_out
-        ],
+        label_error=errors,
     )
     embeddings = embed(texts)
     fitted = fit_novelty_detector(
@@ -204,6 +225,7 @@ def train(
         screened=screened,
         screened_as=screened_as,
         noise_rate=noise_rate,
+        imported_noise=imported_noise,
     )
 
 

@@ -390,8 +390,9 @@ def novelty_lines(outcome: TrainingOutcome) -> list[str]:
         )
     if outcome.label_error >= 0.0005:  # shown to one decimal of a percent
         lines.append(
-            f"reviewer error: at least {outcome.label_error:.1%} of training labels are wrong "
-            "(shown by tickets two people answered); thresholds and gate corrected for it"
+            f"label error: at least {outcome.label_error:.1%} of training labels are wrong "
+            "(shown by second answers, and by imported history the model contradicts more "
+            "than answered labels); thresholds and gate corrected for it"
         )
     if outcome.topics_learned:
         lines.append(f"new topics learned and closed: {outcome.topics_learned}")

@@ -8,7 +8,7 @@ the result. A crash in between leaves the active model and the database untouche
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import InvalidInput
 from bot.services.policy import DOUBTFUL_REVIEWERS
 from bot.services.reasking import reask_suspects
-from bot.services.reliability import doubtful_reviewers, label_error_bounds
+from bot.services.reliability import answer_errors, doubtful_reviewers
 from bot.services.topics import settle_learned_topics
 from bot.settings import Settings
 from classifier import (
@@ -47,6 +47,7 @@ from storage.queries.runtime_settings import runtime_settings, set_runtime_setti
 from storage.queries.tickets import (
     LabelledExample,
     consensus_ticket_ids,
+    imported_ticket_ids,
     labelled_examples,
     unlabelled_texts,
 )
@@ -255,17 +256,18 @@ def retrain(
         errors = dict(
             zip(
                 (e.ticket_id for e in examples),
-                label_error_bounds(examples, session=session, now=now()),
+                answer_errors(examples, session=session, now=now()),
                 strict=True,
             )
         )
+        imported_ids = imported_ticket_ids(session=session)
         doubtful = doubtful_reviewers(session=session, now=now(), target=settings.target_precision)
     _check_enough(examples)
     training, holdout = split_holdout(
         examples, unseen_after=None if incumbent is None else incumbent.data_cutoff
     )
-    training_error = [errors[e.ticket_id] for e in training]
-    holdout_error = sum(errors[e.ticket_id] for e in holdout) / len(holdout) if holdout else 0.0
+    training_error = [errors[e.ticket_id][0] for e in training]
+    holdout_error = sum(errors[e.ticket_id][0] for e in holdout) / len(holdout) if holdout else 0.0
     trained = train(
         [e.text for e in training],
         [e.label for e in training],
@@ -281,7 +283,15 @@ def retrain(
         confirmed=[e.ticket_id in agreed for e in training],
         screen_max_share=settings.label_screening_max,
         label_error=training_error,
+        imported=[e.ticket_id in imported_ids for e in training],
+        answer_error=[errors[e.ticket_id][1] for e in training],
     )
+    imported_noise = trained.imported_noise
+    if imported_noise is not None:  # the alert and gate figure count imported history too
+        training_error = [
+            max(error, imported_noise.bound) if e.ticket_id in imported_ids else error
+            for e, error in zip(training, training_error, strict=True)
+        ]
     screened_ids = {training[i].ticket_id for i in trained.screened}
     verdict = judge(
         trained, holdout, incumbent, rules=gate_rules(settings), holdout_error=holdout_error
@@ -320,6 +330,8 @@ def retrain(
         "label_error": {
             "training": sum(training_error) / len(training_error) if training_error else 0.0,
             "holdout": holdout_error,
+            # imported history's, bounded by the model's excess disagreement with it
+            "imported": None if imported_noise is None else asdict(imported_noise),
         },
         "gate": reason,
     }

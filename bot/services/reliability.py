@@ -118,8 +118,24 @@ def label_error_bounds(
     person's error at the top of their accuracy interval, estimated from tickets several
     people answered and never from the model (the model being judged must not vouch for
     the labels it is judged on). Imported history and people never checked against anyone
-    carry 0. Correcting a precision bound by these figures can only be too timid, never too
-    bold, as long as a person errs no less on the tickets they are asked than on average.
+    carry 0 here (retraining bounds imported history apart: ``classifier.label_noise.
+    imported_noise_bound``). Correcting a precision bound by these figures can only be too
+    timid, never too bold, as long as a person errs no less on the tickets they are asked
+    than on average.
+    """
+    return [least for least, _ in answer_errors(examples, session=session, now=now)]
+
+
+def answer_errors(
+    examples: Sequence[LabelledExample], *, session: Session, now: datetime
+) -> list[tuple[float, float]]:
+    """Per example: (least error the evidence shows, estimated error) of its label.
+
+    The first is ``label_error_bounds``'s. The second is a best guess, not a bound: its
+    one answerer's estimated error (1 - accuracy), 0 for a label two people gave or nobody
+    named; it is what answered labels' own errors are taken to be when they serve as the
+    reference that bounds imported history's errors, where the larger figure is the
+    cautious side (and the estimates put people's accuracy below their truth).
     """
     wanted = {e.ticket_id for e in examples}
     givers: dict[tuple[int, str], set[str]] = defaultdict(set)
@@ -135,15 +151,15 @@ def label_error_bounds(
         if singles
         else {}
     )
-    bounds = []
+    errors = []
     for example in examples:
         users = givers.get((example.ticket_id, example.label), set())
-        if len(users) != 1:
-            bounds.append(0.0)  # agreed on, or imported: nothing to correct by
-            continue
-        estimate = estimates.get(next(iter(users)))
-        bounds.append(0.0 if estimate is None else 1.0 - estimate.interval[1])
-    return bounds
+        estimate = estimates.get(next(iter(users))) if len(users) == 1 else None
+        if estimate is None:
+            errors.append((0.0, 0.0))  # agreed on, imported, or never checked
+        else:
+            errors.append((1.0 - estimate.interval[1], 1.0 - estimate.accuracy))
+    return errors
 
 
 # Whose recent answers judge whether they are doubtful: long enough to hold evidence, short

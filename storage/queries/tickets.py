@@ -74,6 +74,11 @@ def imported_examples(*, session: Session) -> list[LabelledExample]:
     return _examples(session, Ticket.status == TicketStatus.IMPORTED)
 
 
+def imported_ticket_ids(*, session: Session) -> set[int]:
+    """Tickets whose label came from `triage import` (no reviewer named on it)."""
+    return set(session.scalars(select(Ticket.id).where(Ticket.status == TicketStatus.IMPORTED)))
+
+
 def unlabelled_texts(*, session: Session, limit: int) -> list[str]:
     """Texts of the most recent tickets no person labelled (automated or still pending).
 
