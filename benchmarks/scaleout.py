@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import csv
 import json
 import multiprocessing
 import os
 import random
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,15 +46,13 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks import ingest_client
+from benchmarks.ingest import free_port, install, read_rows
 from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack.waiting import wait_until
 from bot.settings import Settings
-from classifier import TrainedModel, dump_model, sha256_hex, train
+from classifier import TrainedModel, dump_model, train
 from storage.database import create_db_engine, session_factory
-from storage.migrate import upgrade
-from storage.models import ModelStatus, ModelVersion, OutboxMessage, Ticket
-from storage.queries.labels import ensure_labels
-from storage.queries.model_versions import activate
+from storage.models import OutboxMessage, Ticket
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "banking77"
@@ -64,19 +60,7 @@ RESULTS = REPO / "benchmarks" / "results"
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TOKEN = "bench-token"
 REVIEW, ALERTS = "CREVIEW", "CALERTS"
-NOW = datetime(2026, 12, 3, tzinfo=UTC)
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def read_rows(path: Path) -> list[tuple[str, str]]:
-    with path.open(newline="") as handle:
-        return [(row["text"], row["category"]) for row in csv.DictReader(handle)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- CPU accounting from /proc ----------------------------------------------------------------
@@ -189,28 +173,6 @@ def schema(server: str, name: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
-
-
-def install(url: str, trained: TrainedModel, artifact: bytes) -> None:
-    """Migrate and store the model as the active version, as the worker's promotion does."""
-    engine = create_db_engine(url)
-    upgrade(engine)
-    with session_factory(engine).begin() as session:
-        ensure_labels([str(c) for c in trained.model.classes_], session=session, now=NOW)
-        version = ModelVersion(
-            status=ModelStatus.CANDIDATE,
-            artifact=artifact,
-            sha256=sha256_hex(artifact),
-            metrics={"cv": trained.cv_metrics.to_dict(), "novelty": trained.novelty},
-            thresholds=trained.thresholds.to_dict(),
-            n_examples=trained.n_examples,
-            n_answers=0,
-            created_at=NOW,
-        )
-        session.add(version)
-        session.flush()
-        activate(version, session=session, now=NOW)
-    engine.dispose()
 
 
 def post(port: int, body: dict[str, Any]) -> int:
