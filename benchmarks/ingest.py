@@ -159,17 +159,24 @@ def database(name: str, *, postgres: bool, workdir: Path) -> Iterator[str]:
     if not postgres:
         yield f"sqlite:///{workdir / (name + '.db')}"
         return
-    schema = f"bench_{name}_{os.getpid()}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with postgres_schema(POSTGRES, f"bench_{name}_{os.getpid()}") as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema(server: str, name: str) -> Iterator[str]:
+    """A schema of its own in PostgreSQL (dropped first if a killed run left it), dropped
+    afterwards; yields the URL whose connections use it."""
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES).update_query_dict({"options": f"-csearch_path={schema}"})
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    url = make_url(server).update_query_dict({"options": f"-csearch_path={name}"})
     try:
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
 
 

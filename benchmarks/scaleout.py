@@ -42,11 +42,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from benchmarks import ingest_client
-from benchmarks.ingest import free_port, install, read_rows
+from benchmarks.ingest import free_port, install, postgres_schema, read_rows
 from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack.waiting import wait_until
 from bot.settings import Settings
@@ -157,22 +156,6 @@ class CpuMeter:
 
 
 # -- the system under test --------------------------------------------------------------------
-
-
-@contextmanager
-def schema(server: str, name: str) -> Iterator[str]:
-    """A schema of its own in PostgreSQL, dropped afterwards."""
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    url = make_url(server).update_query_dict({"options": f"-csearch_path={name}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 def post(port: int, body: dict[str, Any]) -> int:
@@ -302,7 +285,7 @@ def run_one(
     """One `triage serve` with WEB_CONCURRENCY=`processes`, measured and checked."""
     name = f"scaleout_w{processes}_{os.getpid()}"
     metrics = workdir / f"metrics-w{processes}"
-    with schema(server, name) as url, FakeSlack() as fake:
+    with postgres_schema(server, name) as url, FakeSlack() as fake:
         install(url, trained, artifact)
         port = free_port()
         env = Settings.from_env(
