@@ -10,6 +10,7 @@ Every triage scenario ends by checking that every accepted ticket is stored, eve
 message was delivered exactly once, and nothing answered 5xx; a failed check fails the run.
 
     python -m benchmarks.ingest [--seconds 8] [--scenarios closed32 open200 ...] [--label NAME]
+        [--profile DIR]   # triage serve under cProfile in every thread (profile_serve)
 
 Results: benchmarks/results/ingest-NAME.json.
 """
@@ -131,6 +132,38 @@ def rss_mb(pid: int) -> dict[str, float]:
     return found
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) spent so far by each thread of `pid`, by thread id."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    spent: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return spent
+
+
+def cpu_per_ticket(
+    pid: int, before: dict[int, float], after: dict[int, float], tickets: int
+) -> dict[str, float | None]:
+    """The server's CPU milliseconds per accepted ticket over a load: all threads, the main
+    thread (event loop: HTTP, JSON, routing) and the others (intake batches, delivery).
+    CPU time, unlike throughput, hardly depends on what else the shared machine runs."""
+    if tickets == 0:
+        return {"total": None, "main_thread": None, "other_threads": None}
+    spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    main = spent.get(pid, 0.0)
+    total = sum(spent.values())
+    return {
+        "total": round(1000 * total / tickets, 3),
+        "main_thread": round(1000 * main / tickets, 3),
+        "other_threads": round(1000 * (total - main) / tickets, 3),
+        "busiest_threads": [round(1000 * v / tickets, 3) for v in sorted(spent.values())[-5:]],
+    }
+
+
 def install(url: str, trained: TrainedModel, artifact: bytes) -> None:
     """Migrate and store the model as the active version, as the worker's promotion does."""
     engine = create_db_engine(url)
@@ -235,8 +268,12 @@ def run_baseline(
     port, db_path = free_port(), workdir / f"baseline-{name}.db"
     command = [sys.executable, "-m", "benchmarks.ingest_baseline", str(port), str(db_path)]
     with _baseline(command, port) as process:
+        before = thread_cpu(process.pid)
         summary, accepted = load(
             client_spec(scenario, port, "/api/tickets", name, texts=texts, seconds=seconds)
+        )
+        summary["server_cpu_ms_per_ticket"] = cpu_per_ticket(
+            process.pid, before, thread_cpu(process.pid), len(accepted)
         )
         summary["rss_mb"] = rss_mb(process.pid)
     with sqlite3.connect(db_path) as db:
@@ -272,6 +309,7 @@ def run_triage(
     workdir: Path,
     trained: TrainedModel,
     artifact: bytes,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     postgres = bool(scenario.get("postgres"))
     with database(name, postgres=postgres, workdir=workdir) as url, FakeSlack() as fake:
@@ -294,6 +332,9 @@ def run_triage(
             dotenv_path=None,
         )
         command = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"]
+        if profile is not None:  # the same server under cProfile (benchmarks.profile_serve)
+            profile.mkdir(parents=True, exist_ok=True)
+            command[1:3] = ["-m", "benchmarks.profile_serve", str(profile / name)]
         with child(command, settings.to_env(), f"http://127.0.0.1:{port}/healthz") as process:
             warmed = warm_up(port, texts)
             fake.set_flaky(float(scenario.get("flaky", 0)), seed=13)
@@ -308,7 +349,12 @@ def run_triage(
                 seconds=seconds,
                 tickets_per_request=per_request,
             )
+            before = thread_cpu(process.pid)
             summary, accepted = load(spec)
+            if int(scenario.get("workers", 1)) == 1:  # one process: its threads say it all
+                summary["server_cpu_ms_per_ticket"] = cpu_per_ticket(
+                    process.pid, before, thread_cpu(process.pid), len(accepted)
+                )
             summary["rss_mb"] = rss_mb(process.pid)
             summary["checks"] = verify(url, fake, warmed + accepted, summary)
     return summary
@@ -375,6 +421,9 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=3000, help="Banking77 tickets to train on")
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument("--label", default="latest")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="cProfile triage serve, .prof files in DIR"
+    )
     args = parser.parse_args()
 
     all_rows = read_rows(DATA / "train.csv")
@@ -418,7 +467,7 @@ def main() -> int:
                 entry["artifact_mb"] = round(len(models[size][1]) / 1e6, 1)
             print(f"{name}: triage serve", file=sys.stderr)
             entry["triage"] = run_triage(
-                name, scenario, texts, args.seconds, workdir, *models[size]
+                name, scenario, texts, args.seconds, workdir, *models[size], args.profile
             )
             entry["load_average_after"] = os.getloadavg()
             results["scenarios"][name] = entry
