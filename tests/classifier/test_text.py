@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 
 from classifier.errors import ClassifierError
-from classifier.text import SpacyNormalizer, build_nlp
+from classifier.text import SpacyNormalizer, build_nlp, lookup_lemmas
+
+SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "sample" / "banking77_sample_train.csv"
 
 
 def test_blank_pipeline_lemmatizes_offline() -> None:
@@ -38,11 +43,40 @@ def test_normalizer_uses_pipe_and_matches_one_by_one(monkeypatch: pytest.MonkeyP
         calls.append(len(items))
         return original_pipe(self, items, **kwargs)
 
-    one_by_one = [SpacyNormalizer(batch_size=2).transform([text])[0] for text in texts]
+    normalizer = SpacyNormalizer(batch_size=2)
+    one_by_one = [normalizer.transform_with_spacy([text])[0] for text in texts]
     monkeypatch.setattr(type(nlp), "pipe", counting_pipe)
-    batched = SpacyNormalizer(batch_size=2).transform(texts)
+    batched = normalizer.transform_with_spacy(texts)
     assert batched == one_by_one
     assert calls == [3]
+
+
+SHORTCUT_TEXTS = [
+    "I was charged twice",
+    "Where is my new card?",
+    "top-up failed again",
+    "  double  space\n\nnew line\ttab  ",
+    "Café naïve ÉCOLE",
+    "emoji 😀 here",
+    "\u00a0no-break\u2003em space",
+    "",
+    " ",
+    "mail me a@b.com or pay 4111 1111 1111 1111 at www.bank.example.com",
+    "don't can't won't I'm we're",
+    "U.S.A. e.g. etc. 1.5% 3rd",
+    "Why are my cards' payments DECLINED?!",
+]
+
+
+def test_the_blank_pipeline_shortcut_gives_spacys_own_lemmas() -> None:
+    """The blank pipeline is normalised without spaCy tokens, to the very same strings."""
+    normalizer = SpacyNormalizer()
+    with SAMPLE.open(newline="") as handle:
+        samples = [row["text"] for row in csv.DictReader(handle)]
+    texts = SHORTCUT_TEXTS + samples
+    assert lookup_lemmas(None) is not None
+    assert normalizer.transform(texts) == normalizer.transform_with_spacy(texts)
+    assert normalizer.transform(texts) == normalizer.transform(texts)  # from its cache now
 
 
 def test_normalizer_holds_no_nlp_state() -> None:
