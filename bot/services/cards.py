@@ -14,7 +14,7 @@ from bot.services.answers import UNDO_WINDOW, is_reasked, opinion_stage
 from bot.services.second_opinions import Stage
 from classifier import Decision
 from storage.models import ReviewKind, Ticket, TicketStatus
-from storage.queries.labels import active_labels
+from storage.queries.labels import active_label_names
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         source=ticket.source,
         created_at=ticket.created_at,
         kind=ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW,
-        labels=tuple(label.name for label in active_labels(session=session)),
+        labels=tuple(active_label_names(session=session)),
         suggestions=tuple(
             (str(label), None if p is None else float(p)) for label, p in ticket.suggestions or []
         ),

@@ -16,6 +16,11 @@ def active_labels(*, session: Session) -> list[Label]:
     return list(session.scalars(select(Label).where(Label.active).order_by(Label.name)))
 
 
+def active_label_names(*, session: Session) -> list[str]:
+    """The names of `active_labels`, in the same order, without loading each label."""
+    return list(session.scalars(select(Label.name).where(Label.active).order_by(Label.name)))
+
+
 def label_by_name(name: str, *, session: Session) -> Label | None:
     """The label called `name`, active or not."""
     return session.scalars(select(Label).where(Label.name == name)).one_or_none()

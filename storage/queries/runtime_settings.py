@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -68,6 +69,13 @@ def policy_stamp(*, session: Session) -> tuple[Any, ...]:
     no model has learned yet (intake holds look-alikes of those tickets: the model cannot
     give them their label). A process keeps its policy while the stamp stays the same.
     """
+    return tuple(session.execute(_policy_stamp_query()).one())
+
+
+@lru_cache(maxsize=1)
+def _policy_stamp_query() -> Select[Any]:
+    """The stamp's one SELECT, built once: it is run for every intake batch and delivery,
+    and building its twelve subqueries cost more than running them on a small database."""
     unlearned = Topic.status.in_([TopicStatus.OPEN, TopicStatus.CREATED])
     created = select(Topic.label).where(Topic.status == TopicStatus.CREATED)
     parts = (
@@ -98,4 +106,4 @@ def policy_stamp(*, session: Session) -> tuple[Any, ...]:
         .where(Ticket.final_label.in_(created), Ticket.erased_at.is_(None))
         .scalar_subquery(),
     )
-    return tuple(session.execute(select(*parts)).one())
+    return select(*parts)
