@@ -27,8 +27,12 @@ class ModelCache:
         *,
         refresh_after: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        on_load: Callable[[LoadedModel], None] | None = None,
     ) -> None:
+        """`on_load(model)` runs after each model loaded, outside any transaction (the web
+        process settles its heap then)."""
         self._factory, self._refresh_after, self._clock = factory, refresh_after, clock
+        self._on_load = on_load
         self._lock = threading.Lock()
         self._loaded: LoadedModel | None = None
         self._checked_at: float | None = None
@@ -47,6 +51,8 @@ class ModelCache:
                 elif loaded is None or loaded.version_id != current:
                     version = version_by_id(current, session=session)
                     self._loaded = None if version is None else load_version(version)
+            if self._loaded is not None and self._loaded is not loaded and self._on_load:
+                self._on_load(self._loaded)
             self._checked_at = now
             return self._loaded
 

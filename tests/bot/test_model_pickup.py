@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -19,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import SettingsError
 from bot.sandbox.slack.waiting import wait_until
+from bot.server import settle_heap_after_load
+from bot.services.model_cache import ModelCache
+from bot.services.models import LoadedModel
 from bot.settings import Settings
 from classifier import TrainedModel
 from tests.bot.conftest import API_TOKEN, RunningWeb, install_model
@@ -138,3 +142,29 @@ def test_a_running_web_process_moves_from_v1_to_v2_without_dropping_requests(
     first_v2 = versions.index(v2)
     assert set(versions[:first_v2]) == {v1} and set(versions[first_v2:]) == {v2}
     assert switched_after < 10  # TRIAGE_MODEL_REFRESH_SECONDS=1 here; <= 60 in deployments
+
+
+def test_each_model_loaded_is_handed_to_on_load_once(
+    factory: sessionmaker[Session], trained: TrainedModel
+) -> None:
+    """The web process settles its heap after a load (`settle_heap_after_load`): once per
+    version, outside the transaction, with the long-lived objects frozen afterwards."""
+    seen: list[int] = []
+
+    def settle(loaded: LoadedModel) -> None:
+        settle_heap_after_load(loaded)
+        seen.append(loaded.version_id)
+
+    cache = ModelCache(factory, refresh_after=0.0, on_load=settle)
+    try:
+        assert cache.get() is None and seen == []  # no model yet: nothing to settle
+        first = install_model(factory, trained)
+        assert cache.get() is not None and cache.get() is not None
+        assert seen == [first]
+        assert gc.get_freeze_count() > 0
+        second = install_model(factory, trained)
+        loaded = cache.get()
+        assert loaded is not None and loaded.version_id == second
+        assert seen == [first, second]
+    finally:
+        gc.unfreeze()
