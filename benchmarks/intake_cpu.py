@@ -17,7 +17,10 @@ test texts through `bot.services.intake_batch.submit_batch` in batches of `--bat
   delivering thread only (`time.thread_time`), per ticket taken in and per message sent.
 
     python -m benchmarks.intake_cpu [--batch 32] [--tickets 1600] [--repeats 3] [--label NAME]
-        [--model-cache /tmp/intake-model.db] [--profile STAGE]
+        [--model-cache /tmp/intake-model.db] [--profile STAGE] [--plain-gc]
+
+The collector is tuned as `triage serve` tunes it (`--plain-gc`: CPython's defaults), and its
+pauses during the measured stages are recorded.
 
 Results: benchmarks/results/intake-cpu-NAME.json (milliseconds of CPU per ticket, the best
 of `--repeats` passes: the least disturbed by the other sessions' caches).
@@ -33,6 +36,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import pstats  # noqa: E402
 import random  # noqa: E402
@@ -47,8 +51,10 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from benchmarks.ingest import DATA, NOW, RESULTS, install, read_rows  # noqa: E402
+from bot.cli.serve import tune_collector  # noqa: E402
 from bot.delivery import Deliverer, slack_client  # noqa: E402
 from bot.sandbox.slack import FakeSlack  # noqa: E402
+from bot.server import settle_heap_after_load  # noqa: E402
 from bot.services.intake import classify_under_policy, validate_new_ticket  # noqa: E402
 from bot.services.intake_batch import Submission, submit_batch, write_all  # noqa: E402
 from bot.services.models import load_active  # noqa: E402
@@ -76,6 +82,30 @@ def prepared_database(path: Path, train_size: int, cache: Path | None) -> None:
         shutil.copyfile(path, cache)
 
 
+class CollectorPauses:
+    """How often, and how long, the garbage collector stopped this process, by generation."""
+
+    def __init__(self) -> None:
+        self.began = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+
+    def record(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.began = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(1000 * (time.perf_counter() - self.began))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            f"generation_{generation}": {
+                "collections": len(pauses),
+                "total_ms": round(sum(pauses), 1),
+                "max_ms": round(max(pauses, default=0.0), 1),
+            }
+            for generation, pauses in self.pauses.items()
+        }
+
+
 def cpu_ms_per_ticket(run: Callable[[list[Submission]], Any], batches: list[list[Submission]]):
     """CPU milliseconds per ticket over all batches (this process, every thread)."""
     began = time.process_time()
@@ -94,7 +124,12 @@ def main() -> int:
     parser.add_argument("--model-cache", type=Path, default=None)
     parser.add_argument("--label", default="latest")
     parser.add_argument("--profile", choices=STAGES, default=None, help="cProfile one stage")
+    parser.add_argument(
+        "--plain-gc", action="store_true", help="leave the collector as CPython sets it"
+    )
     args = parser.parse_args()
+    if not args.plain_gc:  # as `triage serve` runs
+        tune_collector()
 
     texts = [t for t, _ in read_rows(DATA / "test.csv")]
     fake = FakeSlack().__enter__()
@@ -128,6 +163,9 @@ def main() -> int:
         factory = session_factory(engine)
         with reading(factory) as session:
             model = load_active(session=session)
+        assert model is not None
+        if not args.plain_gc:
+            settle_heap_after_load(model)
         policies = PolicyCache(settings)
         with reading(factory) as session:
             policy = policies.get(session=session)
@@ -173,6 +211,8 @@ def main() -> int:
 
         classify(batches()[0])  # the first call loads spaCy and WordLlama
         deliver()
+        pauses = CollectorPauses()
+        gc.callbacks.append(pauses.record)
         best: dict[str, float] = {}
         written: dict[int, Any] = {}
         profiler = cProfile.Profile()
@@ -209,10 +249,14 @@ def main() -> int:
                 for batch in again:
                     run[args.profile](batch)
                 profiler.disable()
+        gc.callbacks.remove(pauses.record)
         engine.dispose()
     fake.__exit__(None, None, None)
+    results["collector"] = pauses.summary()
+    results["collector"]["as_serve"] = not args.plain_gc
     results["cpu_ms_per_ticket"] = {k: round(v, 4) for k, v in best.items()}
     print(json.dumps(results["cpu_ms_per_ticket"]), file=sys.stderr)
+    print(json.dumps(results["collector"]), file=sys.stderr)
     if args.profile:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(45)
