@@ -21,11 +21,12 @@ from bot.errors import InvalidInput
 from bot.services.classification import Classification, classify_texts
 from bot.services.models import LoadedModel
 from bot.services.policy import Policy
-from bot.services.routing import queue_routing
+from bot.services.routing import routing_messages
 from bot.services.ticket_text import TextProblem, clean_ticket_text, contains_nul
 from classifier import Decision, Thresholds
 from storage.database import unit_of_work
 from storage.models import OutboxKind, Ticket, TicketStatus
+from storage.queries.labels import label_by_name
 from storage.queries.outbox import enqueue
 
 MAX_SOURCE_LENGTH = 100
@@ -254,28 +255,35 @@ def new_ticket_row(
     request: NewTicket, result: Classification, *, threshold: float | None, now: datetime
 ) -> Ticket:
     """The ticket in its decided state, not yet added to any session."""
+    return Ticket(**new_ticket_values(request, result, threshold=threshold, now=now))
+
+
+def new_ticket_values(
+    request: NewTicket, result: Classification, *, threshold: float | None, now: datetime
+) -> dict[str, Any]:
+    """The decided ticket's attributes (`Ticket` attribute name -> value)."""
     confident = result.decision in (Decision.AUTO, Decision.AUDIT)
-    return Ticket(
-        text=request.text,
-        subject=request.subject,
-        source=request.source,
-        external_id=request.external_id,
-        created_at=now,
-        status=TicketStatus.AUTO if confident else TicketStatus.PENDING,
-        decision=result.decision,
-        predicted_label=result.label,
-        confidence=result.confidence,
-        threshold=threshold,
-        suggestions=[[label, round(p, 4)] for label, p in result.suggestions],
-        model_version_id=result.model_version,
-        final_label=result.label if confident else None,
-        decided_at=now if confident else None,
-        callback_url=request.callback_url,
-        extra=request.metadata or None,
-        novelty=result.novelty,
-        novel=result.novel,
-        topic_id=result.topic_id,
-    )
+    return {
+        "text": request.text,
+        "subject": request.subject,
+        "source": request.source,
+        "external_id": request.external_id,
+        "created_at": now,
+        "status": TicketStatus.AUTO if confident else TicketStatus.PENDING,
+        "decision": result.decision,
+        "predicted_label": result.label,
+        "confidence": result.confidence,
+        "threshold": threshold,
+        "suggestions": [[label, round(p, 4)] for label, p in result.suggestions],
+        "model_version_id": result.model_version,
+        "final_label": result.label if confident else None,
+        "decided_at": now if confident else None,
+        "callback_url": request.callback_url,
+        "extra": request.metadata or None,
+        "novelty": result.novelty,
+        "novel": result.novel,
+        "topic_id": result.topic_id,
+    }
 
 
 def queue_ticket_messages(
@@ -287,7 +295,25 @@ def queue_ticket_messages(
 ) -> None:
     """Queue what a stored (flushed) new ticket causes: its review post, or its routing.
     `routes` (label name -> route channel) saves a query per ticket when a batch knows them."""
+    label = ticket.final_label
+    if label is not None and (routes is None or label not in routes):
+        found = label_by_name(label, session=session)
+        routes = {**(routes or {}), label: None if found is None else found.route_channel}
+    for kind, payload in new_ticket_messages(ticket, routes=routes or {}):
+        enqueue(kind, session=session, now=now, ticket_id=ticket.id, payload=payload)
+
+
+def new_ticket_messages(
+    ticket: Ticket, *, routes: Mapping[str, str | None]
+) -> list[tuple[OutboxKind, dict[str, Any]]]:
+    """The outbox rows (kind, payload) a new ticket causes: a review or audit is posted to
+    the review channel, an automatic or audited label is routed. `routes` holds each label's
+    route channel; a label missing from it has none."""
+    messages: list[tuple[OutboxKind, dict[str, Any]]] = []
     if ticket.decision in (Decision.REVIEW, Decision.AUDIT):
-        enqueue(OutboxKind.POST_TICKET, session=session, now=now, ticket_id=ticket.id)
+        messages.append((OutboxKind.POST_TICKET, {}))
     if ticket.decision in (Decision.AUTO, Decision.AUDIT):
-        queue_routing(ticket, session=session, now=now, routes=routes)
+        label = ticket.final_label
+        channel = None if label is None else routes.get(label)
+        messages += routing_messages(ticket, channel)
+    return messages

@@ -17,18 +17,19 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, inspect, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from bot.services.classification import Classification
 from bot.services.intake import (
     IntakeResult,
     NewTicket,
     classify_under_policy,
-    new_ticket_row,
-    queue_ticket_messages,
+    new_ticket_messages,
+    new_ticket_values,
     store_classified,
 )
 from bot.services.models import LoadedModel
@@ -36,7 +37,8 @@ from bot.services.policy import Policy
 from bot.services.policy_cache import PolicyCache
 from storage.database import reading, unit_of_work
 from storage.errors import StorageError
-from storage.models import Label, OutboxKind, Ticket
+from storage.models import Label, OutboxKind, OutboxMessage, Ticket
+from storage.queries.bulk import insert_returning_ids, insert_rows
 from storage.queries.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -200,25 +202,73 @@ def write_together(
     session: Session,
     now: datetime,
 ) -> list[Answer]:
-    """The common case: one INSERT for the tickets and one for their outbox rows."""
+    """The common case: the tickets in one `executemany`, then their outbox rows in another
+    (Core statements: the ORM's unit of work cost as much as classifying them). The answers
+    hold the stored tickets as a committed session leaves them (detached, every column set)."""
     answers: list[Answer] = []
-    written: list[tuple[Submission, Ticket]] = []
+    fresh: list[tuple[int, Submission, dict[str, Any]]] = []
     for submission, outcome in zip(submissions, classified, strict=True):
         if isinstance(outcome, Exception):
             answers.append(outcome)
             continue
         result, threshold = outcome
-        ticket = new_ticket_row(submission.ticket, result, threshold=threshold, now=now)
-        session.add(ticket)
-        written.append((submission, ticket))
-        answers.append(IntakeResult(ticket, created=True))
-    session.flush()
-    routes = route_channels({t.final_label for _, t in written if t.final_label}, session=session)
-    for submission, ticket in written:
-        queue_ticket_messages(ticket, session=session, now=now, routes=routes)
-        queue_thread_reply(submission, ticket, session=session, now=now)
-    session.flush()
+        values = new_ticket_values(submission.ticket, result, threshold=threshold, now=now)
+        fresh.append((len(answers), submission, values))
+        answers.append(CONFLICT)  # replaced below once stored
+    ids = insert_returning_ids(
+        TICKETS, [ticket_row(values) for _, _, values in fresh], session=session
+    )
+    labels = {values["final_label"] for _, _, values in fresh if values["final_label"]}
+    routes = route_channels(labels, session=session)
+    messages: list[dict[str, Any]] = []
+    for (index, submission, values), ticket_id in zip(fresh, ids, strict=True):
+        ticket = stored_ticket(ticket_id, values)
+        answers[index] = IntakeResult(ticket, created=True)
+        kinds = new_ticket_messages(ticket, routes=routes)
+        if submission.reply_to is not None:
+            channel, thread_ts = submission.reply_to
+            kinds.append((OutboxKind.THREAD_REPLY, {"channel": channel, "thread_ts": thread_ts}))
+        messages += (outbox_row(kind, payload, ticket_id, now) for kind, payload in kinds)
+    insert_rows(OUTBOX, messages, session=session)
     return answers
+
+
+TICKETS: Table = Ticket.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_TICKET_COLUMNS = {
+    attribute.key: attribute.columns[0].key for attribute in inspect(Ticket).column_attrs
+}
+
+
+_EMPTY_TICKET = dict.fromkeys(_TICKET_COLUMNS)
+
+
+def ticket_row(values: dict[str, Any]) -> dict[str, Any]:
+    """`new_ticket_values` by column name (the `extra` attribute is the `metadata` column)."""
+    return {_TICKET_COLUMNS[name]: value for name, value in values.items()}
+
+
+def stored_ticket(ticket_id: int, values: dict[str, Any]) -> Ticket:
+    """The ticket just inserted with these values, as a committed session leaves it:
+    detached, every column loaded (those intake does not set are empty, as in the row)."""
+    ticket = Ticket(**{**_EMPTY_TICKET, **values})
+    ticket.id = ticket_id
+    make_transient_to_detached(ticket)
+    return ticket
+
+
+def outbox_row(
+    kind: OutboxKind, payload: dict[str, Any], ticket_id: int, now: datetime
+) -> dict[str, Any]:
+    """One outbox row as `storage.queries.outbox.enqueue` writes it, due now."""
+    return {
+        "kind": kind,
+        "ticket_id": ticket_id,
+        "payload": payload,
+        "created_at": now,
+        "due_at": now,
+        "attempts": 0,
+    }
 
 
 def route_channels(names: set[str], *, session: Session) -> dict[str, str | None]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -33,13 +34,18 @@ def queue_routing(
         else:
             label = label_by_name(ticket.final_label, session=session)
             channel = None if label is None else label.route_channel
+    for kind, payload in routing_messages(ticket, channel):
+        enqueue(kind, session=session, now=now, ticket_id=ticket.id, payload=payload)
+
+
+def routing_messages(
+    ticket: Ticket, channel: str | None
+) -> list[tuple[OutboxKind, dict[str, Any]]]:
+    """The outbox rows (kind, payload) routing a labelled ticket queues, given its label's
+    route channel (None: it has none)."""
+    messages: list[tuple[OutboxKind, dict[str, Any]]] = []
     if channel:
-        enqueue(
-            OutboxKind.ROUTE,
-            session=session,
-            now=now,
-            ticket_id=ticket.id,
-            payload={"channel": channel, "label": ticket.final_label},
-        )
+        messages.append((OutboxKind.ROUTE, {"channel": channel, "label": ticket.final_label}))
     if ticket.callback_url:
-        enqueue(OutboxKind.CALLBACK, session=session, now=now, ticket_id=ticket.id)
+        messages.append((OutboxKind.CALLBACK, {}))
+    return messages

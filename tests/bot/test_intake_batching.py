@@ -18,12 +18,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.sandbox.slack import FakeSlack, signed_slash_command
 from bot.services.intake import validate_new_ticket
-from bot.services.intake_batch import BatchNotStored, Submission, TicketNotStored, submit_batch
+from bot.services.intake_batch import (
+    BatchNotStored,
+    Submission,
+    TicketNotStored,
+    classify_each,
+    submit_batch,
+    write_each,
+    write_together,
+)
 from bot.services.models import load_active
 from bot.services.policy import THRESHOLD
 from bot.services.policy_cache import PolicyCache
+from bot.services.ticket_view import public_view
 from bot.settings import Settings
 from classifier import TrainedModel
+from storage.database import reading, unit_of_work
 from storage.models import OutboxMessage, Ticket
 from tests.bot.conftest import (
     API_TOKEN,
@@ -235,15 +245,13 @@ def test_a_batch_whose_commit_fails_leaves_nothing_behind(
     with factory() as session:
         model = load_active(session=session)
 
-    def note_tickets(session: Session, _context: Any, _instances: Any) -> None:
-        if any(isinstance(row, Ticket) for row in session.new):
-            session.info["wrote_tickets"] = True
-
     def crash(session: Session) -> None:
-        if not session.in_nested_transaction() and session.info.pop("wrote_tickets", False):
+        """The commit of a transaction holding tickets fails (however they were written)."""
+        if session.in_nested_transaction():
+            return
+        if session.scalar(select(func.count()).select_from(Ticket)):
             raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
-    event.listen(factory, "before_flush", note_tickets)
     event.listen(factory, "before_commit", crash)
     batch = submissions(*((t, f"x{i}") for i, t in enumerate(TEXTS)))
     policies = PolicyCache(settings)
@@ -260,3 +268,64 @@ def test_a_batch_whose_commit_fails_leaves_nothing_behind(
         batch, factory=factory, model=model, policies=policies, now=NOW, rng=random.Random(0)
     )
     assert [getattr(a, "created", None) for a in answers] == [True] * len(TEXTS)
+
+
+def stored_rows(session: Session) -> tuple[list[Any], list[Any]]:
+    """Every column of every ticket and outbox row, in id order."""
+    tickets = session.execute(text("SELECT * FROM tickets ORDER BY id")).all()
+    outbox = session.execute(text("SELECT * FROM outbox ORDER BY id")).all()
+    return [tuple(row) for row in tickets], [tuple(row) for row in outbox]
+
+
+def test_a_batch_written_together_stores_what_one_by_one_stores(
+    factory: sessionmaker[Session], settings: Settings, trained: TrainedModel
+) -> None:
+    """The batch's own INSERTs (write_together) and the ORM, ticket by ticket in savepoints
+    (write_each, the fallback), store the same rows and queue the same messages."""
+    install_model(factory, trained)
+    with factory() as session:
+        model = load_active(session=session)
+    assert model is not None
+    guesses = [str(p) for p in model.model.predict([TEXTS[0], TEXTS[1]])]
+    set_policy(factory, "audit_rate", 0.5)  # some automatic tickets are audited
+    set_policy(factory, "label_thresholds", {guesses[1]: 1.0})  # and one label is reviewed
+    with unit_of_work(factory) as session:  # another is routed to a channel
+        session.execute(
+            text("UPDATE labels SET route_channel = 'CROUTE' WHERE name = :name"),
+            {"name": guesses[0]},
+        )
+    batch = [
+        Submission(
+            validate_new_ticket(
+                text=text_,
+                source="zendesk",
+                external_id=f"w{i}",
+                subject="Subject" if i % 2 else None,
+                callback_url="https://helpdesk.example/hook" if i % 3 == 0 else None,
+                metadata={"n": i} if i % 2 == 0 else None,
+            ),
+            reply_to=("CINTAKE", f"17000.{i}") if i % 4 == 1 else None,
+        )
+        for i, text_ in enumerate(TEXTS * 3)
+    ]
+    policies = PolicyCache(settings)
+    with reading(factory) as session:
+        policy = policies.get(session=session)
+    classified = classify_each(
+        [s.ticket.text for s in batch], model=model, policy=policy, rng=random.Random(3)
+    )
+    decisions = {str(c.decision) for c, _ in classified if not isinstance(c, Exception)}
+    assert {"auto", "review"} <= decisions
+    results = []
+    for write in (write_together, write_each):
+        with unit_of_work(factory) as session:
+            answers = write(batch, classified, session=session, now=NOW)
+            results.append((stored_rows(session), [public_view(a.ticket) for a in answers]))
+            session.rollback()  # the next way starts from the same empty tables
+    (together, views_together), (each, views_each) = results
+    assert together == each
+    assert views_together == views_each
+    tickets, outbox = together
+    assert len(tickets) == len(batch)
+    kinds = {row[1] for row in outbox}
+    assert {"post_ticket", "route", "thread_reply", "callback"} <= kinds
