@@ -51,10 +51,8 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from benchmarks.ingest import DATA, NOW, RESULTS, install, read_rows  # noqa: E402
-from bot.cli.serve import tune_collector  # noqa: E402
 from bot.delivery import Deliverer, slack_client  # noqa: E402
 from bot.sandbox.slack import FakeSlack  # noqa: E402
-from bot.server import settle_heap_after_load  # noqa: E402
 from bot.services.intake import classify_under_policy, validate_new_ticket  # noqa: E402
 from bot.services.intake_batch import Submission, submit_batch, write_all  # noqa: E402
 from bot.services.models import load_active  # noqa: E402
@@ -63,6 +61,12 @@ from bot.services.ticket_view import public_view  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from classifier import dump_model, train  # noqa: E402
 from storage.database import create_db_engine, reading, session_factory  # noqa: E402
+
+try:  # as `triage serve` tunes the collector; absent at commits before that (for comparisons)
+    from bot.cli.serve import tune_collector
+    from bot.server import settle_heap_after_load
+except ImportError:
+    tune_collector = settle_heap_after_load = None  # type: ignore[assignment]
 
 STAGES = ("classify", "write", "view", "submit", "deliver")
 
@@ -128,6 +132,8 @@ def main() -> int:
         "--plain-gc", action="store_true", help="leave the collector as CPython sets it"
     )
     args = parser.parse_args()
+    if tune_collector is None:
+        args.plain_gc = True
     if not args.plain_gc:  # as `triage serve` runs
         tune_collector()
 
@@ -164,7 +170,7 @@ def main() -> int:
         with reading(factory) as session:
             model = load_active(session=session)
         assert model is not None
-        if not args.plain_gc:
+        if not args.plain_gc and settle_heap_after_load is not None:
             settle_heap_after_load(model)
         policies = PolicyCache(settings)
         with reading(factory) as session:
