@@ -46,7 +46,7 @@ RESULTS = REPO_ROOT / "benchmarks" / "results"
 WITHHELD = 27
 TARGETS = (0.95, 0.97)
 FLOORS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-FALSE_ALARMS = (0.0, 0.02, 0.05, 0.1)
+FALSE_ALARMS = (0.0, 0.02, 0.05, 0.09, 0.1)
 
 
 def read_split(path: Path) -> tuple[list[str], list[str]]:
@@ -224,7 +224,7 @@ def plot(result: dict[str, Any], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 6))
-    markers = {0.0: "o", 0.02: "s", 0.05: "^", 0.1: "D"}
+    markers = {0.0: "o", 0.02: "s", 0.05: "^", 0.09: "v", 0.1: "D"}
     colours = plt.get_cmap("tab10")
     for index, run in enumerate(result["withheld_runs"]):
         colour = colours(index)

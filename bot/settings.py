@@ -138,8 +138,8 @@ class Settings:
     callback_max_age_hours: int = 24
     target_precision: float = 0.95
     audit_rate: float = 0.02
-    confidence_floor: float = 0.7
-    novelty_false_alarms: float = 0.05
+    confidence_floor: float = 0.6
+    novelty_false_alarms: float = 0.09
     label_screening_max: float = 0.1
     second_opinion_share: float = 0.05
     second_opinion_doubts: bool = True

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.clock import utc_now
 from bot.services.policy import PAUSED, TARGET_PRECISION
+from bot.settings import Settings
 from storage.database import create_db_engine, session_factory
 from storage.migrate import head_revision, history
 from storage.models import ModelVersion, TrainingRun
@@ -92,13 +93,13 @@ def test_eval_json_reports_the_agreed_keys(demo_dir: Path) -> None:
     )
     assert 0.5 < metrics["accuracy"] <= 1 and 0 <= metrics["coverage"] <= 1
     # The gate in force: the average guarantee's bar, the per-ticket floor, novelty.
-    assert metrics["floor"] == 0.7 and 0 <= metrics["novel_rate"] < 0.2
+    assert metrics["floor"] == Settings().confidence_floor and 0 <= metrics["novel_rate"] < 0.2
 
 
 def test_eval_names_the_floor_and_what_novelty_sent_to_people(demo_dir: Path) -> None:
     result = triage("eval", str(SAMPLE_HOLDOUT), cwd=demo_dir)
     assert result.returncode == 0, result.stderr
-    assert "floor 0.70 per ticket" in result.stdout
+    assert f"floor {Settings().confidence_floor:.2f} per ticket" in result.stdout
     assert "unlike anything learned" in result.stdout
 
 

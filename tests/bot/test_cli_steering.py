@@ -300,7 +300,8 @@ def test_stats_in_words_and_for_scripts(
     ]
     # The gate in force: the admins' threshold of 1, the default floor, the detector's rates.
     assert lines[6].startswith("  Gate: threshold 100% (the target's average guarantee)")
-    assert "floor 70% per ticket · novelty: " in lines[6] and len(lines) == 7
+    floor = f"floor {Settings().confidence_floor:.0%} per ticket · novelty: "
+    assert floor in lines[6] and len(lines) == 7
     figures = json.loads(cli("stats", "--json").out)
     assert (figures["days"], figures["tickets_in"], figures["pending"]) == (7, 1, 1)
     assert figures["automation_rate"] == 0.0 and figures["audit_precision"] is None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message, signed_slash_command
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED
+from bot.settings import Settings
 from classifier import TrainedModel
 from storage.models import AuditLogEntry, Label, ModelVersion, Review, RuntimeSetting, Ticket
 from storage.queries.labels import ensure_labels
@@ -405,7 +406,8 @@ def test_the_floor_holds_back_the_next_ticket_whatever_the_threshold(
     before = post_ticket(web, external_id="before")
     assert before["status"] == "auto" and before["confidence"] < 1.0
     answer = triage(web, slack_signing_secret, "floor 100%")
-    assert "Confidence floor set to 100% (was 70%)" in shown(answer)
+    was = f"{Settings().confidence_floor:.0%}"
+    assert f"Confidence floor set to 100% (was {was})" in shown(answer)
     held = post_ticket(web, external_id="held")
     assert (held["status"], held["suggested_label"]) == ("pending", "card_arrival")
     triage(web, slack_signing_secret, "floor 0.5")
