@@ -54,9 +54,9 @@ def build_digest(stats: DigestFigures) -> dict[str, Any]:
                 f"{value:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
                 f"{stats.audit_label_error:.1%} of wrong audit answers; measured {audit}"
             )
-        if stats.audit_powered is not None:
+        if stats.audit_estimate is not None:
             words = powered_audit(
-                stats.audit_powered,
+                stats.audit_estimate,
                 audits=stats.powered_audits,
                 automated=stats.powered_automated,
                 label_error=stats.audit_label_error,
