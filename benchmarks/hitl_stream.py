@@ -162,7 +162,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.md is not None:
         variants = [json.loads(p.read_text(encoding="utf-8")) for p in args.variants]
         args.md.write_text(markdown(result, variants), encoding="utf-8")
-    print(json.dumps({k: result[k] for k in ("totals", "targets", "test")}, indent=2))
+    shown = {k: result[k] for k in ("totals", "targets", "test")}
+    if "team" in result:  # the audit share and the powered estimate against true precision
+        shown["audit_vs_truth"] = result["team"]["audit_vs_truth"]
+    print(json.dumps(shown, indent=2))
 
 
 if __name__ == "__main__":

@@ -41,10 +41,12 @@ from bot.services.importing import LabelledRow, import_labelled_rows
 from bot.services.policy import current_policy
 from bot.services.reliability import audit_answer_error, reviewer_reliability
 from bot.services.second_opinions import opinion_rules
+from bot.services.stats import audit_powered_estimate
 from bot.settings import Settings
+from classifier.intervals import PoweredEstimate
 from classifier.thresholds import corrected_precision
 from storage.database import unit_of_work
-from storage.models import Review, ReviewKind, Ticket
+from storage.models import Review, ReviewKind, Ticket, TicketStatus
 
 NAMES = ("Uada", "Ubea", "Ucyd", "Udan", "Ueve", "Ufox")
 NEAREST = 3  # a person confuses a label with one of its 3 nearest
@@ -284,6 +286,8 @@ def audit_vs_truth(sim: TeamSimulation, window: int) -> dict[str, Any]:
         ).all()
         days = max(1, int(np.ceil(len(automated) / (24 * 60))))
         error = audit_answer_error(session=session, now=sim.clock, days=days)
+        window = (Ticket.created_at >= since, Ticket.status != TicketStatus.IMPORTED)
+        powered = audit_powered_estimate(session=session, window=window)
     measured = sum(p == a for p, a in rows) / len(rows) if rows else None
     corrected = None if measured is None or error is None else corrected_precision(measured, error)
     return {
@@ -293,6 +297,26 @@ def audit_vs_truth(sim: TeamSimulation, window: int) -> dict[str, Any]:
         "audit_measured": measured,
         "audit_label_error": error,
         "audit_corrected": corrected,
+        **powered_vs_truth(powered, error),
+    }
+
+
+def powered_vs_truth(powered: PoweredEstimate | None, error: float | None) -> dict[str, Any]:
+    """The prediction-powered estimate (`bot.services.stats.audit_powered_estimate`), measured
+    and corrected for the auditors' error as `/triage stats` shows it, and its parts."""
+    if powered is None:
+        return {"powered": None}
+    values = (powered.estimate, powered.low, powered.high)
+    corrected = values if not error else tuple(corrected_precision(v, error) for v in values)
+    return {
+        "powered": {
+            "audits": powered.labelled,
+            "automated": powered.predicted,
+            "measured": list(values),
+            "corrected": list(corrected),  # estimate, low, high
+            "mean_confidence": powered.mean_prediction,
+            "rectifier": powered.rectifier,
+        }
     }
 
 

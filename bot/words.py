@@ -29,3 +29,22 @@ def counted(count: int, noun: str) -> str:
 def percent(probability: float) -> str:
     """0.5432 -> '54%'."""
     return f"{probability:.0%}"
+
+
+def powered_audit(
+    estimate: tuple[float, float, float],
+    *,
+    audits: int,
+    automated: int,
+    label_error: float | None,
+) -> str:
+    """`97.8% (96.9–98.6%) estimated from 83 audits and the model's confidence on 4012
+    automated tickets, corrected for an estimated 1.6% of wrong audit answers`."""
+    value, low, high = estimate
+    words = (
+        f"{value:.1%} ({low:.1%}–{high:.1%}) estimated from {counted(audits, 'audit')} and "
+        f"the model's confidence on {counted(automated, 'automated ticket')}"
+    )
+    if label_error is not None and label_error > 0:
+        words += f", corrected for an estimated {label_error:.1%} of wrong audit answers"
+    return words

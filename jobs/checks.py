@@ -11,7 +11,7 @@ from bot.services.policy import current_policy
 from bot.services.readiness import DELIVERY_STUCK_AFTER
 from bot.services.stats import ServiceStats, service_stats
 from bot.settings import Settings
-from bot.words import duration
+from bot.words import duration, powered_audit
 from jobs.alerts import raise_alert
 from storage.queries.outbox import pending_summary
 
@@ -85,6 +85,17 @@ def check_audit_precision(
             f"{precision:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
             f"{week.audit_label_error:.1%} of wrong audit answers; measured {measured}"
         )
+    # The same audits powered by the model's confidence on every automated ticket: unbiased
+    # like the share, and no noisier, so it is the figure judged when there is one.
+    estimate, powered = week.audit_estimate, week.audit_powered
+    if estimate is not None and powered is not None:
+        words = powered_audit(
+            estimate,
+            audits=powered.labelled,
+            automated=powered.predicted,
+            label_error=week.audit_label_error,
+        )
+        precision, shown = estimate[0], f"{words} · audit share: {shown}"
     if precision >= target:
         return None
     posted = raise_alert(

@@ -3,8 +3,11 @@ helpdesk, recorded as a human answer by `helpdesk:<actor>`, and its undo.
 
 They run the very services a click in Slack runs, so the same rules hold: the first answer
 wins (a later one is a 409 carrying the answer that stands), a quorum counts it as one
-person, only its author may undo it and only within five minutes, the review message is
-updated through the outbox, and the answer counts for retraining and reviewer figures.
+person, a doubtful or sampled first answer waits for a second person's in Slack (the route and
+callback wait for the settled label; a disagreement goes to a third person, then to an admin,
+whom the helpdesk is not), only its author may undo it and only within five minutes, the
+review message is updated through the outbox, and the answer counts for retraining and
+reviewer figures.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.actors import helpdesk_actor
 from bot.services.answers import AnswerOutcome, AnswerStatus, record_answer, undo_answer
 from bot.services.policy import current_policy
+from bot.services.second_opinions import opinion_rules
 from bot.services.ticket_text import MAX_LABEL_LENGTH
 from bot.services.ticket_view import public_view
 from storage.database import unit_of_work
@@ -63,6 +67,11 @@ def _answered(outcome: AnswerOutcome, view: dict[str, Any] | None, actor: str) -
             f"Ticket {ticket_id} is already {_settled_words(view)}; the first answer wins.",
             members={"label": view["label"], "decided_by": view["decided_by"], "ticket": view},
         )
+    if status == AnswerStatus.NEEDS_ADMIN:
+        raise Conflict(
+            f"Ticket {ticket_id}'s answers disagree: only an admin can settle it now, in Slack.",
+            members={"label": view["label"], "decided_by": view["decided_by"], "ticket": view},
+        )
     return JSONResponse({"outcome": str(status), "ticket": view})
 
 
@@ -78,14 +87,15 @@ def label_endpoint(deps: Deps) -> Any:
 
         def run() -> Answered:
             with unit_of_work(deps.factory) as session:
-                quorum = current_policy(session=session, settings=deps.settings).quorum
+                policy = current_policy(session=session, settings=deps.settings)
                 outcome = record_answer(
                     ticket_id,
                     user=actor,
                     label=chosen,
-                    quorum=quorum,
+                    quorum=policy.quorum,
                     session=session,
                     now=deps.now(),
+                    opinions=opinion_rules(settings=deps.settings, policy=policy),
                 )
                 ticket = session.get(Ticket, ticket_id)
                 return outcome, None if ticket is None else public_view(ticket)

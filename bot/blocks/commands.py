@@ -9,7 +9,7 @@ from typing import Any
 from bot.blocks.text import SECTION_LIMIT, Marks, escape, person, slack_time
 from bot.services.admin_models import ModelSummary
 from bot.services.stats import GateSummary, PendingTicket, ReviewerStats, ServiceStats
-from bot.words import counted, duration, percent
+from bot.words import counted, duration, percent, powered_audit
 from storage.models import Label
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -97,13 +97,23 @@ def precision_text(stats: ServiceStats) -> str:
         f"{stats.audit_precision:.1%} ({low:.1%}–{high:.1%}, {counted(stats.audit_total, 'audit')})"
     )
     corrected = stats.corrected_audit
-    if corrected is None or stats.audit_label_error is None:
-        return measured
-    value, low, high = corrected
-    return (
-        f"{value:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
-        f"{stats.audit_label_error:.1%} of wrong audit answers; measured {measured}"
+    share = measured
+    if corrected is not None and stats.audit_label_error is not None:
+        value, low, high = corrected
+        share = (
+            f"{value:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
+            f"{stats.audit_label_error:.1%} of wrong audit answers; measured {measured}"
+        )
+    estimate, powered = stats.audit_estimate, stats.audit_powered
+    if estimate is None or powered is None:
+        return share
+    words = powered_audit(
+        estimate,
+        audits=powered.labelled,
+        automated=powered.predicted,
+        label_error=stats.audit_label_error,
     )
+    return f"{words} · audit share: {share}"
 
 
 def _latency(seconds: float | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.blocks.text import escape
 from bot.services.digest import DigestFigures
-from bot.words import counted, duration
+from bot.words import counted, duration, powered_audit
 
 
 def _rate(value: float | None) -> str:
@@ -54,6 +54,14 @@ def build_digest(stats: DigestFigures) -> dict[str, Any]:
                 f"{value:.1%} ({low:.1%}–{high:.1%}) corrected for an estimated "
                 f"{stats.audit_label_error:.1%} of wrong audit answers; measured {audit}"
             )
+        if stats.audit_estimate is not None:
+            words = powered_audit(
+                stats.audit_estimate,
+                audits=stats.powered_audits,
+                automated=stats.powered_automated,
+                label_error=stats.audit_label_error,
+            )
+            audit = f"{words} · audit share: {audit}"
     latency = "–"
     if stats.review_latency_p50 is not None:
         latency = (

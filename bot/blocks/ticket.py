@@ -248,9 +248,9 @@ def _audit(card: TicketCard) -> dict[str, Any]:
 
 def _second_opinion(card: TicketCard, waiting_for: Stage) -> dict[str, Any]:
     """Someone else's answer is needed: blind, naming who answered (they are not asked)."""
-    answered = ", ".join(f"<@{user}>" for user in card.answered_by)
+    answered = ", ".join(person(user) for user in card.answered_by)  # helpdesk: no mention
     skipped = (
-        " · skipped by " + ", ".join(f"<@{user}>" for user in card.skipped_by)
+        " · skipped by " + ", ".join(person(user) for user in card.skipped_by)
         if card.skipped_by
         else ""
     )

@@ -51,6 +51,11 @@ class DigestFigures:
     # and the audit precision with its interval corrected for it (None: no correction).
     audit_label_error: float | None = None
     audit_corrected: tuple[float, float, float] | None = None
+    # The prediction-powered precision and interval (corrected like `audit_corrected` when
+    # auditors' error is estimated), from how many audits and automated tickets' confidences.
+    audit_estimate: tuple[float, float, float] | None = None
+    powered_audits: int = 0
+    powered_automated: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The figures as stored in the digest's outbox row."""
@@ -61,6 +66,7 @@ class DigestFigures:
         """The figures stored by `to_json` (JSON turned the tuples into lists)."""
         interval = data.get("audit_interval")
         corrected = data.get("audit_corrected")
+        powered = data.get("audit_estimate")
         pairs = tuple((str(a), str(b), int(n)) for a, b, n in data.get("confused_pairs") or ())
         return cls(
             **{
@@ -68,6 +74,7 @@ class DigestFigures:
                 "audit_interval": None if interval is None else (interval[0], interval[1]),
                 "confused_pairs": pairs,
                 "audit_corrected": None if corrected is None else tuple(corrected),
+                "audit_estimate": None if powered is None else tuple(powered),
             }
         )
 
@@ -111,4 +118,7 @@ def digest_figures(*, session: Session, settings: Settings, now: datetime) -> Di
         else None,
         audit_label_error=stats.audit_label_error,
         audit_corrected=stats.corrected_audit,
+        audit_estimate=stats.audit_estimate,
+        powered_audits=0 if stats.audit_powered is None else stats.audit_powered.labelled,
+        powered_automated=0 if stats.audit_powered is None else stats.audit_powered.predicted,
     )

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.services.policy import Policy, current_policy
@@ -21,6 +21,7 @@ from bot.services.reliability import audit_answer_error, reviewer_reliability
 from bot.services.topics import TopicSummary, topic_suggestions
 from bot.settings import Settings
 from classifier import Decision, Thresholds, wilson_interval
+from classifier.intervals import PoweredEstimate, prediction_powered_mean
 from classifier.reliability import ReviewerEstimate
 from classifier.thresholds import corrected_precision
 from storage.models import OutboxKind, Review, ReviewKind, Ticket, TicketStatus
@@ -54,6 +55,9 @@ class ServiceStats:
     # Estimated share of wrong audit answers (bot.services.reliability.audit_answer_error).
     audit_label_error: float | None = None
     callbacks_given_up: int = 0  # dead letters now, whatever their age: an admin's to-do
+    # The audits powered by the model's confidence on every automated ticket of the window
+    # (prediction-powered inference, `audit_powered_estimate`); not corrected for auditors.
+    audit_powered: PoweredEstimate | None = None
 
     @property
     def corrected_audit(self) -> tuple[float, float, float] | None:
@@ -69,6 +73,20 @@ class ServiceStats:
             corrected_precision(low, error),
             corrected_precision(high, error),
         )
+
+    @property
+    def audit_estimate(self) -> tuple[float, float, float] | None:
+        """The prediction-powered precision and interval, corrected for wrong audit answers
+        when their share is estimated (as `corrected_audit` corrects the plain share)."""
+        powered = self.audit_powered
+        if powered is None:
+            return None
+        values = (powered.estimate, powered.low, powered.high)
+        error = self.audit_label_error
+        if error is None or error <= 0:
+            return values
+        value, low, high = (corrected_precision(v, error) for v in values)
+        return value, low, high
 
 
 @dataclass(frozen=True)
@@ -203,6 +221,45 @@ def service_stats(*, session: Session, now: datetime, days: int) -> ServiceStats
         if audit_total
         else None,
         callbacks_given_up=count_dead(OutboxKind.CALLBACK, session=session),
+        audit_powered=audit_powered_estimate(session=session, window=window)
+        if audit_total
+        else None,
+    )
+
+
+def audit_powered_estimate(
+    *, session: Session, window: Sequence[ColumnElement[bool]]
+) -> PoweredEstimate | None:
+    """Precision of the window's automated tickets by prediction-powered inference: their
+    mean calibrated confidence (stored on each ticket), rectified by how far the answered
+    audits' outcomes (the auditor agreed) fell from their own confidence.
+
+    Audits are a random share of the automated tickets (`classifier.decision.decide`), which
+    is what makes the rectifier unbiased. It estimates what auditors would say; correcting
+    it for their wrong answers is `ServiceStats.audit_estimate`'s.
+    """
+    automated = Ticket.decision.in_((Decision.AUTO, Decision.AUDIT))
+    known = Ticket.confidence.is_not(None)
+    count, total, squares = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Ticket.confidence), 0.0),
+            func.coalesce(func.sum(Ticket.confidence * Ticket.confidence), 0.0),
+        ).where(*window, automated, known)
+    ).one()
+    audits = session.execute(
+        select(Ticket.confidence, Ticket.final_label, Ticket.predicted_label).where(
+            *window, Ticket.decision == Decision.AUDIT, Ticket.decided_by.is_not(None), known
+        )
+    ).all()
+    return prediction_powered_mean(
+        predicted_count=int(count),
+        predicted_sum=float(total or 0.0),
+        predicted_squares=float(squares or 0.0),
+        labelled=[
+            (float(f or 0.0), final is not None and final == predicted)
+            for f, final, predicted in audits
+        ],
     )
 
 

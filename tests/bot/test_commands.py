@@ -15,6 +15,7 @@ from bot.sandbox.slack import FakeSlack, assert_valid_message, signed_slash_comm
 from bot.services.policy import PAUSED, RETRAIN_REQUESTED
 from bot.settings import Settings
 from classifier import TrainedModel
+from classifier.thresholds import corrected_precision
 from storage.models import AuditLogEntry, Label, ModelVersion, Review, RuntimeSetting, Ticket
 from storage.queries.labels import ensure_labels
 from tests.bot.conftest import (
@@ -498,3 +499,51 @@ def test_stats_corrects_audit_precision_for_the_auditors_estimated_error(
     corrected, error = float(found[1]), float(found[2])
     # The least error UCARELESS's interval allows, so the correction stays cautious.
     assert 2.0 < error < 20.0 and 90.0 < corrected <= 100.0
+
+
+def test_stats_shows_the_audits_powered_by_the_models_confidence_beside_the_share(
+    web: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    team_history(factory)  # UCARELESS, the auditor, is right on about 80% of shared tickets
+    moment = utc_now() - timedelta(hours=1)
+    with factory.begin() as session:
+        for i in range(140):
+            audited = i < 40
+            answer = "card_linking" if audited and i % 10 == 0 else "card_arrival"
+            ticket = Ticket(
+                text=f"automated {i}",
+                source="api",
+                status="auto",
+                decision="audit" if audited else "auto",
+                predicted_label="card_arrival",
+                confidence=0.8 if audited else 0.75,
+                final_label=answer,
+                decided_by="UCARELESS" if audited else None,
+                decided_at=moment,
+                created_at=moment,
+            )
+            session.add(ticket)
+            if audited:
+                session.add(
+                    Review(
+                        ticket=ticket,
+                        slack_user="UCARELESS",
+                        label=answer,
+                        kind="audit",
+                        created_at=moment,
+                    )
+                )
+    stats = shown(triage(web, slack_signing_secret, "stats 30d"))
+    found = re.search(
+        r"(\d+\.\d)% \((\d+\.\d)%–(\d+\.\d)%\) estimated from 40 audits and the model's "
+        r"confidence on 140 automated tickets, corrected for an estimated (\d+\.\d)% of wrong "
+        r"audit answers · audit share: \S+ \(\S+\) corrected for an estimated \d+\.\d% of wrong "
+        r"audit answers; measured 90\.0% \(\S+, 40 audits\)",
+        stats,
+    )
+    assert found is not None, stats
+    value, low, high, error = (float(found[k]) / 100 for k in range(1, 5))
+    # The mean confidence (100 x 0.75 + 40 x 0.8) / 140, plus the rectifier: 36 of 40 agreed
+    # at 80% confidence, (36 x 0.2 - 4 x 0.8) / 40; then corrected for UCARELESS's least error
+    assert value == pytest.approx(corrected_precision(107 / 140 + 0.1, error), abs=0.0015)
+    assert low < value < high

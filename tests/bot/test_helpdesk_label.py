@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +29,8 @@ from tests.bot.conftest import (
 )
 from tests.bot.openapi_check import assert_conforms
 from tests.bot.steps import click, post_ticket, review_message, reviews
+from tests.bot.test_review_loop import route_every_label, route_posts
+from tests.bot.test_second_opinions import asking, current, held
 
 LABEL = "/api/tickets/{ticket_id}/label"
 
@@ -189,3 +193,90 @@ def test_an_automatic_label_stands_against_a_late_helpdesk_label(
     assert "already labelled refund automatically" in problem["detail"]
     assert problem["decided_by"] is None and problem["label"] == "refund"
     assert undo_label(web, ticket_id, "ann")[0] == 409
+
+
+@pytest.fixture
+def second_opinions(
+    database_url: str,
+    engine: Engine,
+    fake_slack: FakeSlack,
+    slack_signing_secret: str,
+    factory: sessionmaker[Session],
+    trained: TrainedModel,
+) -> Iterator[RunningWeb]:
+    """Every reviewed ticket's first answer waits for a second; labels route to CROUTE."""
+    for web in asking(
+        database_url, engine, fake_slack, slack_signing_secret, TRIAGE_SECOND_OPINION_SHARE="1"
+    ):
+        install_model(factory, trained)
+        set_policy(factory, THRESHOLD, 1.0)
+        route_every_label(factory, "CROUTE")
+        yield web
+
+
+def test_a_helpdesk_label_waits_for_a_second_opinion_asked_in_slack(
+    second_opinions: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = second_opinions
+    callback = web.fake.new_callback_url()
+    created = post_ticket(web, callback_url=callback)
+    review_message(web)
+    status, answer = send_label(web, created["id"], label="card_arrival", actor="ann")
+    assert (status, answer["outcome"]) == (200, "second_opinion")
+    assert (answer["ticket"]["status"], answer["ticket"]["label"]) == ("pending", None)
+    blind = current(web, "Second opinion")  # someone else is asked in Slack, blind
+    assert "answered by ann (helpdesk); waiting for someone else" in str(blind["blocks"])
+    assert held(factory, created["id"])
+
+    # Never the same person twice: the agent again is a duplicate, the ticket still waits
+    status, again = send_label(web, created["id"], label="exchange_rate", actor="ann")
+    assert (status, again["outcome"]) == (200, "duplicate")
+    assert held(factory, created["id"])
+
+    click(web, slack_signing_secret, blind, ids.PICK_LABEL, user="UBOB", option="card_arrival")
+    [body] = web.fake.wait_for_callback(url=callback)
+    assert (body["status"], body["label"], body["decided_by"]) == (
+        "labelled",
+        "card_arrival",
+        "UBOB",
+    )
+    settled = current(web, "chosen by <@UBOB>")
+    assert "answers: ann (helpdesk) → card_arrival, <@UBOB> → card_arrival" in str(
+        settled["blocks"]
+    )
+    web.fake.wait_until(lambda: len(route_posts(web)) == 1, what="one route post")
+    assert [(r.slack_user, r.label) for r in reviews(factory)] == [
+        ("helpdesk:ann", "card_arrival"),
+        ("UBOB", "card_arrival"),
+    ]
+
+
+def test_a_helpdesk_label_cannot_settle_a_disagreement_that_waits_for_an_admin(
+    second_opinions: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = second_opinions
+    callback = web.fake.new_callback_url()
+    created = post_ticket(web, callback_url=callback)
+    review_message(web)
+    assert send_label(web, created["id"], label="card_arrival", actor="ann")[1]["outcome"] == (
+        "second_opinion"
+    )
+    blind = current(web, "One answer so far")
+    click(web, slack_signing_secret, blind, ids.PICK_LABEL, user="UBOB", option="exchange_rate")
+    third = current(web, "Two answers disagree: a third person decides.")
+    # The helpdesk can be the third person (another agent): the third answer disagrees too
+    status, answer = send_label(web, created["id"], label="lost_or_stolen_card", actor="cy")
+    assert (status, answer["outcome"]) == (200, "second_opinion")
+    assert "Needs an admin:" not in str(third["blocks"])
+    current(web, "Needs an admin:")
+
+    status, problem = send_label(web, created["id"], label="card_arrival", actor="dee")
+    assert status == 409 and "only an admin can settle it" in problem["detail"]
+    assert problem["ticket"]["status"] == "pending"
+    assert held(factory, created["id"])
+    assert [r.slack_user for r in reviews(factory)] == ["helpdesk:ann", "UBOB", "helpdesk:cy"]
+
+    admin = current(web, "waiting for an admin")
+    click(web, slack_signing_secret, admin, ids.PICK_LABEL, user="UADMIN", option="exchange_rate")
+    [body] = web.fake.wait_for_callback(url=callback)
+    assert (body["label"], body["decided_by"]) == ("exchange_rate", "UADMIN")

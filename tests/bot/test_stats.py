@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from bot.services.stats import (
     service_stats,
 )
 from classifier import wilson_interval
+from classifier.thresholds import corrected_precision
 from storage.models import Review, Ticket, TicketStatus
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -48,7 +50,14 @@ def reviewed(
     return row
 
 
-def audit(session: Session, *, predicted: str, answer: str | None, by: str = "UAUD") -> Ticket:
+def audit(
+    session: Session,
+    *,
+    predicted: str,
+    answer: str | None,
+    by: str = "UAUD",
+    confidence: float | None = None,
+) -> Ticket:
     row = ticket(
         session,
         age_hours=5,
@@ -58,6 +67,7 @@ def audit(session: Session, *, predicted: str, answer: str | None, by: str = "UA
         final_label=answer or predicted,
         decided_by=by if answer else None,
         decided_at=NOW - timedelta(hours=4),
+        confidence=confidence,
     )
     if answer:
         session.add(
@@ -112,11 +122,55 @@ def test_service_stats_on_a_known_week(factory: sessionmaker[Session]) -> None:
     assert month.tickets_in == 15 and month.automated == 7
 
 
+def test_audit_estimate_is_powered_by_the_confidence_of_every_automated_ticket(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory.begin() as session:
+        for answer in ("a", "a", "a", "b"):  # 3 of 4 audits agree, each at 80% confidence
+            audit(session, predicted="a", answer=answer, confidence=0.8)
+        audit(session, predicted="a", answer=None, confidence=0.8)  # not answered yet
+        for _ in range(10):
+            ticket(
+                session,
+                age_hours=2,
+                status=TicketStatus.AUTO,
+                decision="auto",
+                predicted_label="a",
+                final_label="a",
+                confidence=0.9,
+            )
+        ticket(session, age_hours=2, status=TicketStatus.PENDING, decision="review", confidence=0.4)
+        old = {"status": TicketStatus.AUTO, "decision": "auto", "confidence": 0.1}
+        ticket(session, age_hours=24 * 20, **old)
+
+    with factory() as session:
+        week = service_stats(session=session, now=NOW, days=7)
+
+    powered = week.audit_powered
+    assert powered is not None and (powered.labelled, powered.predicted) == (4, 15)
+    mean_confidence = (10 * 0.9 + 5 * 0.8) / 15  # the review and the old ticket do not count
+    rectifier = (3 * (1 - 0.8) + (0 - 0.8)) / 4
+    assert powered.mean_prediction == pytest.approx(mean_confidence)
+    assert powered.rectifier == pytest.approx(rectifier)
+    assert powered.estimate == pytest.approx(mean_confidence + rectifier)
+    assert powered.low < powered.estimate < powered.high
+    assert week.audit_precision == 0.75  # the plain share stays alongside
+    assert week.audit_label_error is not None  # UAUD was never checked against anyone: 0
+    assert week.audit_estimate == pytest.approx((powered.estimate, powered.low, powered.high))
+    corrected = replace(week, audit_label_error=0.05).audit_estimate
+    assert corrected is not None
+    assert corrected == pytest.approx(
+        tuple(corrected_precision(v, 0.05) for v in (powered.estimate, powered.low, powered.high))
+    )
+    assert corrected[0] > powered.estimate
+
+
 def test_empty_window_has_no_rates(factory: sessionmaker[Session]) -> None:
     with factory() as session:
         empty = service_stats(session=session, now=NOW, days=1)
     assert empty.tickets_in == 0 and empty.automation_rate is None
     assert empty.audit_precision is None and empty.audit_interval is None
+    assert empty.audit_powered is None and empty.audit_estimate is None
     assert empty.review_latency_p50 is None and empty.confused_pairs == []
 
 

@@ -1,10 +1,15 @@
-"""The Wilson interval against published values."""
+"""The Wilson interval against published values; prediction-powered precision on synthetic
+populations whose true chances are known."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
 from classifier import wilson_interval
+from classifier.intervals import PoweredEstimate, prediction_powered_mean
 
 
 def test_wilson_interval_matches_published_values() -> None:
@@ -19,3 +24,84 @@ def test_wilson_interval_matches_published_values() -> None:
     assert low < narrow[0] and narrow[1] < 0.8749
     with pytest.raises(ValueError):
         wilson_interval(11, 10)
+
+
+def _population(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Automated tickets' confidences: half all but certain, half doubtful."""
+    return np.where(rng.random(size) < 0.5, 0.999, rng.uniform(0.4, 0.7, size))
+
+
+def _powered(confidence: np.ndarray, correct: np.ndarray, audited: np.ndarray) -> PoweredEstimate:
+    estimate = prediction_powered_mean(
+        predicted_count=len(confidence),
+        predicted_sum=float(confidence.sum()),
+        predicted_squares=float((confidence**2).sum()),
+        labelled=list(zip(confidence[audited].tolist(), correct[audited].tolist(), strict=True)),
+    )
+    assert estimate is not None
+    return estimate
+
+
+def _repeat(calibration: Any, runs: int = 1000, size: int = 3000, audits: int = 150) -> dict:
+    """Per run: a population whose true chance of being right is calibration(confidence),
+    its outcomes drawn, a random `audits` of them audited."""
+    rng = np.random.default_rng(12)
+    errors, plain_errors, widths, wilson_widths, covered, model_errors = [], [], [], [], [], []
+    for _ in range(runs):
+        confidence = _population(rng, size)
+        correct = rng.random(size) < calibration(confidence)
+        audited = rng.choice(size, audits, replace=False)
+        truth = float(correct.mean())
+        powered = _powered(confidence, correct, audited)
+        share = float(correct[audited].mean())
+        low, high = wilson_interval(int(correct[audited].sum()), audits)
+        errors.append(powered.estimate - truth)
+        plain_errors.append(share - truth)
+        model_errors.append(powered.mean_prediction - truth)
+        widths.append(powered.high - powered.low)
+        wilson_widths.append(high - low)
+        covered.append(powered.low <= truth <= powered.high)
+    return {
+        "bias": float(np.mean(errors)),
+        "bias_se": float(np.std(errors) / np.sqrt(runs)),
+        "rmse": float(np.sqrt(np.mean(np.square(errors)))),
+        "plain_rmse": float(np.sqrt(np.mean(np.square(plain_errors)))),
+        "model_bias": float(np.mean(model_errors)),
+        "width": float(np.mean(widths)),
+        "wilson_width": float(np.mean(wilson_widths)),
+        "coverage": float(np.mean(covered)),
+    }
+
+
+def test_prediction_powered_precision_is_unbiased_when_the_model_is_overconfident() -> None:
+    # True chance 15 points under the stated confidence: the model alone is far off
+    runs = _repeat(lambda c: np.clip(c - 0.15, 0, 1))
+    assert runs["model_bias"] > 0.1
+    assert abs(runs["bias"]) < 3 * runs["bias_se"] + 0.002
+    assert runs["coverage"] >= 0.92
+
+
+def test_prediction_powered_precision_is_narrower_than_the_audit_share_when_calibrated() -> None:
+    runs = _repeat(lambda c: c)
+    assert abs(runs["bias"]) < 3 * runs["bias_se"] + 0.002
+    # var(y - f) = E[f(1 - f)] against var(y): what a calibrated, spread model saves
+    assert runs["rmse"] < 0.9 * runs["plain_rmse"]
+    assert runs["width"] < 0.9 * runs["wilson_width"]
+    assert runs["coverage"] >= 0.92
+
+
+def test_prediction_powered_interval_is_not_empty_when_every_audit_agreed() -> None:
+    confidence = np.full(1000, 0.98)
+    correct = np.ones(1000, dtype=bool)
+    estimate = _powered(confidence, correct, np.arange(80))
+    assert estimate.estimate == pytest.approx(1.0)
+    assert estimate.high == 1.0 and estimate.low < 0.97  # about Wilson's 95.4% for 80 of 80
+    assert estimate.labelled == 80 and estimate.predicted == 1000
+    empty = dict(predicted_count=10, predicted_sum=9.0, predicted_squares=8.1)
+    assert prediction_powered_mean(**empty, labelled=[]) is None
+    assert (
+        prediction_powered_mean(
+            predicted_count=0, predicted_sum=0, predicted_squares=0, labelled=[(0.9, True)]
+        )
+        is None
+    )

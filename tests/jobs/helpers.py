@@ -46,7 +46,9 @@ def add_ticket(factory: sessionmaker[Session], created_at: datetime, **fields: A
         return ticket.id
 
 
-def add_answered_audit(factory: sessionmaker[Session], now: datetime, *, agree: bool) -> int:
+def add_answered_audit(
+    factory: sessionmaker[Session], now: datetime, *, agree: bool, confidence: float | None = None
+) -> int:
     """An automatic card_arrival ticket sampled for audit, answered by U1 (exchange_rate when
     the person disagrees)."""
     ticket_id = add_ticket(
@@ -56,6 +58,7 @@ def add_answered_audit(factory: sessionmaker[Session], now: datetime, *, agree: 
         decision="audit",
         predicted_label="card_arrival",
         final_label="card_arrival",
+        confidence=confidence,
     )
     label = "card_arrival" if agree else "exchange_rate"
     with factory.begin() as session:

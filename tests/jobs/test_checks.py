@@ -78,6 +78,47 @@ def test_audit_precision_is_judged_corrected_for_the_auditors_wrong_answers(
     assert "*Audit precision:* " in digest and "of wrong audit answers; measured 56.7%" in digest
 
 
+def test_audit_precision_is_judged_by_the_audits_powered_by_the_models_confidence(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    with factory.begin() as session:
+        ensure_labels(["card_arrival", "exchange_rate"], session=session, now=clock())
+    for _ in range(200):  # automated, not audited, the model 97% sure of each
+        add_ticket(
+            factory,
+            clock(),
+            status=TicketStatus.AUTO,
+            decision="auto",
+            predicted_label="card_arrival",
+            final_label="card_arrival",
+            confidence=0.97,
+        )
+    rules = job_settings.with_overrides(min_audits_for_alert=20)
+    for i in range(20):  # 17 of 20 agree (85%), on tickets the model was only 80% sure of
+        add_answered_audit(factory, clock(), agree=i % 7 != 0, confidence=0.8)
+    # The audits' errors are what their confidence predicts: the estimate stays above target
+    # where the plain share (85%, Wilson 64-95%) is under it
+    assert "audit-precision" not in checks(factory, rules, clock)
+    for _ in range(10):  # 17 of 30: far more wrong than the model's confidence said
+        add_answered_audit(factory, clock(), agree=False, confidence=0.8)
+    assert "audit-precision" in checks(factory, rules, clock)
+    alert = next(a for a in alerts(factory) if "Automatic precision" in a)
+    mean = (200 * 0.97 + 30 * 0.8) / 230
+    estimate = mean + (17 * 0.2 - 13 * 0.8) / 30
+    assert f"dropped: {estimate:.1%} (" in alert, alert
+    assert (
+        ") estimated from 30 audits and the model's confidence on 230 automated tickets · "
+        "audit share: 56.7% (" in alert
+    )
+    assert "on the last 30 audits, target 95%" in alert
+    with factory.begin() as session:
+        assert post_digest(session=session, settings=job_settings, now=clock())
+    digest = channel_posts(factory)[-1]
+    assert f"*Audit precision:* {estimate:.1%} (" in digest
+    assert "the model's confidence on 230 automated tickets · audit share: 56.7% (" in digest
+    assert "on 30 audits" in digest
+
+
 def test_audit_precision_below_target_needs_enough_audits(
     factory: sessionmaker[Session], job_settings: Settings, clock: Clock
 ) -> None:
