@@ -11,8 +11,8 @@ route post and callback go out once, with the settled label.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.services.policy import Policy
@@ -49,6 +49,8 @@ class OpinionRules:
     # A model at least this sure, contradicted, makes an answer doubtful (above 1: never).
     model_sure: float = 2.0
     doubtful: frozenset[str] = frozenset()  # people whose estimated accuracy is below target
+    # Per person, the least accuracy shown: a contradicting model must also be surer than it.
+    assured: Mapping[str, float] = field(default_factory=dict)
 
 
 def opinion_rules(*, settings: Settings, policy: Policy) -> OpinionRules:
@@ -60,12 +62,22 @@ def opinion_rules(*, settings: Settings, policy: Policy) -> OpinionRules:
         share=settings.second_opinion_share,
         model_sure=max(policy.confidence_floor, LEAST_SURE),
         doubtful=policy.doubtful,
+        assured=policy.assured,
     )
 
 
 def drawn(ticket_id: int, share: float) -> bool:
     """Whether the ticket is in the random share; fixed by its id, so a retry draws the same."""
     return share > 0 and random.Random(f"second-opinion:{ticket_id}").random() < share
+
+
+def model_bar(user: str, rules: OpinionRules) -> float:
+    """How sure a model contradicting `user` must be to cast doubt on their answer: at least
+    the floor, and surer than `user` is shown to be right. With a reviewer shown right 97%
+    of the time, a model 80% sure that disagrees is likelier wrong itself; asking a second
+    person each time costs an answer and, with an accurate team, always confirms the first.
+    """
+    return max(rules.model_sure, rules.assured.get(user, 0.0))
 
 
 def why_doubt(
@@ -79,7 +91,7 @@ def why_doubt(
     if user in rules.doubtful:
         return SecondOpinion.DOUBTFUL
     top = (ticket.suggestions or [[None, None]])[0]
-    if top[1] is not None and float(top[1]) >= rules.model_sure and str(top[0]) != label:
+    if top[1] is not None and str(top[0]) != label and float(top[1]) >= model_bar(user, rules):
         return SecondOpinion.CONTRADICTS
     return SecondOpinion.SAMPLE if drawn(ticket.id, rules.share) else None
 
