@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInput
-from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ASSURANCE
+from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY
 from bot.services.reasking import reask_suspects
 from bot.services.reliability import answer_errors, reviewer_standing
 from bot.services.topics import settle_learned_topics
@@ -261,7 +261,7 @@ def retrain(
             )
         )
         imported_ids = imported_ticket_ids(session=session)
-        doubtful, assured = reviewer_standing(
+        doubtful, accuracy = reviewer_standing(
             session=session, now=now(), target=settings.target_precision
         )
     _check_enough(examples)
@@ -386,9 +386,9 @@ def retrain(
             set_runtime_setting(
                 DOUBTFUL_REVIEWERS, doubtful, session=session, actor=RETRAINING, now=stamp
             )
-        if stored.get(REVIEWER_ASSURANCE, {}) != assured:
+        if stored.get(REVIEWER_ACCURACY, {}) != accuracy:
             set_runtime_setting(
-                REVIEWER_ASSURANCE, assured, session=session, actor=RETRAINING, now=stamp
+                REVIEWER_ACCURACY, accuracy, session=session, actor=RETRAINING, now=stamp
             )
     return TrainingOutcome(
         version_id=version_id,

@@ -202,15 +202,17 @@ def doubtful_reviewers(*, session: Session, now: datetime, target: float) -> lis
 def reviewer_standing(
     *, session: Session, now: datetime, target: float
 ) -> tuple[list[str], dict[str, float]]:
-    """The doubtful reviewers (``doubtful_reviewers``) and, per person, the least accuracy
-    their recent answers show (the bottom of its interval, 3 decimals, rounded down).
+    """The doubtful reviewers (``doubtful_reviewers``) and each person's estimated accuracy
+    over their recent answers (3 decimals, rounded down).
 
-    The second is what a contradicting model must beat to cast doubt on an answer
-    (``bot.services.second_opinions.why_doubt``): when a person is shown right at least
-    97% of the time, a model 80% sure is likelier the one that is wrong. Someone with no
-    record is shown right 0% of the time, so every confident model doubts them.
+    The second decides how second opinions are spent on them
+    (``bot.services.second_opinions``): a contradicting model must be surer than they are
+    estimated right to cast doubt on an answer, and the random share of their answers
+    shrinks as their estimated error falls below the target's slack. The estimate starts
+    from the prior (80% right, worth four answers) and leans on the model's confident
+    predictions, which put people below their truth, so it errs towards more checks.
     """
     estimates = reviewer_reliability(session=session, now=now, days=DOUBTFUL_WINDOW_DAYS)
     doubtful = sorted(user for user, e in estimates.items() if e.interval[1] < target)
-    assured = {user: math.floor(e.interval[0] * 1000) / 1000 for user, e in estimates.items()}
-    return doubtful, dict(sorted(assured.items()))
+    accuracy = {user: math.floor(e.accuracy * 1000) / 1000 for user, e in estimates.items()}
+    return doubtful, dict(sorted(accuracy.items()))

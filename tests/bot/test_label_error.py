@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
 from bot.services.models import load_active, retrain
-from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ASSURANCE
+from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY
 from bot.services.reliability import (
     doubtful_reviewers,
     label_error_bounds,
@@ -191,13 +191,13 @@ def test_thresholds_corrected_for_reviewer_error_automate_what_noisy_labels_woul
     with factory() as session:
         stored = runtime_settings(session=session)
         later = START + timedelta(days=2)
-        doubtful, assured = reviewer_standing(session=session, now=later, target=0.9)
+        doubtful, accuracy = reviewer_standing(session=session, now=later, target=0.9)
         assert stored.get(DOUBTFUL_REVIEWERS, []) == doubtful
         assert doubtful == doubtful_reviewers(session=session, now=later, target=0.9)
-        # and how sure a contradicting model must be to doubt each of them: Alice, wrong a
-        # tenth of the time, less assured than Bob, who never is
-        assert stored[REVIEWER_ASSURANCE] == assured
-        assert 0.5 < assured["UALICE"] < 0.9 < assured["UBOB"]
+        # and each one's estimated accuracy, which sets how second opinions are spent on
+        # them: Alice, wrong a tenth of the time, under Bob, who never is
+        assert stored[REVIEWER_ACCURACY] == accuracy
+        assert 0.8 < accuracy["UALICE"] < 0.93 < accuracy["UBOB"]
 
 
 def test_imported_history_with_wrong_labels_is_corrected_by_what_answered_labels_show(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import ids
 from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message
-from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ASSURANCE, THRESHOLD
+from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY, THRESHOLD
 from bot.services.reasking import reask_suspects
 from classifier import TrainedModel
 from storage.models import OutboxKind, OutboxMessage, Ticket
@@ -256,9 +256,9 @@ def test_a_model_must_be_surer_than_the_answerer_is_shown_right_to_doubt_them(
     sure = int(top["text"]["text"].rsplit(" ", 1)[1].rstrip("%")) / 100
     assert sure >= 0.7  # a confident model, by the floor's measure
     other = "exchange_rate" if top["value"] != "exchange_rate" else "card_arrival"
-    # Retraining showed Alice right at least a point more often than the model is sure of
-    # itself, and Bob right at least 10 points less often.
-    set_policy(factory, REVIEWER_ASSURANCE, {"UALICE": min(1.0, sure + 0.01), "UBOB": sure - 0.1})
+    # Retraining estimated Alice right a point more often than the model is sure of itself,
+    # and Bob right 10 points less often.
+    set_policy(factory, REVIEWER_ACCURACY, {"UALICE": min(1.0, sure + 0.01), "UBOB": sure - 0.1})
 
     click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option=other)
     settled = current(web, "chosen by <@UALICE>")  # contradicting it: settled at once
