@@ -39,6 +39,18 @@ class ReviewerEstimate:
     interval: tuple[float, float]
     evidence: float  # answers' worth of others' evidence about the true label (0..answers)
     confusions: tuple[tuple[str, str, float], ...]  # (true, answered, share of true) top ones
+    right: float = 0.0  # answers' worth of evidence that they were right (no prior in it)
+    confidence: float = 0.95
+
+    def least_error(self) -> float:
+        """The least error rate the evidence shows: 1 - the top of a Jeffreys interval on the
+        evidence alone. ``interval`` is centred on ``accuracy``, which the prior pulls
+        towards 80%: with little evidence its top end is lowered by the prior, not by
+        answers shown wrong, and a bound used to loosen thresholds must not be."""
+        if self.evidence <= 0:
+            return 0.0
+        share = min(1.0, max(0.0, self.right / self.evidence))
+        return 1.0 - jeffreys_interval(share, self.evidence, self.confidence)[1]
 
 
 @dataclass(frozen=True)
@@ -136,8 +148,8 @@ def estimate_reliability(
         evidence = float(weight.sum())
         # Each answer counts as far as others settled its ticket: one nobody else (and no
         # confident model) saw cannot show whether it was right.
-        right = float((weight * posterior[items[mine], given[mine]]).sum()) + PRIOR_RIGHT
-        accuracy = right / (evidence + PRIOR_RIGHT + PRIOR_WRONG)
+        shown_right = float((weight * posterior[items[mine], given[mine]]).sum())
+        accuracy = (shown_right + PRIOR_RIGHT) / (evidence + PRIOR_RIGHT + PRIOR_WRONG)
         reviewers[name] = ReviewerEstimate(
             reviewer=name,
             answers=int(mine.sum()),
@@ -147,6 +159,8 @@ def estimate_reliability(
             confusions=_top_confusions(
                 posterior[items[mine]], given[mine], class_list, top_confusions
             ),
+            right=shown_right,
+            confidence=confidence,
         )
     return Reliability(reviewers, posterior, class_list, iterations)
 

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInput
-from bot.services.policy import DOUBTFUL_REVIEWERS
+from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY
 from bot.services.reasking import reask_suspects
-from bot.services.reliability import answer_errors, doubtful_reviewers
+from bot.services.reliability import answer_errors, reviewer_standing
 from bot.services.topics import settle_learned_topics
 from bot.settings import Settings
 from classifier import (
@@ -261,7 +261,9 @@ def retrain(
             )
         )
         imported_ids = imported_ticket_ids(session=session)
-        doubtful = doubtful_reviewers(session=session, now=now(), target=settings.target_precision)
+        doubtful, accuracy = reviewer_standing(
+            session=session, now=now(), target=settings.target_precision
+        )
     _check_enough(examples)
     training, holdout = split_holdout(
         examples, unseen_after=None if incumbent is None else incumbent.data_cutoff
@@ -285,6 +287,7 @@ def retrain(
         label_error=training_error,
         imported=[e.ticket_id in imported_ids for e in training],
         answer_error=[errors[e.ticket_id][1] for e in training],
+        screen_error=[errors[e.ticket_id][1] for e in training],
     )
     imported_noise = trained.imported_noise
     if imported_noise is not None:  # the alert and gate figure count imported history too
@@ -378,9 +381,14 @@ def retrain(
             per_day=settings.reask_per_day,
             now=stamp,
         )
-        if runtime_settings(session=session).get(DOUBTFUL_REVIEWERS, []) != doubtful:
+        stored = runtime_settings(session=session)
+        if stored.get(DOUBTFUL_REVIEWERS, []) != doubtful:
             set_runtime_setting(
                 DOUBTFUL_REVIEWERS, doubtful, session=session, actor=RETRAINING, now=stamp
+            )
+        if stored.get(REVIEWER_ACCURACY, {}) != accuracy:
+            set_runtime_setting(
+                REVIEWER_ACCURACY, accuracy, session=session, actor=RETRAINING, now=stamp
             )
     return TrainingOutcome(
         version_id=version_id,

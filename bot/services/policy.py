@@ -68,6 +68,9 @@ class Policy:
     # People whose estimated accuracy is below the target (written by retraining): each of
     # their answers gets a second opinion (bot.services.second_opinions).
     doubtful: frozenset[str] = frozenset()
+    # Per person, their estimated accuracy (written by retraining): a model contradicting
+    # them casts doubt only when it is surer than that, and it sets their random share.
+    accuracy: Mapping[str, float] = field(default_factory=dict, compare=False)
     # Unit embeddings of the tickets people answered "none of these" (the bank the next
     # retraining keeps as "other") or labelled with a topic's label no model knows yet,
     # filled by the policy cache: a ticket at least as close to one of them as to any
@@ -140,10 +143,13 @@ def current_policy(*, session: Session, settings: Settings) -> Policy:
         ),
         held=frozenset(confused_labels(session=session)),
         doubtful=frozenset(stored.get(DOUBTFUL_REVIEWERS) or ()),
+        accuracy={str(k): float(v) for k, v in (stored.get(REVIEWER_ACCURACY) or {}).items()},
     )
 
 
 # The people whose answers always get a second opinion, as the last retraining estimated.
 DOUBTFUL_REVIEWERS = "doubtful_reviewers"
+# Per person, the accuracy of their recent answers, as the last retraining estimated it.
+REVIEWER_ACCURACY = "reviewer_accuracy"
 # Set by `/triage retrain` (and the App Home button); the worker's retraining job consumes it.
 RETRAIN_REQUESTED = "retrain_requested"

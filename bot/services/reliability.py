@@ -7,30 +7,47 @@ anyone knowing the right answers.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.services.second_opinions import SecondOpinion
 from classifier import Decision
 from classifier.reliability import ReviewerEstimate, estimate_reliability
 from storage.models import Review, ReviewKind, Ticket
 from storage.queries.tickets import LabelledExample
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Tickets whose second answers say how often single answers are wrong without selection
+# bias: no second opinion (or a quorum), the random share, and every answer of a doubtful
+# reviewer. A first answer that contradicted a confident model, or a label screening
+# suspected, was asked again *because* it looked wrong: on the 5%-wrong simulated team a
+# far larger share of those first answers is wrong than of answers in general, and counting
+# them overstates each person's error, so thresholds corrected by it are corrected too far.
+UNSELECTED: tuple[str | None, ...] = (None, SecondOpinion.SAMPLE, SecondOpinion.DOUBTFUL)
 
 
 def reviewer_reliability(
-    *, session: Session, now: datetime, days: int | None, model_priors: bool = True
+    *,
+    session: Session,
+    now: datetime,
+    days: int | None,
+    model_priors: bool = True,
+    reasons: Collection[str | None] | None = None,
 ) -> dict[str, ReviewerEstimate]:
     """Estimated accuracy with an interval per person who answered in the last `days` days
     (None: ever).
 
     Without `model_priors` only tickets several people answered count: what judges the
     model's audits, or the model itself, must not rest on the model's own confidence.
+    With `reasons`, only tickets whose second-opinion reason (`Ticket.second_opinion`) is
+    one of them: `UNSELECTED` leaves out tickets asked again because their first answer
+    looked wrong, on which first answers are wrong far more often than on the rest.
     """
     query = (
         select(
@@ -45,6 +62,10 @@ def reviewer_reliability(
         )
         .order_by(Review.id)
     )
+    if reasons is not None:
+        named = [reason for reason in reasons if reason is not None]
+        chosen = Ticket.second_opinion.in_(named)
+        query = query.where(chosen | Ticket.second_opinion.is_(None) if None in reasons else chosen)
     rows = list(session.execute(query))
     if not rows:
         return {}
@@ -131,11 +152,14 @@ def answer_errors(
 ) -> list[tuple[float, float]]:
     """Per example: (least error the evidence shows, estimated error) of its label.
 
-    The first is ``label_error_bounds``'s. The second is a best guess, not a bound: its
-    one answerer's estimated error (1 - accuracy), 0 for a label two people gave or nobody
-    named; it is what answered labels' own errors are taken to be when they serve as the
-    reference that bounds imported history's errors, where the larger figure is the
-    cautious side (and the estimates put people's accuracy below their truth).
+    The first is ``label_error_bounds``'s, from second answers on tickets not asked again
+    because they looked wrong (``UNSELECTED``) and on the evidence alone (the prior that
+    keeps a new reviewer's estimate from 100% is no evidence of error). The second is a
+    best guess, not a bound: its one answerer's estimated error (1 - accuracy), 0 for a
+    label two people gave or nobody named. It is what answered labels' own errors are
+    taken to be when they serve as the reference that bounds imported history's errors,
+    where the larger figure is the cautious side (and the estimates put people's accuracy
+    below their truth), and what caps how many answered labels screening leaves out.
     """
     wanted = {e.ticket_id for e in examples}
     givers: dict[tuple[int, str], set[str]] = defaultdict(set)
@@ -147,7 +171,9 @@ def answer_errors(
             givers[(ticket_id, str(label))].add(str(user))
     singles = {next(iter(users)) for users in givers.values() if len(users) == 1}
     estimates = (
-        reviewer_reliability(session=session, now=now, days=None, model_priors=False)
+        reviewer_reliability(
+            session=session, now=now, days=None, model_priors=False, reasons=UNSELECTED
+        )
         if singles
         else {}
     )
@@ -158,7 +184,7 @@ def answer_errors(
         if estimate is None:
             errors.append((0.0, 0.0))  # agreed on, imported, or never checked
         else:
-            errors.append((1.0 - estimate.interval[1], 1.0 - estimate.accuracy))
+            errors.append((estimate.least_error(), 1.0 - estimate.accuracy))
     return errors
 
 
@@ -170,5 +196,23 @@ DOUBTFUL_WINDOW_DAYS = 30
 def doubtful_reviewers(*, session: Session, now: datetime, target: float) -> list[str]:
     """People whose estimated accuracy is below `target` even at the top of its interval:
     their single answer cannot be trusted to the precision automation is held to."""
+    return reviewer_standing(session=session, now=now, target=target)[0]
+
+
+def reviewer_standing(
+    *, session: Session, now: datetime, target: float
+) -> tuple[list[str], dict[str, float]]:
+    """The doubtful reviewers (``doubtful_reviewers``) and each person's estimated accuracy
+    over their recent answers (3 decimals, rounded down).
+
+    The second decides how second opinions are spent on them
+    (``bot.services.second_opinions``): a contradicting model must be surer than they are
+    estimated right to cast doubt on an answer, and the random share of their answers
+    shrinks as their estimated error falls below the target's slack. The estimate starts
+    from the prior (80% right, worth four answers) and leans on the model's confident
+    predictions, which put people below their truth, so it errs towards more checks.
+    """
     estimates = reviewer_reliability(session=session, now=now, days=DOUBTFUL_WINDOW_DAYS)
-    return sorted(user for user, e in estimates.items() if e.interval[1] < target)
+    doubtful = sorted(user for user, e in estimates.items() if e.interval[1] < target)
+    accuracy = {user: math.floor(e.accuracy * 1000) / 1000 for user, e in estimates.items()}
+    return doubtful, dict(sorted(accuracy.items()))

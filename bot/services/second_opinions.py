@@ -11,8 +11,8 @@ route post and callback go out once, with the settled label.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.services.policy import Policy
@@ -21,6 +21,9 @@ from storage.models import Ticket
 
 # Never call a model less sure than this confident, whatever the floor admins set.
 LEAST_SURE = 0.5
+# However well someone's record shows them right, at least this fraction of the random
+# share of their answers is still checked.
+LEAST_SHARE = 0.2
 
 
 class SecondOpinion(StrEnum):
@@ -49,6 +52,11 @@ class OpinionRules:
     # A model at least this sure, contradicted, makes an answer doubtful (above 1: never).
     model_sure: float = 2.0
     doubtful: frozenset[str] = frozenset()  # people whose estimated accuracy is below target
+    # Per person, their estimated accuracy: a contradicting model must also be surer than
+    # it, and it sets the random share of their answers (absent: new, no record).
+    accuracy: Mapping[str, float] = field(default_factory=dict)
+    # The error a label may carry before it alone could cost the target: 1 - target.
+    slack: float = 0.05
 
 
 def opinion_rules(*, settings: Settings, policy: Policy) -> OpinionRules:
@@ -60,12 +68,41 @@ def opinion_rules(*, settings: Settings, policy: Policy) -> OpinionRules:
         share=settings.second_opinion_share,
         model_sure=max(policy.confidence_floor, LEAST_SURE),
         doubtful=policy.doubtful,
+        accuracy=policy.accuracy,
+        slack=1.0 - policy.target_precision,
     )
 
 
 def drawn(ticket_id: int, share: float) -> bool:
     """Whether the ticket is in the random share; fixed by its id, so a retry draws the same."""
     return share > 0 and random.Random(f"second-opinion:{ticket_id}").random() < share
+
+
+def share_for(user: str, rules: OpinionRules) -> float:
+    """The random share of `user`'s answers that waits for a second one.
+
+    The share measures how often single answers are wrong. Someone whose estimated error
+    (1 - estimated accuracy) is at least the target's slack (1 - target) could alone take
+    precision below it, and is checked at the full share, as is anyone without a record;
+    someone estimated wrong a fraction of that slack is checked at that fraction of the
+    share, never below a fifth of it, so a change in how they work still shows. The
+    estimate starts from the prior (80% right), so it takes a few dozen answers checked
+    against others before anyone's share falls.
+    """
+    if rules.slack <= 0:
+        return rules.share
+    error = 1.0 - rules.accuracy.get(user, 0.0)
+    return rules.share * min(1.0, max(LEAST_SHARE, error / rules.slack))
+
+
+def model_bar(user: str, rules: OpinionRules) -> float:
+    """How sure a model contradicting `user` must be to cast doubt on their answer: at least
+    the floor, and surer than `user` is estimated right, so that the answer is likelier
+    wrong than the model. With a reviewer right 98% of the time, a model 80% sure that
+    disagrees is likelier wrong itself; asking a second person each time costs an answer
+    and, with an accurate team, always confirms the first.
+    """
+    return max(rules.model_sure, rules.accuracy.get(user, 0.0))
 
 
 def why_doubt(
@@ -79,9 +116,9 @@ def why_doubt(
     if user in rules.doubtful:
         return SecondOpinion.DOUBTFUL
     top = (ticket.suggestions or [[None, None]])[0]
-    if top[1] is not None and float(top[1]) >= rules.model_sure and str(top[0]) != label:
+    if top[1] is not None and str(top[0]) != label and float(top[1]) >= model_bar(user, rules):
         return SecondOpinion.CONTRADICTS
-    return SecondOpinion.SAMPLE if drawn(ticket.id, rules.share) else None
+    return SecondOpinion.SAMPLE if drawn(ticket.id, share_for(user, rules)) else None
 
 
 def stage(answers: Sequence[str | None]) -> Stage:

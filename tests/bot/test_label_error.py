@@ -9,8 +9,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
 from bot.services.models import load_active, retrain
-from bot.services.policy import DOUBTFUL_REVIEWERS
-from bot.services.reliability import doubtful_reviewers, label_error_bounds
+from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY
+from bot.services.reliability import (
+    doubtful_reviewers,
+    label_error_bounds,
+    reviewer_reliability,
+    reviewer_standing,
+)
 from bot.settings import Settings
 from classifier import evaluate
 from storage.models import ModelVersion, Review, ReviewKind, Ticket, TicketStatus
@@ -91,6 +96,72 @@ def test_second_answers_show_how_wrong_single_answers_are_at_least(
         assert doubtful_reviewers(session=session, now=later, target=0.95) == ["UALICE"]
 
 
+def test_second_answers_asked_because_an_answer_looked_wrong_do_not_inflate_the_bound(
+    factory: sessionmaker[Session],
+) -> None:
+    """Alice is wrong a tenth of the time; a confident model contradicts most of her wrong
+    answers, which Bob (always right) and Carol then check. On those tickets Alice is
+    nearly always wrong, so counting them would put her least error far above that of
+    the single answers she leaves in training; only the random share of the others
+    (drawn, as the service draws it, among answers nothing made doubtful) may judge."""
+    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+    rng = random.Random(3)
+    labels = sorted({row.label for row in parsed})
+    tickets, singles, wrong_singles = [], [], 0
+    for i, row in enumerate(parsed[:1000]):
+        when = START + timedelta(minutes=i)
+        alice = row.label
+        if rng.random() < 0.1:
+            alice = rng.choice([label for label in labels if label != row.label])
+        reason = None
+        if alice != row.label and rng.random() < 0.8:
+            reason = "contradicts"
+        elif rng.random() < 0.4:
+            reason = "sample"
+        answers = [("UALICE", alice)]
+        if reason is not None:
+            answers.append(("UBOB", row.label))
+            if alice != row.label:
+                answers.append(("UCAROL", row.label))
+        final = answers[-1][1]
+        ticket = Ticket(
+            text=row.text,
+            created_at=when,
+            status=TicketStatus.LABELLED,
+            final_label=final,
+            decided_by=answers[-1][0],
+            decided_at=when,
+            second_opinion=reason,
+        )
+        ticket.reviews = [
+            Review(slack_user=user, label=label, kind=ReviewKind.REVIEW, created_at=when)
+            for user, label in answers
+        ]
+        tickets.append(ticket)
+        if reason is None:
+            singles.append(ticket)
+            wrong_singles += alice != row.label
+    with factory.begin() as session:
+        session.add_all(tickets)
+    later = START + timedelta(days=1)
+    with factory() as session:
+        examples = labelled_examples(session=session)
+        bounds = dict(
+            zip(
+                (e.ticket_id for e in examples),
+                label_error_bounds(examples, session=session, now=later),
+                strict=True,
+            )
+        )
+        everything = reviewer_reliability(session=session, now=later, days=None, model_priors=False)
+    alice = {bounds[t.id] for t in singles}
+    assert len(alice) == 1
+    least = alice.pop()
+    assert 0.0 < least <= wrong_singles / len(singles)  # above zero, not above the truth
+    # Counting the checked-because-doubtful tickets too would overstate it several times.
+    assert 1.0 - everything["UALICE"].interval[1] > 3 * wrong_singles / len(singles)
+
+
 def test_thresholds_corrected_for_reviewer_error_automate_what_noisy_labels_would_refuse(
     factory: sessionmaker[Session], settings: Settings
 ) -> None:
@@ -118,9 +189,15 @@ def test_thresholds_corrected_for_reviewer_error_automate_what_noisy_labels_woul
     # Retraining keeps the people under target for the listeners (none here: Alice's
     # interval reaches above 90%).
     with factory() as session:
-        stored = runtime_settings(session=session).get(DOUBTFUL_REVIEWERS, [])
+        stored = runtime_settings(session=session)
         later = START + timedelta(days=2)
-        assert stored == doubtful_reviewers(session=session, now=later, target=0.9)
+        doubtful, accuracy = reviewer_standing(session=session, now=later, target=0.9)
+        assert stored.get(DOUBTFUL_REVIEWERS, []) == doubtful
+        assert doubtful == doubtful_reviewers(session=session, now=later, target=0.9)
+        # and each one's estimated accuracy, which sets how second opinions are spent on
+        # them: Alice, wrong a tenth of the time, under Bob, who never is
+        assert stored[REVIEWER_ACCURACY] == accuracy
+        assert 0.8 < accuracy["UALICE"] < 0.93 < accuracy["UBOB"]
 
 
 def test_imported_history_with_wrong_labels_is_corrected_by_what_answered_labels_show(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import ids
 from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message
-from bot.services.policy import DOUBTFUL_REVIEWERS, THRESHOLD
+from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY, THRESHOLD
 from bot.services.reasking import reask_suspects
 from classifier import TrainedModel
 from storage.models import OutboxKind, OutboxMessage, Ticket
@@ -244,6 +244,39 @@ def test_only_an_answer_contradicting_a_confident_model_waits_for_a_second(
     with factory() as session:
         checked = session.get(Ticket, careless["id"])
         assert checked is not None and checked.second_opinion == "doubtful"
+
+
+def test_a_model_must_be_surer_than_the_answerer_is_shown_right_to_doubt_them(
+    doubts_only: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = doubts_only
+    first = post_ticket(web)
+    message = review_message(web)
+    top = element(message, f"{ids.SUGGEST}_0")
+    sure = int(top["text"]["text"].rsplit(" ", 1)[1].rstrip("%")) / 100
+    assert sure >= 0.7  # a confident model, by the floor's measure
+    other = "exchange_rate" if top["value"] != "exchange_rate" else "card_arrival"
+    # Retraining estimated Alice right a point more often than the model is sure of itself,
+    # and Bob right 10 points less often.
+    set_policy(factory, REVIEWER_ACCURACY, {"UALICE": min(1.0, sure + 0.01), "UBOB": sure - 0.1})
+
+    click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option=other)
+    settled = current(web, "chosen by <@UALICE>")  # contradicting it: settled at once
+    assert other in str(settled["blocks"])
+    second = post_ticket(web)
+    doubted = review_message(web, count=2)
+    click(web, slack_signing_secret, doubted, ids.PICK_LABEL, user="UBOB", option=other)
+    web.fake.wait_until(
+        lambda: "Second opinion" in str(web.fake.messages(REVIEW_CHANNEL)[1]["blocks"]),
+        what="Bob's contradicting answer to wait for a second opinion",
+    )
+    with factory() as session:
+        trusted = session.get(Ticket, first["id"])
+        checked = session.get(Ticket, second["id"])
+        assert trusted is not None and trusted.second_opinion is None
+        assert trusted.final_label == other
+        assert checked is not None and checked.second_opinion == "contradicts"
+        assert checked.final_label is None
 
 
 @pytest.fixture
