@@ -60,15 +60,25 @@ def claim_due(
             .limit(limit)
         )
     )
-    claimed = []
-    for message_id in candidates:
-        result = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, _claimable(now))
-            .values(locked_until=now + lease, attempts=OutboxMessage.attempts + 1)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(message_id)
+    if not candidates:
+        return []
+    # One compare-and-set for all of them: each row is taken only if still claimable (under
+    # PostgreSQL's READ COMMITTED a row another deliverer took meanwhile is re-checked and
+    # skipped, as it was row by row); RETURNING says which.
+    claim = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates), _claimable(now))
+        .values(locked_until=now + lease, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if session.get_bind().dialect.update_returning:
+        claimed = list(session.scalars(claim.returning(OutboxMessage.id)))
+    else:  # without RETURNING, one compare-and-set per row tells which were taken
+        claimed = []
+        for message_id in candidates:
+            result = session.execute(claim.where(OutboxMessage.id == message_id))
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(message_id)
     if not claimed:
         return []
     session.expire_all()
