@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from bot.server import WebProcess, build_web_process
 from bot.services.policy import THRESHOLD
 from bot.settings import Settings
 from classifier import TrainedModel, dump_model, sha256_hex, train
+from classifier.model import TicketClassifier
 from storage.models import ModelStatus, ModelVersion
 from storage.queries.labels import ensure_labels
 from storage.queries.model_versions import activate
@@ -45,10 +47,21 @@ def trained() -> TrainedModel:
     return train([r["text"] for r in rows], [r["label"] for r in rows], target_precision=0.95)
 
 
+_ARTIFACTS: weakref.WeakKeyDictionary[TicketClassifier, bytes] = weakref.WeakKeyDictionary()
+
+
+def artifact_of(trained: TrainedModel) -> bytes:
+    """`trained`'s skops bytes, serialised once per model (1.7 s each) for every test
+    that stores it."""
+    if trained.model not in _ARTIFACTS:
+        _ARTIFACTS[trained.model] = dump_model(trained.model)
+    return _ARTIFACTS[trained.model]
+
+
 def install_model(factory: sessionmaker[Session], trained: TrainedModel) -> int:
     """Store `trained`, create its labels and make it the only active version, as the
     worker's promotion does; return the version id."""
-    artifact = dump_model(trained.model)
+    artifact = artifact_of(trained)
     with factory.begin() as session:
         ensure_labels([str(c) for c in trained.model.classes_], session=session, now=NOW)
         version = ModelVersion(

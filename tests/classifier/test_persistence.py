@@ -22,6 +22,15 @@ def test_round_trip_predicts_identical_probabilities(
     assert list(loaded.classes_) == list(trained.model.classes_)
 
 
+def test_the_same_bytes_are_parsed_once_and_still_checked(trained: TrainedModel) -> None:
+    data = dump_model(trained.model)
+    first = load_model(data, sha256=sha256_hex(data))
+    assert load_model(data, sha256=sha256_hex(data)) is first
+    assert first is not trained.model
+    with pytest.raises(ModelIntegrityError, match="checksum"):
+        load_model(data, sha256=sha256_hex(data + b"x"))
+
+
 def test_trusted_types_are_complete_and_minimal(trained: TrainedModel) -> None:
     data = dump_model(trained.model)
     assert sorted(skops.io.get_untrusted_types(data=data)) == sorted(TRUSTED_TYPES)
