@@ -25,6 +25,25 @@ SAMPLE_TRAIN = REPO / "bot" / "sample" / "banking77_sample_train.csv"
 SAMPLE_HOLDOUT = REPO / "bot" / "sample" / "banking77_sample_holdout.csv"
 
 
+# A test opens the test database when it asks for one of these (directly or through
+# `engine`, `factory`, `settings` and the fixtures built on them).
+DATABASE_FIXTURES = frozenset({"database_url", "sandbox"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With TEST_DATABASE_URL set, run only the tests that open the test database.
+
+    The rest (the classifier, the command line on its own SQLite files, the layer checks,
+    the image) do exactly the same on either run: CI runs the suite without and then with
+    TEST_DATABASE_URL, and running them twice would only double their time."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        return
+    opens = [item for item in items if DATABASE_FIXTURES & set(item.fixturenames)]
+    if len(opens) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in opens])
+        items[:] = opens
+
+
 @contextmanager
 def empty_database(directory: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a fresh schema in TEST_DATABASE_URL's PostgreSQL."""

@@ -42,9 +42,12 @@ def test_upgrade_reaches_head_and_is_idempotent(migrated_for_real: Engine) -> No
 
 
 @pytest.mark.parametrize("built_by", ["migrations", "template copy"])
-def test_models_and_migrations_agree(built_by: str, request: pytest.FixtureRequest) -> None:
+def test_models_and_migrations_agree(
+    built_by: str, database_url: str, request: pytest.FixtureRequest
+) -> None:
     """A model change without a migration would make this list non-empty; the copy the
-    other tests get from the migrated template must pass the same check."""
+    other tests get from the migrated template must pass the same check. (`database_url`
+    is named so that the PostgreSQL run keeps this test: both fixtures are built on it.)"""
     engine = request.getfixturevalue("migrated_for_real" if built_by == "migrations" else "engine")
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
