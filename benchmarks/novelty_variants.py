@@ -47,7 +47,7 @@ from classifier.calibration import softmax
 
 RUNS = (0, 1, 2, -1)  # -1: all 77 intents
 FLOORS = (0.0, 0.5, 0.6, 0.7)
-ALPHAS = tuple(round(a, 2) for a in np.arange(0.02, 0.16, 0.01))
+ALPHAS = tuple(round(a, 2) for a in np.arange(0.02, 0.26, 0.01))
 BETAS = tuple(round(b, 3) for b in np.arange(0.005, 0.1, 0.005))
 COST_LIMIT = 0.03
 
@@ -254,7 +254,12 @@ def gate(run: dict[str, Any], scores: dict[str, np.ndarray], floor: float, **cut
     return out
 
 
-def variant(runs: dict[int, dict[str, Any]], name: str, make: Callable[[Any], Scorer]) -> Part:
+def variant(
+    runs: dict[int, dict[str, Any]],
+    name: str,
+    make: Callable[[Any], Scorer],
+    cost_limit: float = COST_LIMIT,
+) -> Part:
     """The best gate within the cost limit for one detector, with its AUROC per seed."""
     scores: dict[int, dict[str, np.ndarray]] = {}
     for seed, run in runs.items():
@@ -278,7 +283,7 @@ def variant(runs: dict[int, dict[str, Any]], name: str, make: Callable[[Any], Sc
             figures = {seed: gate(runs[seed], scores[seed], floor, **cut) for seed in RUNS}
             cost = today - figures[-1]["known"][0]
             unknown = [1 - figures[s]["withheld"][0] for s in (0, 1, 2)]
-            if cost <= COST_LIMIT and (
+            if cost <= cost_limit and (
                 best is None or np.mean(unknown) > np.mean(best["unknown_to_people"])
             ):
                 best = {
@@ -337,7 +342,70 @@ def add_tfidf(run: dict[str, Any]) -> None:
         part["tpc"] = per_label(queries, texts, y, n)
 
 
-def compare(directory: Path, tfidf: bool, out: Path) -> None:
+SIMILARITY_COLUMNS = [novelty.FEATURES.index(name) for name in novelty.FEATURES[3:5]] + [
+    novelty.FEATURES.index(name) for name in novelty.FEATURES[8:]
+]  # the five features that come from the bank's similarities
+
+
+def eleven_dense(part: Part, temperature: float) -> np.ndarray:
+    """The eleven features with the other encoder's similarities in place of the captured."""
+    return novelty.novelty_features(part["scores"], temperature, part["dpc"])
+
+
+def with_dense(part: Part, temperature: float) -> np.ndarray:
+    """The eleven captured features plus the five similarity features in the other encoder."""
+    extra = novelty.novelty_features(part["scores"], temperature, part["dpc"])
+    return np.column_stack([eleven(part, temperature), extra[:, SIMILARITY_COLUMNS]])
+
+
+def add_dense(run: dict[str, Any], vectors: Callable[[list[str]], np.ndarray]) -> None:
+    """Per-label best cosine in another encoder's unit vectors (``vectors(texts)``) for
+    every part, with the same banks as the shipped detector (fold banks, round banks, the
+    whole training set for the test split)."""
+    train = vectors(run["raw"]["train_texts"])
+    folds, y, n = run["folds"], run["y"], len(run["raw"]["classes"])
+
+    def per_label(queries: np.ndarray, rows: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+        bank = novelty.Bank.build(train[rows], labels, k)
+        return bank.similarities(queries)[0]
+
+    cv = np.full((len(y), n), np.nan)
+    for fold in sorted(set(folds[folds >= 0].tolist())):
+        held = folds == fold
+        cv[held] = per_label(train[held], ~held, y[~held], n)
+    run["cv"]["dpc"] = cv[folds >= 0]
+    for round_ in run["rounds"]:
+        novel = np.isin(y, round_["left_out"])
+        rows = (folds != round_["fold"]) & ~novel
+        kept = np.setdiff1d(np.arange(n), round_["left_out"])
+        labels = np.searchsorted(kept, y[rows])
+        for key, mask in (("known", ~novel), ("novel", novel)):
+            queries = train[(folds == round_["fold"]) & mask]
+            round_[key]["dpc"] = per_label(queries, rows, labels, len(kept))
+    everything = np.ones(len(y), dtype=bool)
+    for name, part in run["test"].items():
+        queries = vectors(run["raw"]["test"][name]["texts"])
+        part["dpc"] = per_label(queries, everything, y, n)
+
+
+def cached_vectors(path: Path) -> Callable[[list[str]], np.ndarray]:
+    """Unit vectors looked up by masked text in ``path`` (.npy) beside ``path`` .json (the
+    masked texts, in row order), as written by ``benchmarks/sentence_vectors.py``."""
+    from classifier.masking import mask_sensitive
+
+    texts = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    matrix = np.load(path)
+    row = {text: i for i, text in enumerate(texts)}
+    return lambda items: matrix[[row[mask_sensitive(t)] for t in items]]
+
+
+def compare(
+    directory: Path,
+    tfidf: bool,
+    out: Path,
+    dense: Path | None = None,
+    cost_limit: float = COST_LIMIT,
+) -> None:
     runs = {seed: load(directory, seed) for seed in RUNS}
     variants: dict[str, Callable[[Any], Scorer]] = {
         "5 features, all tickets (before)": lambda r: Fitted(five, "logistic", False).fit(r),
@@ -356,9 +424,19 @@ def compare(directory: Path, tfidf: bool, out: Path) -> None:
         for run in runs.values():
             add_tfidf(run)
         variants["kept + char TF-IDF"] = lambda r: Fitted(with_tfidf, "logistic", True).fit(r)
+    if dense is not None:
+        lookup = cached_vectors(dense)
+        for run in runs.values():
+            add_dense(run, lookup)
+        variants["kept, similarities in the other encoder"] = lambda r: Fitted(
+            eleven_dense, "logistic", True
+        ).fit(r)
+        variants["kept + similarities in the other encoder"] = lambda r: Fitted(
+            with_dense, "logistic", True
+        ).fit(r)
     results = []
     for name, make in variants.items():
-        best = variant(runs, name, make)
+        best = variant(runs, name, make, cost_limit)
         results.append(best)
         print(json.dumps(best), flush=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -371,11 +449,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--tfidf", action="store_true", help="also the TF-IDF variant (slower)")
     parser.add_argument("--out", type=Path, default=RESULTS / "novelty_variants.json")
+    parser.add_argument(
+        "--cost-limit",
+        type=float,
+        default=COST_LIMIT,
+        help="all-77 coverage a gate may cost against the capture's own SGR-only gate",
+    )
+    parser.add_argument(
+        "--dense", type=Path, help="unit vectors (.npy + .json) of another encoder to compare"
+    )
     args = parser.parse_args(argv)
     if args.action == "capture":
         capture(args.dir, args.data)
     else:
-        compare(args.dir, args.tfidf, args.out)
+        compare(args.dir, args.tfidf, args.out, args.dense, args.cost_limit)
 
 
 if __name__ == "__main__":
