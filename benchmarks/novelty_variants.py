@@ -14,8 +14,14 @@ The shipped detectors are among the variants ("5 features, all tickets" is the d
 before commit 06e86ab, "11 features, confident tickets" the one after), and their figures
 equal ``benchmarks/novelty.py``'s.
 
-    python -m benchmarks.novelty_variants capture [--dir DIR]
-    python -m benchmarks.novelty_variants compare [--dir DIR] [--tfidf]
+    python -m benchmarks.novelty_variants capture [--dir DIR] [--encoder ENCODER]
+    python -m benchmarks.novelty_variants compare [--dir DIR] [--tfidf] [--dense VECTORS.npy]
+        [--cost-limit 0.03]
+
+``--encoder`` trains with a sentence encoder (``TRIAGE_SENTENCE_ENCODER``) in the dense block
+and the novelty bank; ``--dense`` adds variants whose bank similarities come from another
+encoder's vectors (``benchmarks/sentence_vectors.py``) while the classifier keeps the
+captured one.
 """
 
 from __future__ import annotations
@@ -55,10 +61,12 @@ Part = dict[str, Any]
 Scorer = Callable[[Part, float], np.ndarray]
 
 
-def capture(directory: Path, data: Path) -> None:
-    """Train every run, recording the detector's inputs; one pickle per run."""
+def capture(directory: Path, data: Path, encoder: str | None = None) -> None:
+    """Train every run, recording the detector's inputs; one pickle per run. ``encoder``:
+    a sentence encoder for the dense block and the novelty bank (default WordLlama)."""
     from threadpoolctl import threadpool_limits
 
+    from classifier.embeddings import reusing_embeddings
     from classifier.training import train
 
     record: list[dict[str, Any]] = []
@@ -89,7 +97,7 @@ def capture(directory: Path, data: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     train_texts, train_labels = read_split(data / "train.csv")
     test_texts, test_labels = read_split(data / "test.csv")
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), reusing_embeddings():
         for seed in RUNS:
             labels = sorted(set(train_labels))
             withheld = set() if seed < 0 else set(random.Random(seed).sample(labels, WITHHELD))
@@ -97,7 +105,9 @@ def capture(directory: Path, data: Path) -> None:
                 (t, y) for t, y in zip(train_texts, train_labels, strict=True) if y not in withheld
             ]
             record.clear()
-            trained = train([t for t, _ in kept], [y for _, y in kept], target_precision=0.95)
+            trained = train(
+                [t for t, _ in kept], [y for _, y in kept], target_precision=0.95, encoder=encoder
+            )
             test = zip(test_texts, test_labels, strict=True)
             sets = {"known": [], "withheld": []} | {
                 "off_topic": [(t, "-") for t in read_off_topic()]
@@ -389,8 +399,8 @@ def add_dense(run: dict[str, Any], vectors: Callable[[list[str]], np.ndarray]) -
 
 
 def cached_vectors(path: Path) -> Callable[[list[str]], np.ndarray]:
-    """Unit vectors looked up by masked text in ``path`` (.npy) beside ``path`` .json (the
-    masked texts, in row order), as written by ``benchmarks/sentence_vectors.py``."""
+    """Unit vectors looked up by masked text in ``path`` (.npy) and ``path`` with the suffix
+    .json (the masked texts, in row order), as ``benchmarks/sentence_vectors.py`` writes."""
     from classifier.masking import mask_sensitive
 
     texts = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
@@ -449,6 +459,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--tfidf", action="store_true", help="also the TF-IDF variant (slower)")
     parser.add_argument("--out", type=Path, default=RESULTS / "novelty_variants.json")
+    parser.add_argument("--encoder", help="capture: TRIAGE_SENTENCE_ENCODER's value")
     parser.add_argument(
         "--cost-limit",
         type=float,
@@ -460,7 +471,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.action == "capture":
-        capture(args.dir, args.data)
+        capture(args.dir, args.data, args.encoder)
     else:
         compare(args.dir, args.tfidf, args.out, args.dense, args.cost_limit)
 
