@@ -17,6 +17,7 @@ equal ``benchmarks/novelty.py``'s.
     python -m benchmarks.novelty_variants capture [--dir DIR] [--encoder ENCODER]
     python -m benchmarks.novelty_variants compare [--dir DIR] [--tfidf] [--dense VECTORS.npy]
         [--cost-limit 0.03]
+    python -m benchmarks.novelty_variants points [--dir DIR] [--gates 0.6,0.09 0.5,0.1]
 
 ``--encoder`` trains with a sentence encoder (``TRIAGE_SENTENCE_ENCODER``) in the dense block
 and the novelty bank; ``--dense`` adds variants whose bank similarities come from another
@@ -452,14 +453,49 @@ def compare(
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
+def points(directory: Path, out: Path, gates: list[tuple[float, float]]) -> None:
+    """The kept detector's figures at given (floor, false-alarm rate) gates, with the
+    all-77 coverage itself (not only its cost), to compare captures of different encoders."""
+    runs = {seed: load(directory, seed) for seed in RUNS}
+    scores = {}
+    for seed, run in runs.items():
+        scorer = Fitted(eleven, "logistic", True).fit(run)
+        scores[seed] = {k: scorer(p, run["T"]) for k, p in {"cv": run["cv"], **run["test"]}.items()}
+    today = gate(runs[-1], scores[-1], 0.0, alpha=0.0)["known"]
+    results: list[dict[str, Any]] = [{"gate": "today", "all_77": today}]
+    for floor, alpha in gates:
+        figures = {seed: gate(runs[seed], scores[seed], floor, alpha=alpha) for seed in RUNS}
+        results.append(
+            {
+                "floor": floor,
+                "false_alarms": alpha,
+                "all_77": figures[-1]["known"],
+                "all_77_cost": round(today[0] - figures[-1]["known"][0], 4),
+                **{
+                    f"seed {seed}": {
+                        "unknown_to_people": round(1 - figures[seed]["withheld"][0], 4),
+                        "known": figures[seed]["known"],
+                        "off_topic_to_people": round(1 - figures[seed]["off_topic"][0], 4),
+                    }
+                    for seed in (0, 1, 2)
+                },
+            }
+        )
+        print(json.dumps(results[-1]), flush=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=("capture", "compare"))
+    parser.add_argument("action", choices=("capture", "compare", "points"))
     parser.add_argument("--dir", type=Path, default=Path("/tmp/novelty_variants"))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--tfidf", action="store_true", help="also the TF-IDF variant (slower)")
     parser.add_argument("--out", type=Path, default=RESULTS / "novelty_variants.json")
     parser.add_argument("--encoder", help="capture: TRIAGE_SENTENCE_ENCODER's value")
+    parser.add_argument(
+        "--gates", nargs="+", default=["0.6,0.09"], help="points: FLOOR,FALSE_ALARMS pairs"
+    )
     parser.add_argument(
         "--cost-limit",
         type=float,
@@ -472,6 +508,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.action == "capture":
         capture(args.dir, args.data, args.encoder)
+    elif args.action == "points":
+        pairs = [(float(g.split(",")[0]), float(g.split(",")[1])) for g in args.gates]
+        points(args.dir, args.out, pairs)
     else:
         compare(args.dir, args.tfidf, args.out, args.dense, args.cost_limit)
 
