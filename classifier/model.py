@@ -120,6 +120,10 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
     which stays linear: 6 epochs on 2 cores took 34 s at 80,000 tickets with 0.922 test
     accuracy, against 0.927 for LinearSVC at 10,003 (benchmarks/training_scale.py). Only
     ``coef_`` and ``intercept_`` are kept, so both paths save and predict the same way.
+
+    ``encoder`` names a pretrained sentence encoder to use in place of WordLlama for the
+    dense block and the novelty bank (``classifier.embeddings``); ``fit`` records its
+    identity in ``encoder_`` and every later embedding checks it (``embed``).
     """
 
     def __init__(
