@@ -14,8 +14,15 @@ The shipped detectors are among the variants ("5 features, all tickets" is the d
 before commit 06e86ab, "11 features, confident tickets" the one after), and their figures
 equal ``benchmarks/novelty.py``'s.
 
-    python -m benchmarks.novelty_variants capture [--dir DIR]
-    python -m benchmarks.novelty_variants compare [--dir DIR] [--tfidf]
+    python -m benchmarks.novelty_variants capture [--dir DIR] [--encoder ENCODER]
+    python -m benchmarks.novelty_variants compare [--dir DIR] [--tfidf] [--dense VECTORS.npy]
+        [--cost-limit 0.03]
+    python -m benchmarks.novelty_variants points [--dir DIR] [--gates 0.6,0.09 0.5,0.1]
+
+``--encoder`` trains with a sentence encoder (``TRIAGE_SENTENCE_ENCODER``) in the dense block
+and the novelty bank; ``--dense`` adds variants whose bank similarities come from another
+encoder's vectors (``benchmarks/sentence_vectors.py``) while the classifier keeps the
+captured one.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from classifier.calibration import softmax
 
 RUNS = (0, 1, 2, -1)  # -1: all 77 intents
 FLOORS = (0.0, 0.5, 0.6, 0.7)
-ALPHAS = tuple(round(a, 2) for a in np.arange(0.02, 0.16, 0.01))
+ALPHAS = tuple(round(a, 2) for a in np.arange(0.02, 0.26, 0.01))
 BETAS = tuple(round(b, 3) for b in np.arange(0.005, 0.1, 0.005))
 COST_LIMIT = 0.03
 
@@ -55,10 +62,12 @@ Part = dict[str, Any]
 Scorer = Callable[[Part, float], np.ndarray]
 
 
-def capture(directory: Path, data: Path) -> None:
-    """Train every run, recording the detector's inputs; one pickle per run."""
+def capture(directory: Path, data: Path, encoder: str | None = None) -> None:
+    """Train every run, recording the detector's inputs; one pickle per run. ``encoder``:
+    a sentence encoder for the dense block and the novelty bank (default WordLlama)."""
     from threadpoolctl import threadpool_limits
 
+    from classifier.embeddings import reusing_embeddings
     from classifier.training import train
 
     record: list[dict[str, Any]] = []
@@ -89,7 +98,7 @@ def capture(directory: Path, data: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     train_texts, train_labels = read_split(data / "train.csv")
     test_texts, test_labels = read_split(data / "test.csv")
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), reusing_embeddings():
         for seed in RUNS:
             labels = sorted(set(train_labels))
             withheld = set() if seed < 0 else set(random.Random(seed).sample(labels, WITHHELD))
@@ -97,7 +106,9 @@ def capture(directory: Path, data: Path) -> None:
                 (t, y) for t, y in zip(train_texts, train_labels, strict=True) if y not in withheld
             ]
             record.clear()
-            trained = train([t for t, _ in kept], [y for _, y in kept], target_precision=0.95)
+            trained = train(
+                [t for t, _ in kept], [y for _, y in kept], target_precision=0.95, encoder=encoder
+            )
             test = zip(test_texts, test_labels, strict=True)
             sets = {"known": [], "withheld": []} | {
                 "off_topic": [(t, "-") for t in read_off_topic()]
@@ -254,7 +265,12 @@ def gate(run: dict[str, Any], scores: dict[str, np.ndarray], floor: float, **cut
     return out
 
 
-def variant(runs: dict[int, dict[str, Any]], name: str, make: Callable[[Any], Scorer]) -> Part:
+def variant(
+    runs: dict[int, dict[str, Any]],
+    name: str,
+    make: Callable[[Any], Scorer],
+    cost_limit: float = COST_LIMIT,
+) -> Part:
     """The best gate within the cost limit for one detector, with its AUROC per seed."""
     scores: dict[int, dict[str, np.ndarray]] = {}
     for seed, run in runs.items():
@@ -278,7 +294,7 @@ def variant(runs: dict[int, dict[str, Any]], name: str, make: Callable[[Any], Sc
             figures = {seed: gate(runs[seed], scores[seed], floor, **cut) for seed in RUNS}
             cost = today - figures[-1]["known"][0]
             unknown = [1 - figures[s]["withheld"][0] for s in (0, 1, 2)]
-            if cost <= COST_LIMIT and (
+            if cost <= cost_limit and (
                 best is None or np.mean(unknown) > np.mean(best["unknown_to_people"])
             ):
                 best = {
@@ -337,7 +353,70 @@ def add_tfidf(run: dict[str, Any]) -> None:
         part["tpc"] = per_label(queries, texts, y, n)
 
 
-def compare(directory: Path, tfidf: bool, out: Path) -> None:
+SIMILARITY_COLUMNS = [novelty.FEATURES.index(name) for name in novelty.FEATURES[3:5]] + [
+    novelty.FEATURES.index(name) for name in novelty.FEATURES[8:]
+]  # the five features that come from the bank's similarities
+
+
+def eleven_dense(part: Part, temperature: float) -> np.ndarray:
+    """The eleven features with the other encoder's similarities in place of the captured."""
+    return novelty.novelty_features(part["scores"], temperature, part["dpc"])
+
+
+def with_dense(part: Part, temperature: float) -> np.ndarray:
+    """The eleven captured features plus the five similarity features in the other encoder."""
+    extra = novelty.novelty_features(part["scores"], temperature, part["dpc"])
+    return np.column_stack([eleven(part, temperature), extra[:, SIMILARITY_COLUMNS]])
+
+
+def add_dense(run: dict[str, Any], vectors: Callable[[list[str]], np.ndarray]) -> None:
+    """Per-label best cosine in another encoder's unit vectors (``vectors(texts)``) for
+    every part, with the same banks as the shipped detector (fold banks, round banks, the
+    whole training set for the test split)."""
+    train = vectors(run["raw"]["train_texts"])
+    folds, y, n = run["folds"], run["y"], len(run["raw"]["classes"])
+
+    def per_label(queries: np.ndarray, rows: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+        bank = novelty.Bank.build(train[rows], labels, k)
+        return bank.similarities(queries)[0]
+
+    cv = np.full((len(y), n), np.nan)
+    for fold in sorted(set(folds[folds >= 0].tolist())):
+        held = folds == fold
+        cv[held] = per_label(train[held], ~held, y[~held], n)
+    run["cv"]["dpc"] = cv[folds >= 0]
+    for round_ in run["rounds"]:
+        novel = np.isin(y, round_["left_out"])
+        rows = (folds != round_["fold"]) & ~novel
+        kept = np.setdiff1d(np.arange(n), round_["left_out"])
+        labels = np.searchsorted(kept, y[rows])
+        for key, mask in (("known", ~novel), ("novel", novel)):
+            queries = train[(folds == round_["fold"]) & mask]
+            round_[key]["dpc"] = per_label(queries, rows, labels, len(kept))
+    everything = np.ones(len(y), dtype=bool)
+    for name, part in run["test"].items():
+        queries = vectors(run["raw"]["test"][name]["texts"])
+        part["dpc"] = per_label(queries, everything, y, n)
+
+
+def cached_vectors(path: Path) -> Callable[[list[str]], np.ndarray]:
+    """Unit vectors looked up by masked text in ``path`` (.npy) and ``path`` with the suffix
+    .json (the masked texts, in row order), as ``benchmarks/sentence_vectors.py`` writes."""
+    from classifier.masking import mask_sensitive
+
+    texts = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    matrix = np.load(path)
+    row = {text: i for i, text in enumerate(texts)}
+    return lambda items: matrix[[row[mask_sensitive(t)] for t in items]]
+
+
+def compare(
+    directory: Path,
+    tfidf: bool,
+    out: Path,
+    dense: Path | None = None,
+    cost_limit: float = COST_LIMIT,
+) -> None:
     runs = {seed: load(directory, seed) for seed in RUNS}
     variants: dict[str, Callable[[Any], Scorer]] = {
         "5 features, all tickets (before)": lambda r: Fitted(five, "logistic", False).fit(r),
@@ -356,26 +435,84 @@ def compare(directory: Path, tfidf: bool, out: Path) -> None:
         for run in runs.values():
             add_tfidf(run)
         variants["kept + char TF-IDF"] = lambda r: Fitted(with_tfidf, "logistic", True).fit(r)
+    if dense is not None:
+        lookup = cached_vectors(dense)
+        for run in runs.values():
+            add_dense(run, lookup)
+        variants["kept, similarities in the other encoder"] = lambda r: Fitted(
+            eleven_dense, "logistic", True
+        ).fit(r)
+        variants["kept + similarities in the other encoder"] = lambda r: Fitted(
+            with_dense, "logistic", True
+        ).fit(r)
     results = []
     for name, make in variants.items():
-        best = variant(runs, name, make)
+        best = variant(runs, name, make, cost_limit)
         results.append(best)
         print(json.dumps(best), flush=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
+def points(directory: Path, out: Path, gates: list[tuple[float, float]]) -> None:
+    """The kept detector's figures at given (floor, false-alarm rate) gates, with the
+    all-77 coverage itself (not only its cost), to compare captures of different encoders."""
+    runs = {seed: load(directory, seed) for seed in RUNS}
+    scores = {}
+    for seed, run in runs.items():
+        scorer = Fitted(eleven, "logistic", True).fit(run)
+        scores[seed] = {k: scorer(p, run["T"]) for k, p in {"cv": run["cv"], **run["test"]}.items()}
+    today = gate(runs[-1], scores[-1], 0.0, alpha=0.0)["known"]
+    results: list[dict[str, Any]] = [{"gate": "today", "all_77": today}]
+    for floor, alpha in gates:
+        figures = {seed: gate(runs[seed], scores[seed], floor, alpha=alpha) for seed in RUNS}
+        results.append(
+            {
+                "floor": floor,
+                "false_alarms": alpha,
+                "all_77": figures[-1]["known"],
+                "all_77_cost": round(today[0] - figures[-1]["known"][0], 4),
+                **{
+                    f"seed {seed}": {
+                        "unknown_to_people": round(1 - figures[seed]["withheld"][0], 4),
+                        "known": figures[seed]["known"],
+                        "off_topic_to_people": round(1 - figures[seed]["off_topic"][0], 4),
+                    }
+                    for seed in (0, 1, 2)
+                },
+            }
+        )
+        print(json.dumps(results[-1]), flush=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=("capture", "compare"))
+    parser.add_argument("action", choices=("capture", "compare", "points"))
     parser.add_argument("--dir", type=Path, default=Path("/tmp/novelty_variants"))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--tfidf", action="store_true", help="also the TF-IDF variant (slower)")
     parser.add_argument("--out", type=Path, default=RESULTS / "novelty_variants.json")
+    parser.add_argument("--encoder", help="capture: TRIAGE_SENTENCE_ENCODER's value")
+    parser.add_argument(
+        "--gates", nargs="+", default=["0.6,0.09"], help="points: FLOOR,FALSE_ALARMS pairs"
+    )
+    parser.add_argument(
+        "--cost-limit",
+        type=float,
+        default=COST_LIMIT,
+        help="all-77 coverage a gate may cost against the capture's own SGR-only gate",
+    )
+    parser.add_argument(
+        "--dense", type=Path, help="unit vectors (.npy + .json) of another encoder to compare"
+    )
     args = parser.parse_args(argv)
     if args.action == "capture":
-        capture(args.dir, args.data)
+        capture(args.dir, args.data, args.encoder)
+    elif args.action == "points":
+        pairs = [(float(g.split(",")[0]), float(g.split(",")[1])) for g in args.gates]
+        points(args.dir, args.out, pairs)
     else:
-        compare(args.dir, args.tfidf, args.out)
+        compare(args.dir, args.tfidf, args.out, args.dense, args.cost_limit)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,7 @@ class Settings:
     topic_check_seconds: int = 300
     min_label_examples: int = 5
     spacy_pipeline: str | None = None
+    sentence_encoder: str | None = None
     port: int = 3000
     log_level: str = "INFO"
     model_refresh_seconds: int = 30
@@ -270,6 +271,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_TOPIC_CHECK_SECONDS": ("topic_check_seconds", _int_between(10, 86_400)),
     "TRIAGE_MIN_LABEL_EXAMPLES": ("min_label_examples", _int_between(1, 10_000)),
     "TRIAGE_SPACY_PIPELINE": ("spacy_pipeline", _text),
+    "TRIAGE_SENTENCE_ENCODER": ("sentence_encoder", _text),
     "PORT": ("port", _int_between(1, 65_535)),
     "TRIAGE_LOG_LEVEL": ("log_level", _log_level),
     "TRIAGE_MODEL_REFRESH_SECONDS": ("model_refresh_seconds", _int_between(1, 60)),

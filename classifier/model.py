@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from classifier.calibration import fit_temperature, softmax
 from classifier.crossval import out_of_fold_scores
-from classifier.embeddings import embed
+from classifier.embeddings import WORDLLAMA, embed, encoder_identity
 from classifier.errors import ClassifierError
 from classifier.sparse_features import SparseRows, concatenate_columns, tfidf_rows
 from classifier.text import SpacyNormalizer
@@ -120,6 +120,10 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
     which stays linear: 6 epochs on 2 cores took 34 s at 80,000 tickets with 0.922 test
     accuracy, against 0.927 for LinearSVC at 10,003 (benchmarks/training_scale.py). Only
     ``coef_`` and ``intercept_`` are kept, so both paths save and predict the same way.
+
+    ``encoder`` names a pretrained sentence encoder to use in place of WordLlama for the
+    dense block and the novelty bank (``classifier.embeddings``); ``fit`` records its
+    identity in ``encoder_`` and every later embedding checks it (``embed``).
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         calibration_folds: int = 5,
         random_state: int = 0,
         solver: str = "auto",
+        encoder: str | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.C = C
@@ -139,6 +144,34 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_folds = calibration_folds
         self.random_state = random_state
         self.solver = solver
+        self.encoder = encoder
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Models stored before ``encoder`` existed were trained with WordLlama."""
+        state.setdefault("encoder", None)
+        super().__setstate__(state)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit embeddings of texts in the space this model was trained in (its features,
+        its novelty bank and the topics found among its novel tickets all live there).
+
+        Raises ClassifierError when that encoder is not available in this process, or is
+        not the one the model recorded (other weights at the same place).
+        """
+        recorded = getattr(self, "encoder_", WORDLLAMA)
+        try:
+            available = encoder_identity(self.encoder)
+        except ClassifierError as exc:
+            raise ClassifierError(
+                f"This model was trained with the sentence encoder {self.encoder!r}, which "
+                f"cannot be loaded here ({exc}). Install the same weights there, or retrain."
+            ) from exc
+        if available != recorded:
+            raise ClassifierError(
+                f"This model was trained with encoder {recorded}, but {self.encoder!r} is "
+                f"now {available}. Restore the weights it was trained with, or retrain."
+            )
+        return embed(texts, self.encoder)
 
     def _stack(
         self, word: sparse.csr_matrix, char: sparse.csr_matrix, embedded: np.ndarray
@@ -151,6 +184,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         """Learn from labelled texts; returns self as scikit-learn expects."""
         texts, labels, classes, y_index = check_training_data(texts, labels)
         report = _fit_progress.get() or _no_progress
+        self.encoder_ = encoder_identity(self.encoder)
         if self.temperature is None:
             out_of_fold = out_of_fold_scores(
                 lambda: clone(self).set_params(temperature=1.0),
@@ -181,7 +215,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         report("fit: vectorising", 3, 4)
         char = self.char_.transform(normalized)
         report("fit: embeddings", 0, 1)
-        features = self._stack(word, char, embed(texts))
+        features = self._stack(word, char, self.embed(texts))
         coef, self.intercept_ = self._fit_linear(features, y_index, len(classes), report)
         # Single precision halves what every web process holds (82 MB of weights at 100,000
         # tickets); scores still come out in double precision from the sparse product.
@@ -247,7 +281,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Return uncalibrated scores, one column per class (also for two classes)."""
-        return self._scores(list(texts), embed(texts))
+        return self._scores(list(texts), self.embed(texts))
 
     def _features(
         self, texts: list[str], embedded: np.ndarray, dtype: type = np.float64
@@ -290,7 +324,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         calibrate it, flags nothing.
         """
         texts = list(texts)
-        embedded = embed(texts)
+        embedded = self.embed(texts)
         scores = self._scores(texts, embedded)
         proba = softmax(scores, self.temperature_)
         detector = getattr(self, "novelty_", None)

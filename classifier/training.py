@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 from sklearn.base import clone
 
 from classifier.calibration import fit_temperature, softmax
 from classifier.crossval import Progress, out_of_fold_scores
-from classifier.embeddings import embed
+from classifier.embeddings import embed, reusing_embeddings
 from classifier.evaluation import Metrics, metrics_from_predictions
 from classifier.label_noise import ImportedNoise, imported_noise_bound, screen_labels
 from classifier.model import TicketClassifier, check_training_data, resolve_solver
@@ -68,6 +70,22 @@ class TrainedModel:
         return None if detector is None else detector.report()
 
 
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def _reusing(function: Callable[Params, Result]) -> Callable[Params, Result]:
+    """Run ``function`` with each text embedded once (``reusing_embeddings``)."""
+
+    @wraps(function)
+    def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        with reusing_embeddings():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_reusing
 def train(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -91,6 +109,7 @@ def train(
     imported: Sequence[bool] | None = None,
     answer_error: float | Sequence[float] = 0.0,
     screen_error: float | Sequence[float] | None = None,
+    encoder: str | None = None,
 ) -> TrainedModel:
     """Train a model whose thresholds are justified by held-out (out-of-fold) predictions.
 
@@ -104,6 +123,8 @@ def train(
     calibrate the novelty detector (``classifier.novelty``) that sends tickets unlike the
     history to people whatever their confidence. ``confidence_floor`` is the least
     confidence any ticket needs on its own, whatever the average guarantee allows.
+    ``encoder`` names the sentence encoder of the dense features and the novelty bank
+    (``classifier.embeddings``; None: WordLlama); every text is embedded once per call.
     With ``screen``, confident learning (``classifier.label_noise``) on the out-of-fold
     probabilities finds labels that are probably wrong; those not ``confirmed`` (backed by
     agreeing answers) are left out of the final fit. Threshold tuning keeps them, counted
@@ -130,7 +151,7 @@ def train(
     label_counts = dict(sorted(Counter(labels).items()))
 
     def fold_model() -> TicketClassifier:
-        return TicketClassifier(pipeline=pipeline, temperature=1.0, solver=solver)
+        return TicketClassifier(pipeline=pipeline, temperature=1.0, solver=solver, encoder=encoder)
 
     scores, fold_of, unlabelled_scores = out_of_fold_scores(
         fold_model,
@@ -196,7 +217,7 @@ def train(
         floor=confidence_floor,
         label_error=errors,
     )
-    embeddings = embed(texts)
+    embeddings = embed(texts, encoder)
     fitted = fit_novelty_detector(
         texts=texts,
         y_index=y_index,
@@ -207,7 +228,7 @@ def train(
         embeddings=embeddings,
         fit_fold_model=lambda t, y: fold_model().fit(t, y),
         false_alarm_rate=false_alarm_rate,
-        other_embeddings=embed(other_texts) if other_texts else None,
+        other_embeddings=embed(other_texts, encoder) if other_texts else None,
         automate_from=thresholds.default,
         random_state=random_state,
         progress=progress,
@@ -217,9 +238,9 @@ def train(
     if progress is not None:
         progress("final model", 0, 1)
     kept = np.setdiff1d(np.arange(len(texts)), screened)
-    model = TicketClassifier(pipeline=pipeline, temperature=temperature, solver=solver).fit(
-        [texts[i] for i in kept], [labels[i] for i in kept]
-    )
+    model = TicketClassifier(
+        pipeline=pipeline, temperature=temperature, solver=solver, encoder=encoder
+    ).fit([texts[i] for i in kept], [labels[i] for i in kept])
     if fitted is not None:
         model.novelty_ = fitted.detector
     if progress is not None:
@@ -301,6 +322,7 @@ def _screen(
     return tuple(chosen), tuple(chosen_as), found.noise_rate
 
 
+@_reusing
 def refit(model: TicketClassifier, texts: Sequence[str], labels: Sequence[str]) -> TicketClassifier:
     """The same recipe and temperature fitted on more data, once that recipe has been judged.
 
@@ -311,7 +333,7 @@ def refit(model: TicketClassifier, texts: Sequence[str], labels: Sequence[str]) 
     if detector is not None:
         y_index = np.searchsorted(refitted.classes_, np.asarray(labels, dtype=str))
         bank = Bank.build(
-            embed(texts), y_index, len(refitted.classes_), other=detector.other_embeddings_
+            refitted.embed(texts), y_index, len(refitted.classes_), other=detector.other_embeddings_
         )
         refitted.novelty_ = detector.with_bank(bank)
     return refitted

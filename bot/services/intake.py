@@ -138,14 +138,17 @@ def classify_under_policy(
     renamed = policy.label_map((str(c) for c in model.model.classes_), model.version_id)
     thresholds = policy.thresholds_for(model.thresholds, renamed)
     model = LoadedModel(model.version_id, model.model, thresholds)
+    # Topics and "none of these" tickets are embedded with the configured encoder: after
+    # TRIAGE_SENTENCE_ENCODER changes they wait for a model trained with it (not comparable).
+    same_space = model.model.encoder == policy.encoder
     decided = []
     classified = classify_texts(
         texts,
         model=model,
         audit_rate=policy.audit_rate,
         rng=rng,
-        topics=policy.topics,
-        unlabelled=policy.unlabelled,
+        topics=policy.topics if same_space else (),
+        unlabelled=policy.unlabelled if same_space else None,
     )
     for raw in classified:
         result, threshold = in_current_names(

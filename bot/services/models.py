@@ -276,6 +276,7 @@ def retrain(
         target_precision=settings.target_precision,
         min_examples=settings.min_label_examples,
         pipeline=settings.spacy_pipeline,
+        encoder=settings.sentence_encoder,
         progress=progress,
         unlabelled_texts=unlabelled,
         other_texts=others,

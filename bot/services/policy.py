@@ -78,6 +78,9 @@ class Policy:
     unlabelled: np.ndarray = field(
         default_factory=lambda: np.zeros((0, 0), dtype=np.float32), compare=False
     )
+    # The sentence encoder (TRIAGE_SENTENCE_ENCODER; None: WordLlama) that the topics'
+    # centroids and `unlabelled` are in: they apply to a model trained with the same one.
+    encoder: str | None = None
 
     def label_map(self, classes: Iterable[str], version_id: int) -> dict[str, str]:
         """The current name of each class of model `version_id` that a rename has changed.
@@ -144,6 +147,7 @@ def current_policy(*, session: Session, settings: Settings) -> Policy:
         held=frozenset(confused_labels(session=session)),
         doubtful=frozenset(stored.get(DOUBTFUL_REVIEWERS) or ()),
         accuracy={str(k): float(v) for k, v in (stored.get(REVIEWER_ACCURACY) or {}).items()},
+        encoder=settings.sentence_encoder,
     )
 
 

@@ -57,7 +57,8 @@ class PolicyCache:
         tickets = unlearned_tickets(session=session, limit=NO_LABEL_MAX)
         missing = [(key, text) for key, text in tickets if key not in self._vectors]
         if missing:
-            vectors = embed([text for _, text in missing]).astype(np.float32)
+            texts = [text for _, text in missing]
+            vectors = embed(texts, self._settings.sentence_encoder).astype(np.float32)
             self._vectors.update(zip((ticket_id for ticket_id, _ in missing), vectors, strict=True))
         kept = {ticket_id for ticket_id, _ in tickets}
         self._vectors = {k: v for k, v in self._vectors.items() if k in kept}

@@ -70,7 +70,7 @@ def find_topics(*, session: Session, settings: Settings, now: datetime) -> Topic
     loose = [t for t in novel_tickets_since(since, session=session) if t.topic_id is None]
     if not loose:
         return TopicNews((), 0)
-    vectors = embed([t.text for t in loose])
+    vectors = embed([t.text for t in loose], settings.sentence_encoder)
     grown = _attach_to_open_topics(loose, vectors, session=session, now=now)
     remaining = [i for i, t in enumerate(loose) if t.topic_id is None]
     found = []
