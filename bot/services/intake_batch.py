@@ -241,6 +241,7 @@ _TICKET_COLUMNS = {
 
 
 _EMPTY_TICKET = dict.fromkeys(_TICKET_COLUMNS)
+_TICKET_MANAGER = inspect(Ticket).class_manager
 
 
 def ticket_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -250,9 +251,16 @@ def ticket_row(values: dict[str, Any]) -> dict[str, Any]:
 
 def stored_ticket(ticket_id: int, values: dict[str, Any]) -> Ticket:
     """The ticket just inserted with these values, as a committed session leaves it:
-    detached, every column loaded (those intake does not set are empty, as in the row)."""
-    ticket = Ticket(**{**_EMPTY_TICKET, **values})
-    ticket.id = ticket_id
+    detached, every column loaded (those intake does not set are empty, as in the row).
+
+    Its attributes are placed as a query's load places them, without the constructor's
+    attribute events (history kept for a flush that never comes): for a batch of 100 the
+    constructor cost as much as the INSERT (80 against 18 microseconds a ticket)."""
+    ticket: Ticket = _TICKET_MANAGER.new_instance()
+    loaded = ticket.__dict__
+    loaded.update(_EMPTY_TICKET)
+    loaded.update(values)
+    loaded["id"] = ticket_id
     make_transient_to_detached(ticket)
     return ticket
 
