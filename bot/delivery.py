@@ -59,7 +59,7 @@ from bot.services.reminders import WAITED_SECONDS
 from bot.services.ticket_view import public_view
 from bot.settings import Settings
 from jobs.callback_alerts import alert_callback_given_up
-from storage.database import unit_of_work
+from storage.database import reading, unit_of_work
 from storage.models import Alert, OutboxKind, OutboxMessage, Ticket
 from storage.queries.outbox import (
     cancel_unclaimed,
@@ -263,7 +263,11 @@ class Deliverer:
             )
 
     def _send(self, message: OutboxMessage) -> Sent:
-        with unit_of_work(self._factory) as session:
+        # Only a correction writes while it renders (it may cancel the delivery it corrects).
+        # Any other message is drawn in a read-only unit of work, which on SQLite takes no
+        # write lock: intake's batches never wait behind a card being drawn.
+        opened = unit_of_work if RETRACTS in message.payload else reading
+        with opened(self._factory) as session:
             ticket = None if message.ticket_id is None else session.get(Ticket, message.ticket_id)
             request = self._render(message, ticket, session=session)
         if request is None:

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
@@ -139,6 +138,19 @@ class Bank:
         return per_class, other
 
 
+def logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """``scipy.special.logsumexp(a, axis=1)`` for finite real rows, to the bit: the same
+    steps (the row's maxima taken out of the sum and counted, ``log1p`` of the rest), without
+    scipy's array-API dispatch, which cost six times the arithmetic for one ticket's row."""
+    a_max = np.max(a, axis=1, keepdims=True)
+    at_max = a == a_max
+    m = np.sum(at_max, axis=1, keepdims=True, dtype=a.dtype)
+    exp = np.exp(np.where(at_max, -np.inf, a) - a_max)
+    s = np.sum(exp, axis=1, keepdims=True, dtype=exp.dtype)
+    s = np.where(s == 0, s, s / m)
+    return (np.log1p(s) + np.log(m) + a_max)[:, 0]
+
+
 def novelty_features(
     scores: np.ndarray, temperature: float, per_class_similarity: np.ndarray
 ) -> np.ndarray:
@@ -160,7 +172,7 @@ def novelty_features(
         [
             top_two[:, -1],
             top_two[:, -1] - top_two[:, 0],
-            temperature * logsumexp(scores / temperature, axis=1),
+            temperature * logsumexp_rows(scores / temperature),
             by_label[:, -1],
             same_label,
             entropy,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Table, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
@@ -70,19 +70,27 @@ class Submission:
 
 def existing_tickets(keys: Sequence[Key], *, session: Session) -> dict[Key, Ticket]:
     """The tickets already stored for these (source, external id) pairs: one indexed
-    `external_id IN (...)` query per source (a batch nearly always has one source)."""
+    `external_id IN (...)` query per source (a batch nearly always has one source) for their
+    ids, and the tickets themselves loaded only when there are any (resends are rare)."""
     by_source: dict[str, list[str]] = {}
     for source, external in keys:
         by_source.setdefault(source, []).append(external)
-    found: dict[Key, Ticket] = {}
+    connection = session.connection()
+    ids: list[int] = []
     for source, externals in by_source.items():
         for start in range(0, len(externals), 500):  # keep the statement's parameters few
             chunk = externals[start : start + 500]
-            query = select(Ticket).where(Ticket.source == source, Ticket.external_id.in_(chunk))
-            for ticket in session.scalars(query):
-                assert ticket.external_id is not None
-                found[(ticket.source, ticket.external_id)] = ticket
-    return found
+            found = connection.execute(_STORED_IDS, {"source": source, "externals": chunk})
+            ids += (ticket_id for (ticket_id,) in found)
+    tickets = session.scalars(select(Ticket).where(Ticket.id.in_(ids))) if ids else ()
+    return {(t.source, t.external_id): t for t in tickets if t.external_id is not None}
+
+
+# Built once: building a statement and its cache key cost more than SQLite took to run it.
+_STORED_IDS = select(Ticket.id).where(
+    Ticket.source == bindparam("source"),
+    Ticket.external_id.in_(bindparam("externals", expanding=True)),
+)
 
 
 def classify_each(
@@ -241,6 +249,7 @@ _TICKET_COLUMNS = {
 
 
 _EMPTY_TICKET = dict.fromkeys(_TICKET_COLUMNS)
+_TICKET_MANAGER = inspect(Ticket).class_manager
 
 
 def ticket_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -250,9 +259,16 @@ def ticket_row(values: dict[str, Any]) -> dict[str, Any]:
 
 def stored_ticket(ticket_id: int, values: dict[str, Any]) -> Ticket:
     """The ticket just inserted with these values, as a committed session leaves it:
-    detached, every column loaded (those intake does not set are empty, as in the row)."""
-    ticket = Ticket(**{**_EMPTY_TICKET, **values})
-    ticket.id = ticket_id
+    detached, every column loaded (those intake does not set are empty, as in the row).
+
+    Its attributes are placed as a query's load places them, without the constructor's
+    attribute events (history kept for a flush that never comes): for a batch of 100 the
+    constructor cost as much as the INSERT (80 against 18 microseconds a ticket)."""
+    ticket: Ticket = _TICKET_MANAGER.new_instance()
+    loaded = ticket.__dict__
+    loaded.update(_EMPTY_TICKET)
+    loaded.update(values)
+    loaded["id"] = ticket_id
     make_transient_to_detached(ticket)
     return ticket
 
@@ -275,8 +291,13 @@ def route_channels(names: set[str], *, session: Session) -> dict[str, str | None
     """Each label's route channel (None when it has none), in one query."""
     if not names:
         return {}
-    rows = session.execute(select(Label.name, Label.route_channel).where(Label.name.in_(names)))
+    rows = session.connection().execute(_ROUTES, {"names": sorted(names)})
     return {name: channel for name, channel in rows}
+
+
+_ROUTES = select(Label.name, Label.route_channel).where(
+    Label.name.in_(bindparam("names", expanding=True))
+)
 
 
 def write_each(

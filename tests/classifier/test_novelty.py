@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 
 from classifier.crossval import fold_assignment
 from classifier.decision import Decision, decide
@@ -20,6 +21,7 @@ from classifier.novelty import (
     closer_to_other,
     conformal_cutoff,
     fit_novelty_detector,
+    logsumexp_rows,
     novelty_features,
 )
 from classifier.persistence import dump_model, load_model, sha256_hex
@@ -289,3 +291,13 @@ def test_a_detector_stored_with_the_first_five_features_still_scores() -> None:
     features = rng.normal(size=(7, len(FEATURES)))
     z = (features[:, :5] - old.mean_) @ old.coef_ + 0.3
     np.testing.assert_allclose(old._combine(features), 1 / (1 + np.exp(-z)))
+
+
+def test_logsumexp_rows_equals_scipys_to_the_bit() -> None:
+    """The energy feature is computed as scipy computes it: tied maxima, one class, big and
+    tiny scales, one row and many."""
+    rng = np.random.default_rng(7)
+    for shape, scale in [((1, 77), 1.0), ((500, 77), 30.0), ((3, 2), 0.01), ((4, 1), 5.0)]:
+        a = rng.normal(size=shape) * scale
+        a[0, : min(2, shape[1])] = a[0].max() + 1.0  # a tie at the maximum
+        assert np.array_equal(logsumexp_rows(a), logsumexp(a, axis=1))

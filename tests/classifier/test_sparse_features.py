@@ -67,3 +67,19 @@ def test_tfidf_rows_follow_other_vectoriser_settings_too() -> None:
         rows = tfidf_rows(vectorizer, [*corpus, "unknown words"])
         got = concatenate_columns([rows], len(corpus) + 1)
         assert_same_matrix(got, sparse.csr_matrix(vectorizer.transform([*corpus, "unknown words"])))
+
+
+def test_character_ngrams_remembered_by_word_equal_scikit_learns() -> None:
+    """Words' n-grams are remembered between calls: a second pass, with every word known,
+    and texts with tabs, runs of spaces, capitals and one-letter words give the same rows."""
+    corpus = ["The card  was\tdeclined", "a PIN", "card card\n\npin", "x"]
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    vectorizer.fit(corpus)
+    texts = [*corpus, "declined\u00a0twice, the  CARD", "", "a b c", "unseen zzz"]
+    want = sparse.csr_matrix(vectorizer.transform(texts))
+    for _ in range(2):
+        for batch in [texts, texts[:1], texts[4:6], texts[5:6]]:
+            got = concatenate_columns([tfidf_rows(vectorizer, batch)], len(batch))
+            assert_same_matrix(got, sparse.csr_matrix(vectorizer.transform(batch)))
+        whole = concatenate_columns([tfidf_rows(vectorizer, texts)], len(texts))
+        assert_same_matrix(whole, want)
