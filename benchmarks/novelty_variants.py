@@ -16,13 +16,15 @@ equal ``benchmarks/novelty.py``'s.
 
     python -m benchmarks.novelty_variants capture [--dir DIR] [--encoder ENCODER]
     python -m benchmarks.novelty_variants compare [--dir DIR] [--tfidf] [--dense VECTORS.npy]
-        [--cost-limit 0.03]
+        [--knn VECTORS.npy] [--only-knn] [--cost-limit 0.03]
     python -m benchmarks.novelty_variants points [--dir DIR] [--gates 0.6,0.09 0.5,0.1]
 
 ``--encoder`` trains with a sentence encoder (``TRIAGE_SENTENCE_ENCODER``) in the dense block
 and the novelty bank; ``--dense`` adds variants whose bank similarities come from another
 encoder's vectors (``benchmarks/sentence_vectors.py``) while the classifier keeps the
-captured one.
+captured one; ``--knn`` adds variants with the mean similarity to the k nearest training
+tickets (of any label, and of the predicted one) in those vectors' space, and
+``--only-knn`` keeps, of the others, only the kept detector.
 """
 
 from __future__ import annotations
@@ -399,6 +401,62 @@ def add_dense(run: dict[str, Any], vectors: Callable[[list[str]], np.ndarray]) -
         part["dpc"] = per_label(queries, everything, y, n)
 
 
+KNN = 10  # nearest training tickets kept per query by ``add_knn``
+
+
+def add_knn(run: dict[str, Any], vectors: Callable[[list[str]], np.ndarray]) -> None:
+    """Per query, the KNN best cosines to any training ticket and to tickets of the
+    predicted label (descending), in ``vectors``' space, with the same banks as the shipped
+    detector (fold banks, round banks, the whole training set for the test split)."""
+    train = vectors(run["raw"]["train_texts"])
+    folds, y = run["folds"], run["y"]
+
+    def nearest(
+        queries: np.ndarray, predicted: np.ndarray, rows: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        sims = queries @ train[rows].T
+        top = -np.sort(-np.partition(sims, sims.shape[1] - KNN, axis=1)[:, -KNN:], axis=1)
+        same = np.where(labels[None, :] == predicted[:, None], sims, -1.0)
+        top_same = -np.sort(-np.partition(same, same.shape[1] - KNN, axis=1)[:, -KNN:], axis=1)
+        return top, top_same
+
+    held = folds >= 0
+    cv_top, cv_same = np.full((len(y), KNN), np.nan), np.full((len(y), KNN), np.nan)
+    scores_cv = np.full(len(y), -1)
+    scores_cv[held] = run["cv"]["scores"].argmax(axis=1)
+    for fold in sorted(set(folds[held].tolist())):
+        mask = folds == fold
+        cv_top[mask], cv_same[mask] = nearest(train[mask], scores_cv[mask], ~mask, y[~mask])
+    run["cv"]["knn"], run["cv"]["knn_same"] = cv_top[held], cv_same[held]
+    for round_ in run["rounds"]:
+        n = len(run["raw"]["classes"])
+        novel = np.isin(y, round_["left_out"])
+        rows = (folds != round_["fold"]) & ~novel
+        kept = np.setdiff1d(np.arange(n), round_["left_out"])
+        labels = np.searchsorted(kept, y[rows])
+        for key, mask in (("known", ~novel), ("novel", novel)):
+            queries = train[(folds == round_["fold"]) & mask]
+            predicted = round_[key]["scores"].argmax(axis=1)
+            round_[key]["knn"], round_[key]["knn_same"] = nearest(queries, predicted, rows, labels)
+    everything = np.ones(len(y), dtype=bool)
+    for name, part in run["test"].items():
+        queries = vectors(run["raw"]["test"][name]["texts"])
+        predicted = part["scores"].argmax(axis=1)
+        part["knn"], part["knn_same"] = nearest(queries, predicted, everything, y)
+
+
+def knn_features(ks: tuple[int, ...], same_ks: tuple[int, ...]) -> Scorer:
+    """The eleven features plus the mean similarity to the k nearest training tickets (each
+    k in ``ks``) and to the k nearest of the predicted label (each k in ``same_ks``)."""
+
+    def features(part: Part, temperature: float) -> np.ndarray:
+        extra = [part["knn"][:, :k].mean(axis=1) for k in ks]
+        extra += [part["knn_same"][:, :k].mean(axis=1) for k in same_ks]
+        return np.column_stack([eleven(part, temperature), *extra])
+
+    return features
+
+
 def cached_vectors(path: Path) -> Callable[[list[str]], np.ndarray]:
     """Unit vectors looked up by masked text in ``path`` (.npy) and ``path`` with the suffix
     .json (the masked texts, in row order), as ``benchmarks/sentence_vectors.py`` writes."""
@@ -416,6 +474,8 @@ def compare(
     out: Path,
     dense: Path | None = None,
     cost_limit: float = COST_LIMIT,
+    knn: Path | None = None,
+    only_knn: bool = False,
 ) -> None:
     runs = {seed: load(directory, seed) for seed in RUNS}
     variants: dict[str, Callable[[Any], Scorer]] = {
@@ -445,6 +505,16 @@ def compare(
         variants["kept + similarities in the other encoder"] = lambda r: Fitted(
             with_dense, "logistic", True
         ).fit(r)
+    if only_knn:
+        variants = {k: v for k, v in variants.items() if k.endswith("(kept)")}
+    if knn is not None:
+        lookup = cached_vectors(knn)
+        for run in runs.values():
+            add_knn(run, lookup)
+        for ks, same_ks in (((5,), ()), ((10,), ()), ((5, 10), (5,)), ((10,), (10,)), ((), (5,))):
+            label = f"kept + k-NN mean of {ks or '-'}, same label {same_ks or '-'}"
+            features = knn_features(ks, same_ks)
+            variants[label] = lambda r, f=features: Fitted(f, "logistic", True).fit(r)
     results = []
     for name, make in variants.items():
         best = variant(runs, name, make, cost_limit)
@@ -505,6 +575,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dense", type=Path, help="unit vectors (.npy + .json) of another encoder to compare"
     )
+    parser.add_argument(
+        "--knn", type=Path, help="unit vectors (.npy + .json): add k-NN similarity variants"
+    )
+    parser.add_argument("--only-knn", action="store_true", help="skip the other variants")
     args = parser.parse_args(argv)
     if args.action == "capture":
         capture(args.dir, args.data, args.encoder)
@@ -512,7 +586,9 @@ def main(argv: list[str] | None = None) -> None:
         pairs = [(float(g.split(",")[0]), float(g.split(",")[1])) for g in args.gates]
         points(args.dir, args.out, pairs)
     else:
-        compare(args.dir, args.tfidf, args.out, args.dense, args.cost_limit)
+        compare(
+            args.dir, args.tfidf, args.out, args.dense, args.cost_limit, args.knn, args.only_knn
+        )
 
 
 if __name__ == "__main__":

