@@ -106,7 +106,7 @@ def test_a_running_web_process_moves_from_v1_to_v2_without_dropping_requests(
     v1 = install_model(factory, trained)
     with (
         triage_serve(database_url, tmp_path / "serve.log", TRIAGE_MODEL_REFRESH_SECONDS="1") as url,
-        httpx.Client(timeout=10.0, trust_env=False) as client,
+        httpx.Client(timeout=30.0, trust_env=False) as client,
     ):
         answers: list[tuple[int, int | None]] = []
         done = threading.Event()
@@ -124,7 +124,9 @@ def test_a_running_web_process_moves_from_v1_to_v2_without_dropping_requests(
         asking = threading.Thread(target=keep_asking)
         asking.start()
         try:
-            wait_until(lambda: (201, v1) in answers, timeout=30, what="v1 to serve")
+            # The first answer waits on the process's start and model load: generous, since
+            # a loaded CI machine has taken over 30 s.
+            wait_until(lambda: (201, v1) in answers, timeout=90, what="v1 to serve")
             v2 = install_model(factory, trained)
             promoted = time.monotonic()
             wait_until(
