@@ -9,7 +9,12 @@ and compares with the window's true precision:
 - the plain audit share (what `/triage stats` showed alone), with its Wilson interval;
 - the prediction-powered estimate (`classifier.intervals.prediction_powered_mean`: mean
   confidence over the window + the audits' rectifier), with its interval;
-- the model's mean confidence alone (no audits: biased by whatever miscalibration there is).
+- the model's mean confidence alone (no audits: biased by whatever miscalibration there is);
+- the same powered estimate with audits drawn by importance (`--weighted`): each
+  automated ticket is audited with a chance proportional to sqrt(f(1 - f)) or 1 - f of its
+  confidence f (never under `--floor` times the mean of that figure), scaled so the
+  expected number of audits is the uniform design's, and each audit's rectifier weighted
+  back by the inverse of its chance (`classifier.intervals.weighted_powered_mean`).
 
 Auditors are exact here; the loop benchmark (`benchmarks.hitl_team`) adds their errors.
 
@@ -35,7 +40,15 @@ import numpy as np  # noqa: E402
 from benchmarks.classifier_bench import read_split  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from classifier import train, wilson_interval  # noqa: E402
-from classifier.intervals import prediction_powered_mean  # noqa: E402
+from classifier.intervals import prediction_powered_mean, weighted_powered_mean  # noqa: E402
+
+# How each importance design scores a ticket's confidence f: sqrt(f(1 - f)) is the spread of
+# a calibrated ticket's outcome, the chance-proportional-to-error that minimises the
+# variance of an inverse-weighted mean; 1 - f is the chance it is wrong.
+DESIGNS = {
+    "sqrt_f_1_minus_f": lambda f: np.sqrt(f * (1.0 - f)),
+    "one_minus_f": lambda f: 1.0 - f,
+}
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "banking77"
@@ -52,6 +65,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--tolerance", type=float, default=0.015)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--floor", type=float, default=0.25, help="least audit chance, times the mean one"
+    )
     parser.add_argument(
         "--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "audit_estimate.json"
     )
@@ -94,6 +110,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     automated = confidence >= bars
     pool_f = confidence[automated]
     pool_y = (predicted == np.asarray(test_labels))[automated]
+    # Each design's chance per pooled ticket: the window is drawn from the pool, so scaling
+    # over the pool keeps the expected audits per window at the uniform design's.
+    chances = {}
+    for name, score in DESIGNS.items():
+        h = score(pool_f)
+        h = np.maximum(h, args.floor * h.mean())
+        chances[name] = np.minimum(1.0, args.audit_rate * h / h.mean())
+    weighted: dict[str, dict[str, list[float]]] = {
+        name: {"e": [], "cov": [], "w": [], "n": []} for name in DESIGNS
+    }
     share_e, share_cov, share_w = [], [], []
     ppi_e, ppi_cov, ppi_w, model_e, audits_n = [], [], [], [], []
     for _ in range(args.rounds):
@@ -121,6 +147,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         ppi_cov.append(powered.low <= truth <= powered.high)
         ppi_w.append(powered.high - powered.low)
         model_e.append(powered.mean_prediction - truth)
+        for name, chance in chances.items():
+            p = chance[pick]
+            drawn = rng.random(args.window) < p
+            got = weighted_powered_mean(
+                predicted_count=args.window,
+                predicted_sum=float(f.sum()),
+                predicted_squares=float((f**2).sum()),
+                labelled=list(
+                    zip(f[drawn].tolist(), y[drawn].tolist(), p[drawn].tolist(), strict=True)
+                ),
+            )
+            if got is None:
+                continue
+            record = weighted[name]
+            record["e"].append(got.estimate - truth)
+            record["cov"].append(got.low <= truth <= got.high)
+            record["w"].append(got.high - got.low)
+            record["n"].append(int(drawn.sum()))
     tol = args.tolerance
     result = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
@@ -138,6 +182,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "audit_share": summary(np.array(share_e), np.array(share_cov), np.array(share_w), tol),
         "powered": summary(np.array(ppi_e), np.array(ppi_cov), np.array(ppi_w), tol),
         "mean_confidence_alone": summary(np.array(model_e), None, None, tol),
+        "weighted_floor": args.floor,
+        "weighted": {
+            name: {
+                **summary(np.array(r["e"]), np.array(r["cov"]), np.array(r["w"]), tol),
+                "audits_per_window": float(np.mean(r["n"])),
+                "max_weight_over_mean": float(chances[name].mean() / chances[name].min()),
+            }
+            for name, r in weighted.items()
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -66,6 +66,30 @@ def prediction_powered_mean(
     them); `labelled` holds each labelled item's (predicted chance, outcome). None: either
     side is empty.
     """
+    return weighted_powered_mean(
+        predicted_count=predicted_count,
+        predicted_sum=predicted_sum,
+        predicted_squares=predicted_squares,
+        labelled=[(f, y, 1.0) for f, y in labelled],
+        confidence=confidence,
+    )
+
+
+def weighted_powered_mean(
+    *,
+    predicted_count: int,
+    predicted_sum: float,
+    predicted_squares: float,
+    labelled: Sequence[tuple[float, bool, float]],
+    confidence: float = 0.95,
+) -> PoweredEstimate | None:
+    """``prediction_powered_mean`` for labelled items drawn with unequal chances: each of
+    `labelled` is (predicted chance, outcome, chance it was drawn), and its rectifier is
+    weighted by the inverse of that chance (Hájek), so an audit drawn because the model
+    was unsure stands for the several unsure tickets not drawn. Equal chances give
+    ``prediction_powered_mean`` exactly; the interval's variance is the weighted one
+    (Σ w²(r - r̄)² / (Σ w)²), with the same four pseudo-outcomes at the mean weight.
+    """
     n = len(labelled)
     if n == 0 or predicted_count <= 0:
         return None
@@ -74,14 +98,22 @@ def prediction_powered_mean(
     if predicted_count > 1:
         spread = predicted_squares - predicted_count * mean_f * mean_f
         var_f = max(0.0, spread / (predicted_count - 1))
-    rectifiers = [float(y) - f for f, y in labelled]
-    rectifier = sum(rectifiers) / n
-    labelled_mean = sum(f for f, _ in labelled) / n
-    padded = rectifiers + [float(y) - labelled_mean for y in PSEUDO_OUTCOMES]
-    centre = sum(padded) / len(padded)
-    var_r = sum((r - centre) ** 2 for r in padded) / (len(padded) - 1)
+    weights = [1.0 / chance for _, _, chance in labelled]
+    total = sum(weights)
+    rectifiers = [float(y) - f for f, y, _ in labelled]
+    rectifier = sum(w * r for w, r in zip(weights, rectifiers, strict=True)) / total
+    labelled_mean = sum(w * f for w, (f, _, _) in zip(weights, labelled, strict=True)) / total
+    mean_weight = total / n
+    padded = list(zip(weights, rectifiers, strict=True)) + [
+        (mean_weight, float(y) - labelled_mean) for y in PSEUDO_OUTCOMES
+    ]
+    padded_total = sum(w for w, _ in padded)
+    centre = sum(w * r for w, r in padded) / padded_total
+    spread_r = sum(w * w * (r - centre) ** 2 for w, r in padded)
+    # Σ w²(r - r̄)² / (Σ w)², scaled so equal weights give the sample variance over n.
+    var_mean_r = spread_r / padded_total**2 * len(padded) / (len(padded) - 1)
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
-    margin = z * math.sqrt(var_f / predicted_count + var_r / n)
+    margin = z * math.sqrt(var_f / predicted_count + var_mean_r * len(padded) / n)
     estimate = mean_f + rectifier
     return PoweredEstimate(
         estimate=min(1.0, max(0.0, estimate)),

@@ -53,6 +53,38 @@ class ReviewerEstimate:
         return 1.0 - jeffreys_interval(share, self.evidence, self.confidence)[1]
 
 
+def pooled_least_error(shares: Sequence[tuple[ReviewerEstimate, float]]) -> float:
+    """The least mean error of labels given by these reviewers in these shares.
+
+    Each person's ``least_error`` is the bottom of their own interval; averaging those
+    bottoms over a team answers a stricter question than asked (that every one of six
+    people errs at least that little at once), so a threshold corrected by it is held
+    higher than the evidence requires. The question is the team's mean error over the
+    labels, Σ wᵢ eᵢ with eᵢ each person's error shown on the evidence alone (``shown_error``),
+    and its bound is a Jeffreys interval on that share at the evidence's effective size,
+    (Σ wᵢ)² / Σ (wᵢ² / nᵢ) for nᵢ answers' worth of evidence (Kish, as
+    ``classifier.thresholds.effective_counts``): one person gives exactly their
+    ``least_error``, six people equally checked about as much as all their evidence pooled.
+    People without evidence are left out (their labels carry 0), and a team none of whose
+    answers was ever shown wrong gets 0, as one person does.
+    """
+    kept = [(e, float(w)) for e, w in shares if e.evidence > 0 and w > 0]
+    if not kept:
+        return 0.0
+    total = sum(w for _, w in kept)
+    mean = sum(w * shown_error(e) for e, w in kept) / total
+    if mean <= 0:
+        return 0.0
+    effective = total**2 / sum(w * w / e.evidence for e, w in kept)
+    tail = (1.0 - kept[0][0].confidence) / 2.0
+    return float(beta.ppf(tail, mean * effective + 0.5, (1.0 - mean) * effective + 0.5))
+
+
+def shown_error(estimate: ReviewerEstimate) -> float:
+    """The share of a person's answers others' evidence shows wrong, with no prior in it."""
+    return min(1.0, max(0.0, 1.0 - estimate.right / estimate.evidence))
+
+
 @dataclass(frozen=True)
 class Reliability:
     """The fitted model: per reviewer estimates and each item's posterior over labels."""

@@ -27,11 +27,17 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def team_answers(
-    rows: list[LabelledRow], *, error: float, double_share: float, seed: int = 0
+    rows: list[LabelledRow],
+    *,
+    error: float,
+    double_share: float,
+    seed: int = 0,
+    first: tuple[str, ...] = ("UALICE",),
 ) -> tuple[list[Ticket], int]:
-    """Alice answers every ticket, wrong `error` of the time (any other label); Bob, always
-    right, gives a second answer on `double_share` of them, and where the two disagree Carol
-    settles it. Returns the tickets and how many of Alice's single answers were wrong."""
+    """Alice (or the `first` people, in turn) answers every ticket, wrong `error` of the
+    time (any other label); Bob, always right, gives a second answer on `double_share` of
+    them, and where the two disagree Carol settles it. Returns the tickets and how many of
+    the single answers were wrong."""
     rng = random.Random(seed)
     labels = sorted({row.label for row in rows})
     tickets, wrong_singles = [], 0
@@ -40,7 +46,7 @@ def team_answers(
         alice = row.label
         if rng.random() < error:
             alice = rng.choice([label for label in labels if label != row.label])
-        answers = [("UALICE", alice)]
+        answers = [(first[i % len(first)], alice)]
         if rng.random() < double_share:
             answers.append(("UBOB", row.label))
             if alice != row.label:
@@ -94,6 +100,37 @@ def test_second_answers_show_how_wrong_single_answers_are_at_least(
         later = START + timedelta(days=1)
         # Alice, right 90% of the time, is under a 95% target even at the top of her interval
         assert doubtful_reviewers(session=session, now=later, target=0.95) == ["UALICE"]
+
+
+def test_a_teams_single_answers_are_bounded_together_nearer_their_error(
+    factory: sessionmaker[Session],
+) -> None:
+    """Six people answer in turn, wrong 6% of the time; Bob checks 15% of their answers.
+    Each person alone is checked on some 25 tickets, so the bottom of their own interval
+    says little; the labels' mean least error is the team's, from all 150 checked: above
+    the mean of those bottoms, and not above the share of single answers truly wrong."""
+    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+    team = tuple(f"U{name}" for name in ("ADA", "BEA", "CYD", "DAN", "EVE", "FOX"))
+    tickets, wrong_singles = team_answers(
+        parsed[:1000], error=0.06, double_share=0.15, seed=5, first=team
+    )
+    with factory.begin() as session:
+        session.add_all(tickets)
+    later = START + timedelta(days=1)
+    with factory() as session:
+        examples = labelled_examples(session=session)
+        bounds = dict(
+            zip(
+                (e.ticket_id for e in examples),
+                label_error_bounds(examples, session=session, now=later),
+                strict=True,
+            )
+        )
+        alone = reviewer_reliability(session=session, now=later, days=None, model_priors=False)
+    singles = [t for t in tickets if len(t.reviews) == 1]
+    mean_least = sum(bounds[t.id] for t in singles) / len(singles)
+    own_bottoms = sum(alone[t.reviews[0].slack_user].least_error() for t in singles) / len(singles)
+    assert own_bottoms < mean_least <= wrong_singles / len(singles)
 
 
 def test_second_answers_asked_because_an_answer_looked_wrong_do_not_inflate_the_bound(

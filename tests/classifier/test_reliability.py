@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classifier.reliability import estimate_reliability, jeffreys_interval
+from classifier.reliability import (
+    ReviewerEstimate,
+    estimate_reliability,
+    jeffreys_interval,
+    pooled_least_error,
+)
 
 CLASSES = [f"c{k}" for k in range(6)]
 ACCURACY = {"ann": 0.98, "bob": 0.95, "cat": 0.9, "dan": 0.85, "eve": 0.8, "fox": 0.6}
@@ -84,3 +89,41 @@ def test_one_label_and_no_answers_are_handled() -> None:
     fitted = estimate_reliability([(0, "ann", "c0"), (1, "ann", "c0")], ["c0"])
     assert fitted.reviewers["ann"].accuracy > 0.8
     assert estimate_reliability([], CLASSES).reviewers == {}
+
+
+def _checked(name: str, rng: np.random.Generator, *, error: float, n: int) -> ReviewerEstimate:
+    """A reviewer whose `n` answers were all settled by others, `error` of them wrong."""
+    wrong = int(rng.binomial(n, error))
+    return ReviewerEstimate(
+        reviewer=name,
+        answers=n,
+        accuracy=1.0 - wrong / n,
+        interval=(0.0, 1.0),
+        evidence=float(n),
+        confusions=(),
+        right=float(n - wrong),
+    )
+
+
+def test_one_persons_pooled_bound_is_their_own_least_error() -> None:
+    alone = _checked("ann", np.random.default_rng(0), error=0.05, n=80)
+    assert alone.least_error() > 0
+    assert pooled_least_error([(alone, 30.0)]) == pytest.approx(alone.least_error(), rel=1e-9)
+    never_wrong = _checked("bob", np.random.default_rng(0), error=0.0, n=80)
+    assert pooled_least_error([(never_wrong, 30.0)]) == 0.0 == never_wrong.least_error()
+
+
+def test_a_teams_pooled_bound_is_nearer_its_error_and_still_below_it() -> None:
+    """Six people wrong 5% of the time, each checked on 70 tickets: the mean of their own
+    bottoms is far under 5%; the pooled bound is above that mean, and under the truth in
+    all but about the interval's tail of 300 draws."""
+    above_mean_of_bottoms, over_truth = 0, 0
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        team = [_checked(f"u{k}", rng, error=0.05, n=70) for k in range(6)]
+        pooled = pooled_least_error([(e, 100.0) for e in team])
+        bottoms = float(np.mean([e.least_error() for e in team]))
+        above_mean_of_bottoms += pooled > bottoms
+        over_truth += pooled > 0.05
+    assert above_mean_of_bottoms == 300
+    assert over_truth <= 0.05 * 300  # the bound's tail is 2.5%
