@@ -1,8 +1,11 @@
-"""The `triage` command line as an operator runs it: real processes, exit codes, output."""
+"""The `triage` command line as an operator runs it: exit codes, output, real processes."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.cli import main
 from bot.clock import utc_now
 from bot.services.policy import PAUSED, TARGET_PRECISION
 from bot.settings import Settings
@@ -27,21 +31,54 @@ REPO = Path(__file__).resolve().parents[1]
 TRIAGE = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
 
 
-def triage(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `triage ARGS` in `cwd` with only the given settings (no developer .env leaks in)."""
+def settings_only(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment without any deployment setting, plus `env`: no
+    developer's .env or CI database leaks into a command."""
     clean = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("TRIAGE_", "SLACK_", "DATABASE_URL", "TEST_DATABASE_URL"))
     }
+    return {**clean, **env}
+
+
+def triage_process(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `triage ARGS` in a new interpreter, in `cwd`, with only the given settings."""
     return subprocess.run(
         [*TRIAGE, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
-        env={**clean, "PYTHONPATH": str(REPO), **env},
+        env={**settings_only(env), "PYTHONPATH": str(REPO)},
     )
+
+
+def triage(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `triage ARGS` as the console script does (`sys.exit(main())`), in this process:
+    in `cwd`, with only the given settings, its own standard streams, and its exit status.
+
+    A new interpreter per command spent about 5 s importing the service each time; the
+    tests of the version and of a bad setting still start real processes."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(settings_only(env))
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main(list(args))
+            except SystemExit as exit_:  # argparse's --help and --version
+                status = exit_.code if isinstance(exit_.code, int) else 0
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        root.handlers[:], root.level = saved_handlers, saved_level
+    return subprocess.CompletedProcess([*TRIAGE, *args], status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +166,7 @@ def test_unmigrated_database_is_refused_with_the_fix(tmp_path: Path) -> None:
 
 
 def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
-    result = triage("classify", "hi", cwd=tmp_path, TRIAGE_TARGET_PRECISION="1.7")
+    result = triage_process("classify", "hi", cwd=tmp_path, TRIAGE_TARGET_PRECISION="1.7")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "triage: error: TRIAGE_TARGET_PRECISION=1.7 is invalid: must be a number in (0.5, 0.999]"
@@ -178,7 +215,7 @@ def test_train_without_labelled_tickets_fails_in_one_line(tmp_path: Path) -> Non
 
 
 def test_version_prints_the_package_version(tmp_path: Path) -> None:
-    result = triage("--version", cwd=tmp_path)
+    result = triage_process("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"triage-loop {version('triage-loop')}"
 
