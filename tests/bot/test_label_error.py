@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,6 +71,28 @@ def team_answers(
     return tickets, wrong_singles
 
 
+def stored_bounds(
+    factory: sessionmaker[Session], tickets: list[Ticket]
+) -> tuple[dict[int, float], Any]:
+    """Store `tickets`, then each labelled ticket's least error and the reviewers' reliability
+    (every answer counted, no model priors) a day after the answers."""
+    with factory.begin() as session:
+        session.add_all(tickets)
+    later = START + timedelta(days=1)
+    with factory() as session:
+        examples = labelled_examples(session=session)
+        bounds = dict(
+            zip(
+                (e.ticket_id for e in examples),
+                label_error_bounds(examples, session=session, now=later),
+                strict=True,
+            )
+        )
+        return bounds, reviewer_reliability(
+            session=session, now=later, days=None, model_priors=False
+        )
+
+
 def test_second_answers_show_how_wrong_single_answers_are_at_least(
     factory: sessionmaker[Session],
 ) -> None:
@@ -114,19 +137,7 @@ def test_a_teams_single_answers_are_bounded_together_nearer_their_error(
     tickets, wrong_singles = team_answers(
         parsed[:1000], error=0.06, double_share=0.15, seed=5, first=team
     )
-    with factory.begin() as session:
-        session.add_all(tickets)
-    later = START + timedelta(days=1)
-    with factory() as session:
-        examples = labelled_examples(session=session)
-        bounds = dict(
-            zip(
-                (e.ticket_id for e in examples),
-                label_error_bounds(examples, session=session, now=later),
-                strict=True,
-            )
-        )
-        alone = reviewer_reliability(session=session, now=later, days=None, model_priors=False)
+    bounds, alone = stored_bounds(factory, tickets)
     singles = [t for t in tickets if len(t.reviews) == 1]
     mean_least = sum(bounds[t.id] for t in singles) / len(singles)
     own_bottoms = sum(alone[t.reviews[0].slack_user].least_error() for t in singles) / len(singles)
@@ -178,19 +189,7 @@ def test_second_answers_asked_because_an_answer_looked_wrong_do_not_inflate_the_
         if reason is None:
             singles.append(ticket)
             wrong_singles += alice != row.label
-    with factory.begin() as session:
-        session.add_all(tickets)
-    later = START + timedelta(days=1)
-    with factory() as session:
-        examples = labelled_examples(session=session)
-        bounds = dict(
-            zip(
-                (e.ticket_id for e in examples),
-                label_error_bounds(examples, session=session, now=later),
-                strict=True,
-            )
-        )
-        everything = reviewer_reliability(session=session, now=later, days=None, model_priors=False)
+    bounds, everything = stored_bounds(factory, tickets)
     alice = {bounds[t.id] for t in singles}
     assert len(alice) == 1
     least = alice.pop()
