@@ -43,14 +43,14 @@ class ReviewerEstimate:
     confidence: float = 0.95
 
     def least_error(self) -> float:
-        """The least error rate the evidence shows: 1 - the top of a Jeffreys interval on the
-        evidence alone. ``interval`` is centred on ``accuracy``, which the prior pulls
-        towards 80%: with little evidence its top end is lowered by the prior, not by
-        answers shown wrong, and a bound used to loosen thresholds must not be."""
+        """The least error rate the evidence shows: a one-sided Jeffreys bound on the share
+        of answers shown wrong, on the evidence alone. ``interval`` is centred on
+        ``accuracy``, which the prior pulls towards 80%: with little evidence its top end
+        is lowered by the prior, not by answers shown wrong, and a bound used to loosen
+        thresholds must not be."""
         if self.evidence <= 0:
             return 0.0
-        share = min(1.0, max(0.0, self.right / self.evidence))
-        return 1.0 - jeffreys_interval(share, self.evidence, self.confidence)[1]
+        return least_share(shown_error(self), self.evidence, self.confidence)
 
 
 def pooled_least_error(shares: Sequence[tuple[ReviewerEstimate, float]]) -> float:
@@ -61,7 +61,7 @@ def pooled_least_error(shares: Sequence[tuple[ReviewerEstimate, float]]) -> floa
     people errs at least that little at once), so a threshold corrected by it is held
     higher than the evidence requires. The question is the team's mean error over the
     labels, Σ wᵢ eᵢ with eᵢ each person's error shown on the evidence alone (``shown_error``),
-    and its bound is a Jeffreys interval on that share at the evidence's effective size,
+    and its bound is a one-sided Jeffreys bound on that share at the evidence's effective size,
     (Σ wᵢ)² / Σ (wᵢ² / nᵢ) for nᵢ answers' worth of evidence (Kish, as
     ``classifier.thresholds.effective_counts``): one person gives exactly their
     ``least_error``, six people equally checked about as much as all their evidence pooled.
@@ -76,8 +76,22 @@ def pooled_least_error(shares: Sequence[tuple[ReviewerEstimate, float]]) -> floa
     if mean <= 0:
         return 0.0
     effective = total**2 / sum(w * w / e.evidence for e, w in kept)
-    tail = (1.0 - kept[0][0].confidence) / 2.0
-    return float(beta.ppf(tail, mean * effective + 0.5, (1.0 - mean) * effective + 0.5))
+    return least_share(mean, effective, kept[0][0].confidence)
+
+
+def least_share(share: float, n: float, confidence: float) -> float:
+    """The one-sided lower Jeffreys bound of a share measured on ``n`` (fractional) trials,
+    0 when none was seen.
+
+    One-sided because only the lower end is used: the least error loosens the precision
+    bound (``classifier.thresholds.corrected_precision``), itself one-sided at the same
+    confidence. The equal-tailed interval's bottom, used before, is a bound at half the
+    risk asked for: on the simulated team wrong 5% of the time it held thresholds higher
+    than the evidence required (5,009 answers against the issue's 5,000).
+    """
+    if share <= 0 or n <= 0:
+        return 0.0
+    return float(beta.ppf(1.0 - confidence, share * n + 0.5, (1.0 - share) * n + 0.5))
 
 
 def shown_error(estimate: ReviewerEstimate) -> float:
