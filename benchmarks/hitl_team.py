@@ -43,10 +43,11 @@ from bot.services.reliability import audit_answer_error, reviewer_reliability
 from bot.services.second_opinions import opinion_rules
 from bot.services.stats import audit_powered_estimate
 from bot.settings import Settings
+from classifier import Decision
 from classifier.intervals import PoweredEstimate
 from classifier.thresholds import corrected_precision
 from storage.database import unit_of_work
-from storage.models import Review, ReviewKind, Ticket, TicketStatus
+from storage.models import Ticket, TicketStatus
 
 NAMES = ("Uada", "Ubea", "Ucyd", "Udan", "Ueve", "Ufox")
 NEAREST = 3  # a person confuses a label with one of its 3 nearest
@@ -274,13 +275,10 @@ def audit_vs_truth(sim: TeamSimulation, window: int) -> dict[str, Any]:
     true = sum(correct) / sum(automated) if sum(automated) else None
     since = sim.clock - timedelta(minutes=len(automated))  # one simulated minute a ticket
     with unit_of_work(sim.factory) as session:
-        rows = session.execute(
-            select(Ticket.predicted_label, Review.label)
-            .join(Review, Review.ticket_id == Ticket.id)
-            .where(
-                Review.kind == ReviewKind.AUDIT,
-                Review.undone_at.is_(None),
-                Review.label.is_not(None),
+        rows = session.execute(  # settled audits, as `/triage stats` counts them
+            select(Ticket.predicted_label, Ticket.final_label).where(
+                Ticket.decision == Decision.AUDIT,
+                Ticket.decided_by.is_not(None),
                 Ticket.created_at >= since,
             )
         ).all()

@@ -37,6 +37,10 @@ SECOND_OPINION_NOTE = (
     "Blind like an audit: the earlier answers and the model's guess are hidden until it "
     "settles; the ticket is routed then."
 )
+AUDIT_OPINION_NOTE = (
+    "Blind like an audit: the earlier answers and the model's label are hidden until it "
+    "settles; the automatic label stands until then."
+)
 OPINION_ASKS = {
     Stage.SECOND: "One answer so far. Which label fits?",
     Stage.THIRD: "Two answers disagree: a third person decides. Which label fits?",
@@ -268,7 +272,10 @@ def _second_opinion(card: TicketCard, waiting_for: Stage) -> dict[str, Any]:
             },
         },
         _answer_row(card, "Pick a label"),
-        _context(SECOND_OPINION_NOTE, f"answered by {answered}; waiting for {who}{skipped}"),
+        _context(
+            AUDIT_OPINION_NOTE if card.kind == ReviewKind.AUDIT else SECOND_OPINION_NOTE,
+            f"answered by {answered}; waiting for {who}{skipped}",
+        ),
     ]
     return {"text": f"Second opinion: which label fits ticket #{card.ticket_id}?", "blocks": blocks}
 

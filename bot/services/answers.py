@@ -212,10 +212,11 @@ def _record(
         opinions is not None
         and quorum == 1
         and len(answered) == 1
-        and ticket.status == TicketStatus.PENDING
+        and (ticket.status == TicketStatus.PENDING or ticket.decision == Decision.AUDIT)
         and (reason := why_doubt(ticket, user=user, label=choice, rules=opinions)) is not None
     ):
-        ticket.second_opinion = reason  # the route and callback wait for the settled label
+        # The route and callback wait for the settled label (an audit's automatic one stands).
+        ticket.second_opinion = reason
         _refresh(ticket, session=session, now=now)
         return AnswerOutcome(AnswerStatus.SECOND_OPINION, ticket_id, choice)
     _decide(ticket, label=choice, user=user, session=session, now=now)

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.second_opinions import SecondOpinion
@@ -106,33 +106,45 @@ def _prior(suggestions: list[list[object]], position: dict[str, int]) -> np.ndar
 
 
 def audit_answer_error(*, session: Session, now: datetime, days: int) -> float | None:
-    """The share of blind audit answers in the window estimated to be wrong, at least.
+    """The share of audits in the window whose settled label is wrongly against the model,
+    at least.
 
-    Each auditor's error is taken at the top of their accuracy interval (estimated from
-    tickets several people answered, never from the model): the least error the evidence
-    allows, so a precision corrected by it is never corrected too far. None: no audits.
+    Only a wrong answer that disagrees with the automatic label makes a right label look
+    wrong; one that agrees (accepting a wrong label) flatters the model, and correcting for
+    it would lift the estimate further. So the share counts audits settled on one person's
+    contradiction, each at that person's least error (the top of their accuracy interval,
+    estimated from tickets several people answered, never from the model): a contradiction
+    two people agreed on, which second opinions ask for when the model was sure or the
+    auditor doubtful (``bot.services.second_opinions``), counts as right. The share is a
+    least figure, so a precision corrected by it is never corrected too far. None: no
+    settled audits.
     """
     query = (
-        select(Review.slack_user, func.count())
+        select(Review.ticket_id, Review.slack_user, Review.label, Ticket.predicted_label)
+        .join(Ticket, Review.ticket_id == Ticket.id)
         .where(
             Review.kind == ReviewKind.AUDIT,
             Review.created_at >= now - timedelta(days=days),
             Review.created_at <= now,
             Review.label.is_not(None),
             Review.undone_at.is_(None),
+            Ticket.decided_by.is_not(None),
+            Ticket.final_label == Review.label,
         )
-        .group_by(Review.slack_user)
     )
-    audits = {str(user): int(count) for user, count in session.execute(query)}
-    total = sum(audits.values())
-    if not total:
+    givers: dict[int, set[str]] = defaultdict(set)
+    against: dict[int, bool] = {}
+    for ticket_id, user, label, predicted in session.execute(query):
+        givers[ticket_id].add(str(user))
+        against[ticket_id] = label != predicted
+    if not givers:
         return None
+    alone = [next(iter(users)) for t, users in givers.items() if len(users) == 1 and against[t]]
+    if not alone:
+        return 0.0
     estimates = reviewer_reliability(session=session, now=now, days=days, model_priors=False)
-    wrong = sum(
-        count * (1.0 - estimates[user].interval[1]) if user in estimates else 0.0
-        for user, count in audits.items()
-    )
-    return wrong / total
+    wrong = sum(1.0 - estimates[user].interval[1] for user in alone if user in estimates)
+    return wrong / len(givers)
 
 
 def label_error_bounds(

@@ -5,7 +5,9 @@ Tickets answered twice are what measures reviewers without trusting the model
 click where a wrong route costs a customer. A share of reviewed tickets, drawn at random,
 and every doubtful first answer wait for a second person; two answers that disagree go to
 a third, and three that all differ to an admin. The ticket stays pending meanwhile, so its
-route post and callback go out once, with the settled label.
+route post and callback go out once, with the settled label. A blind audit's doubtful
+answer waits the same way, while the automatic label it audits stands: a contradiction
+corrects the label (and so the audit estimate of precision) only once it has settled.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from enum import StrEnum
 
 from bot.services.policy import Policy
 from bot.settings import Settings
+from classifier import Decision
 from storage.models import Ticket
 
 # Never call a model less sure than this confident, whatever the floor admins set.
@@ -108,7 +111,10 @@ def model_bar(user: str, rules: OpinionRules) -> float:
 def why_doubt(
     ticket: Ticket, *, user: str, label: str | None, rules: OpinionRules
 ) -> SecondOpinion | None:
-    """The reason the first answer on `ticket` needs a second opinion, or None."""
+    """The reason the first answer on `ticket` needs a second opinion, or None.
+
+    An audit is itself the random share of automated tickets, so only doubt sends it on.
+    """
     if ticket.novel or label is None:
         # Unlike anything learned, or "none of these": the model's guess is no yardstick
         # and the answer teaches no label; only the random share is checked.
@@ -118,6 +124,8 @@ def why_doubt(
     top = (ticket.suggestions or [[None, None]])[0]
     if top[1] is not None and str(top[0]) != label and float(top[1]) >= model_bar(user, rules):
         return SecondOpinion.CONTRADICTS
+    if ticket.decision == Decision.AUDIT:
+        return None
     return SecondOpinion.SAMPLE if drawn(ticket.id, share_for(user, rules)) else None
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import ids
 from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message
-from bot.services.policy import DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY, THRESHOLD
+from bot.services.policy import AUDIT_RATE, DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY, THRESHOLD
 from bot.services.reasking import reask_suspects
 from classifier import TrainedModel
 from storage.models import OutboxKind, OutboxMessage, Ticket
@@ -277,6 +277,45 @@ def test_a_model_must_be_surer_than_the_answerer_is_shown_right_to_doubt_them(
         assert trusted.final_label == other
         assert checked is not None and checked.second_opinion == "contradicts"
         assert checked.final_label is None
+
+
+def test_an_audit_contradicting_a_sure_model_corrects_the_label_only_once_confirmed(
+    doubts_only: RunningWeb, factory: sessionmaker[Session], slack_signing_secret: str
+) -> None:
+    web = doubts_only
+    set_policy(factory, THRESHOLD, 0.0)
+    set_policy(factory, AUDIT_RATE, 1.0)
+    route_every_label(factory, "CROUTE")
+    callback = web.fake.new_callback_url()
+    created = post_ticket(web, callback_url=callback)
+    assert created["status"] == "auto" and created["confidence"] >= 0.7
+    [applied] = web.fake.wait_for_callback(url=callback)
+    assert applied["label"] == created["label"]
+    web.fake.wait_until(lambda: len(route_posts(web)) == 1, what="the automatic label's post")
+    other = "exchange_rate" if created["label"] != "exchange_rate" else "card_arrival"
+
+    message = review_message(web)
+    click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option=other)
+    blind = current(web, "Second opinion")
+    assert "the automatic label stands until then" in str(blind["blocks"])
+    assert "answered by <@UALICE>; waiting for someone else" in str(blind["blocks"])
+    state = web.api("GET", f"/api/tickets/{created['id']}").json()
+    assert (state["status"], state["label"]) == ("auto", created["label"])
+    assert state["decided_by"] is None
+    with factory() as session:
+        ticket = session.get(Ticket, created["id"])
+        assert ticket is not None and ticket.second_opinion == "contradicts"
+    click(web, slack_signing_secret, blind, ids.PICK_LABEL, user="UALICE", option=other)
+    assert "You have already answered this ticket." in replies(web, 2)[1]  # never asked twice
+    assert len(route_posts(web)) == 1 and len(web.fake.wait_for_callback(url=callback)) == 1
+
+    click(web, slack_signing_secret, blind, ids.PICK_LABEL, user="UBOB", option=other)
+    settled = current(web, "chosen by <@UBOB>")
+    assert f"answers: <@UALICE> → {other}, <@UBOB> → {other}" in str(settled["blocks"])
+    bodies = web.fake.wait_for_callback(count=2, url=callback)
+    assert (bodies[-1]["label"], bodies[-1]["decided_by"]) == (other, "UBOB")
+    web.fake.wait_until(lambda: len(route_posts(web)) == 2, what="the corrected label's post")
+    assert other in str(route_posts(web)[-1])
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.commands import reviewer_line
+from bot.services.reliability import audit_answer_error, reviewer_reliability
 from bot.services.stats import (
     ReviewerStats,
     percentile,
@@ -163,6 +164,32 @@ def test_audit_estimate_is_powered_by_the_confidence_of_every_automated_ticket(
         tuple(corrected_precision(v, 0.05) for v in (powered.estimate, powered.low, powered.high))
     )
     assert corrected[0] > powered.estimate
+
+
+def test_only_an_audit_settled_on_one_persons_contradiction_counts_as_maybe_wrong(
+    factory: sessionmaker[Session],
+) -> None:
+    """A wrong answer that agrees with the automatic label cannot make it look wrong, and a
+    contradiction a second person confirmed is taken as right: of four settled audits, only
+    Ann's lone "b" may have wronged the model, at Ann's least error."""
+    with factory.begin() as session:
+        audit(session, predicted="a", answer="b", by="UANN")  # alone against the model
+        confirmed = audit(session, predicted="a", answer="b", by="UANN")
+        session.add(
+            Review(ticket=confirmed, slack_user="UBOB", label="b", kind="audit", created_at=NOW)
+        )
+        checked = audit(session, predicted="a", answer="a", by="UBOB")
+        session.add(
+            Review(ticket=checked, slack_user="UANN", label="c", kind="audit", created_at=NOW)
+        )
+        audit(session, predicted="a", answer="a", by="UBOB")  # alone, agreeing
+        audit(session, predicted="a", answer=None)  # not answered yet
+
+    with factory() as session:
+        error = audit_answer_error(session=session, now=NOW, days=7)
+        ann = reviewer_reliability(session=session, now=NOW, days=7, model_priors=False)["UANN"]
+    assert 1.0 - ann.interval[1] > 0  # Ann was shown wrong once, on Bob's ticket
+    assert error == pytest.approx((1.0 - ann.interval[1]) / 4)
 
 
 def test_empty_window_has_no_rates(factory: sessionmaker[Session]) -> None:
