@@ -10,6 +10,7 @@ Every triage scenario ends by checking that every accepted ticket is stored, eve
 message was delivered exactly once, and nothing answered 5xx; a failed check fails the run.
 
     python -m benchmarks.ingest [--seconds 8] [--scenarios closed32 open200 ...] [--label NAME]
+        [--server-env TRIAGE_INTAKE_BATCH_MS=5 ...]
         [--profile DIR]   # triage serve under cProfile in every thread (profile_serve)
 
 Results: benchmarks/results/ingest-NAME.json.
@@ -310,6 +311,7 @@ def run_triage(
     trained: TrainedModel,
     artifact: bytes,
     profile: Path | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     postgres = bool(scenario.get("postgres"))
     with database(name, postgres=postgres, workdir=workdir) as url, FakeSlack() as fake:
@@ -328,6 +330,7 @@ def run_triage(
                 "TRIAGE_LOG_LEVEL": "WARNING",
                 "PORT": str(port),
                 "WEB_CONCURRENCY": str(scenario.get("workers", 1)),
+                **(server_env or {}),
             },
             dotenv_path=None,
         )
@@ -424,7 +427,15 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, default=None, help="cProfile triage serve, .prof files in DIR"
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for `triage serve` (repeatable), e.g. TRIAGE_INTAKE_BATCH_MS=5",
+    )
     args = parser.parse_args()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
 
     all_rows = read_rows(DATA / "train.csv")
     rows = list(all_rows)
@@ -437,6 +448,7 @@ def main() -> int:
     train_seconds: dict[int, float] = {}
     results: dict[str, Any] = {
         "command": " ".join(["python -m benchmarks.ingest", *sys.argv[1:]]),
+        "server_env": server_env,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
@@ -467,7 +479,14 @@ def main() -> int:
                 entry["artifact_mb"] = round(len(models[size][1]) / 1e6, 1)
             print(f"{name}: triage serve", file=sys.stderr)
             entry["triage"] = run_triage(
-                name, scenario, texts, args.seconds, workdir, *models[size], args.profile
+                name,
+                scenario,
+                texts,
+                args.seconds,
+                workdir,
+                *models[size],
+                profile=args.profile,
+                server_env=server_env,
             )
             entry["load_average_after"] = os.getloadavg()
             results["scenarios"][name] = entry
