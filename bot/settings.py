@@ -154,8 +154,8 @@ class Settings:
     log_level: str = "INFO"
     model_refresh_seconds: int = 30
     intake_batch_size: int = 64
-    # 10, not 2: at 200 tickets/s a 2 ms window held one ticket, and one-ticket batches'
-    # fixed cost kept a core busy (p99 84 ms); at 10 ms, p99 35 ms (BENCHMARKS.md).
+    # 10, not 2: at a steady 200 tickets/s a 2 ms window held one ticket a batch, whose
+    # fixed cost took a fifth more CPU per ticket; the tail was alike (BENCHMARKS.md).
     intake_batch_ms: int = 10
     retrain_min_answers: int = 200
     retrain_check_seconds: int = 60
