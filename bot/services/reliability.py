@@ -110,14 +110,16 @@ def audit_answer_error(*, session: Session, now: datetime, days: int) -> float |
     at least.
 
     Only a wrong answer that disagrees with the automatic label makes a right label look
-    wrong; one that agrees (accepting a wrong label) flatters the model, and correcting for
-    it would lift the estimate further. So the share counts audits settled on one person's
-    contradiction, each at that person's least error (the top of their accuracy interval,
-    estimated from tickets several people answered, never from the model): a contradiction
+    wrong; one that agrees (accepting a wrong label) flatters the model. A contradiction
     two people agreed on, which second opinions ask for when the model was sure or the
-    auditor doubtful (``bot.services.second_opinions``), counts as right. The share is a
-    least figure, so a precision corrected by it is never corrected too far. None: no
-    settled audits.
+    auditor doubtful (``bot.services.second_opinions``), counts as right. So per auditor,
+    among the audits settled on their answer alone: as many wrong answers as their least
+    error (the top of their accuracy interval, estimated from tickets several people
+    answered, never from the model) expects of that many audits, but no more than the ones
+    that contradicted the model. Never more than counting every audit answer at its
+    author's least error, as this did before second opinions reached audits; nothing where
+    no lone answer contradicted the model. A least figure, so a precision corrected by it is
+    never corrected too far. None: no settled audits.
     """
     query = (
         select(Review.ticket_id, Review.slack_user, Review.label, Ticket.predicted_label)
@@ -139,11 +141,21 @@ def audit_answer_error(*, session: Session, now: datetime, days: int) -> float |
         against[ticket_id] = label != predicted
     if not givers:
         return None
-    alone = [next(iter(users)) for t, users in givers.items() if len(users) == 1 and against[t]]
-    if not alone:
+    alone: Counter[str] = Counter()
+    contradicting: Counter[str] = Counter()
+    for ticket_id, users in givers.items():
+        if len(users) == 1:
+            (user,) = users
+            alone[user] += 1
+            contradicting[user] += against[ticket_id]
+    if not sum(contradicting.values()):
         return 0.0
     estimates = reviewer_reliability(session=session, now=now, days=days, model_priors=False)
-    wrong = sum(1.0 - estimates[user].interval[1] for user in alone if user in estimates)
+    wrong = sum(
+        min(float(contradicting[user]), count * (1.0 - estimates[user].interval[1]))
+        for user, count in alone.items()
+        if user in estimates
+    )
     return wrong / len(givers)
 
 

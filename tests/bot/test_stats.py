@@ -171,7 +171,8 @@ def test_only_an_audit_settled_on_one_persons_contradiction_counts_as_maybe_wron
 ) -> None:
     """A wrong answer that agrees with the automatic label cannot make it look wrong, and a
     contradiction a second person confirmed is taken as right: of four settled audits, only
-    Ann's lone "b" may have wronged the model, at Ann's least error."""
+    Ann's lone "b" may have wronged the model, at Ann's least error (her one lone audit's
+    worth); Bob's two lone audits agree, so none of his expected errors is counted."""
     with factory.begin() as session:
         audit(session, predicted="a", answer="b", by="UANN")  # alone against the model
         confirmed = audit(session, predicted="a", answer="b", by="UANN")
