@@ -19,6 +19,11 @@ def answer_reply(outcome: AnswerOutcome) -> str | None:
             return "You have already answered this ticket."
         case AnswerStatus.RECORDED:
             return f"Thanks: your answer *{label}* is counted; more people need to agree."
+        case AnswerStatus.SECOND_OPINION if outcome.audit:
+            return (
+                f"Thanks: your answer *{label}* is counted. Someone else is asked too; the "
+                "automatic label stands until it is settled."
+            )
         case AnswerStatus.SECOND_OPINION:
             return (
                 f"Thanks: your answer *{label}* is counted. Someone else is asked too before "

@@ -61,6 +61,7 @@ class AnswerOutcome:
     ticket_id: int
     label: str | None = None
     decided_by: str | None = None
+    audit: bool = False  # the ticket is an audit: its automatic label was already routed
 
 
 def _locked_ticket(ticket_id: int, *, session: Session) -> Ticket | None:
@@ -218,7 +219,8 @@ def _record(
         # The route and callback wait for the settled label (an audit's automatic one stands).
         ticket.second_opinion = reason
         _refresh(ticket, session=session, now=now)
-        return AnswerOutcome(AnswerStatus.SECOND_OPINION, ticket_id, choice)
+        audit = ticket.decision == Decision.AUDIT
+        return AnswerOutcome(AnswerStatus.SECOND_OPINION, ticket_id, choice, audit=audit)
     _decide(ticket, label=choice, user=user, session=session, now=now)
     return AnswerOutcome(AnswerStatus.DECIDED, ticket_id, choice, user)
 

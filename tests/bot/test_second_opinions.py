@@ -298,6 +298,7 @@ def test_an_audit_contradicting_a_sure_model_corrects_the_label_only_once_confir
     click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UALICE", option=other)
     blind = current(web, "Second opinion")
     assert "the automatic label stands until then" in str(blind["blocks"])
+    assert "the automatic label stands until it is settled" in replies(web, 1)[0]
     assert "answered by <@UALICE>; waiting for someone else" in str(blind["blocks"])
     state = web.api("GET", f"/api/tickets/{created['id']}").json()
     assert (state["status"], state["label"]) == ("auto", created["label"])
