@@ -324,9 +324,11 @@ def add_tfidf(run: dict[str, Any]) -> None:
     def prepare(texts: list[str]) -> np.ndarray:
         return np.array([mask_sensitive(t).lower() for t in texts], dtype=object)
 
-    def per_label(queries: np.ndarray, bank: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    texts = prepare(run["raw"]["train_texts"])
+
+    def per_label(queries: np.ndarray, rows: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
         space = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
-        b = space.fit_transform(bank)
+        b = space.fit_transform(texts[rows])
         order = np.argsort(labels, kind="stable")
         counts = np.bincount(labels, minlength=n)
         starts = np.concatenate([[0], np.cumsum(counts)])
@@ -336,25 +338,42 @@ def add_tfidf(run: dict[str, Any]) -> None:
         out[:, present] = np.maximum.reduceat(sims, starts[present], axis=1)
         return out
 
-    texts, folds, y = prepare(run["raw"]["train_texts"]), run["folds"], run["y"]
-    n = len(run["raw"]["classes"])
+    fill_parts(
+        run, "tpc", texts, lambda name: prepare(run["raw"]["test"][name]["texts"]), per_label
+    )
+
+
+PerLabel = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def fill_parts(
+    run: dict[str, Any],
+    key: str,
+    train: np.ndarray,
+    test_queries: Callable[[str], np.ndarray],
+    per_label: PerLabel,
+) -> None:
+    """Store ``per_label(queries, bank rows, bank labels, labels)`` under ``key`` for every
+    part, with the same banks as the shipped detector: fold banks for the cross-validated
+    predictions, round banks without the withheld labels, the whole training set for the
+    test split. ``train`` holds the training texts (or their vectors), row for row."""
+    folds, y, n = run["folds"], run["y"], len(run["raw"]["classes"])
     cv = np.full((len(y), n), np.nan)
     for fold in sorted(set(folds[folds >= 0].tolist())):
-        cv[folds == fold] = per_label(
-            texts[folds == fold], texts[folds != fold], y[folds != fold], n
-        )
-    run["cv"]["tpc"] = cv[folds >= 0]
+        held = folds == fold
+        cv[held] = per_label(train[held], ~held, y[~held], n)
+    run["cv"][key] = cv[folds >= 0]
     for round_ in run["rounds"]:
         novel = np.isin(y, round_["left_out"])
-        train = (folds != round_["fold"]) & ~novel
+        rows = (folds != round_["fold"]) & ~novel
         kept = np.setdiff1d(np.arange(n), round_["left_out"])
-        labels = np.searchsorted(kept, y[train])
-        for key, mask in (("known", ~novel), ("novel", novel)):
-            queries = texts[(folds == round_["fold"]) & mask]
-            round_[key]["tpc"] = per_label(queries, texts[train], labels, len(kept))
-    for name, part in run["test"].items():
-        queries = prepare(run["raw"]["test"][name]["texts"])
-        part["tpc"] = per_label(queries, texts, y, n)
+        labels = np.searchsorted(kept, y[rows])
+        for part, mask in (("known", ~novel), ("novel", novel)):
+            queries = train[(folds == round_["fold"]) & mask]
+            round_[part][key] = per_label(queries, rows, labels, len(kept))
+    everything = np.ones(len(y), dtype=bool)
+    for name, part_of_test in run["test"].items():
+        part_of_test[key] = per_label(test_queries(name), everything, y, n)
 
 
 SIMILARITY_COLUMNS = [novelty.FEATURES.index(name) for name in novelty.FEATURES[3:5]] + [
@@ -375,32 +394,16 @@ def with_dense(part: Part, temperature: float) -> np.ndarray:
 
 def add_dense(run: dict[str, Any], vectors: Callable[[list[str]], np.ndarray]) -> None:
     """Per-label best cosine in another encoder's unit vectors (``vectors(texts)``) for
-    every part, with the same banks as the shipped detector (fold banks, round banks, the
-    whole training set for the test split)."""
+    every part (``fill_parts``' banks)."""
     train = vectors(run["raw"]["train_texts"])
-    folds, y, n = run["folds"], run["y"], len(run["raw"]["classes"])
 
     def per_label(queries: np.ndarray, rows: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
         bank = novelty.Bank.build(train[rows], labels, k)
         return bank.similarities(queries)[0]
 
-    cv = np.full((len(y), n), np.nan)
-    for fold in sorted(set(folds[folds >= 0].tolist())):
-        held = folds == fold
-        cv[held] = per_label(train[held], ~held, y[~held], n)
-    run["cv"]["dpc"] = cv[folds >= 0]
-    for round_ in run["rounds"]:
-        novel = np.isin(y, round_["left_out"])
-        rows = (folds != round_["fold"]) & ~novel
-        kept = np.setdiff1d(np.arange(n), round_["left_out"])
-        labels = np.searchsorted(kept, y[rows])
-        for key, mask in (("known", ~novel), ("novel", novel)):
-            queries = train[(folds == round_["fold"]) & mask]
-            round_[key]["dpc"] = per_label(queries, rows, labels, len(kept))
-    everything = np.ones(len(y), dtype=bool)
-    for name, part in run["test"].items():
-        queries = vectors(run["raw"]["test"][name]["texts"])
-        part["dpc"] = per_label(queries, everything, y, n)
+    fill_parts(
+        run, "dpc", train, lambda name: vectors(run["raw"]["test"][name]["texts"]), per_label
+    )
 
 
 KNN = 10  # nearest training tickets kept per query by ``add_knn``
