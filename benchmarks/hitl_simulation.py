@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import InvalidInput
 from bot.services.answers import record_answer, record_no_label
 from bot.services.intake import submit_ticket, validate_new_ticket
-from bot.services.models import LoadedModel, load_active
+from bot.services.models import LoadedModel, load_active, load_version
 from bot.services.policy_cache import PolicyCache
 from bot.services.topics import create_label_from_topic, dismiss_topic
 from bot.settings import Settings
 from classifier import Decision
+from classifier.evaluation import evaluate
 from jobs.retraining import run_retraining
 from jobs.topics import look_for_topics
 from storage.database import create_db_engine, session_factory, unit_of_work
@@ -167,6 +168,13 @@ class RunRecord:
     never_auto: int | None
     seconds: float
     error: str | None
+    # The new version under its own thresholds: on its cross-validated (out-of-fold)
+    # predictions, which tuned them, and on test.csv, which it never saw; a gap between the
+    # two is what the threshold's guarantee did not foresee.
+    cv_coverage: float | None = None
+    cv_precision: float | None = None
+    test_coverage: float | None = None
+    test_precision: float | None = None
 
 
 class Simulation:
@@ -191,6 +199,7 @@ class Simulation:
         self.last_topic_check = START
         self.policies = PolicyCache(settings)  # as a web process reads it: once per stamp
         self.unlabelled_bank = not getattr(args, "no_unlabelled_bank", False)
+        self.test_split: tuple[list[str], list[str]] | None = None
 
     def now(self) -> datetime:
         """The simulated clock; it does not move while the job trains (see the report)."""
@@ -383,8 +392,10 @@ class Simulation:
         print_run(self.runs[-1])
 
     def describe_run(self, index: int, run: Any, seconds: float) -> RunRecord:
-        """Summarise the job's own record of the run (status, gate reason, thresholds)."""
+        """Summarise the job's own record of the run (status, gate reason, thresholds), and
+        score the new version on its out-of-fold predictions and on test.csv."""
         promoted = gate = n_examples = threshold = never = None
+        scores: dict[str, float | None] = {}
         if run.model_version_id is not None:
             with unit_of_work(self.factory) as session:
                 version = session.get(ModelVersion, run.model_version_id)
@@ -394,6 +405,12 @@ class Simulation:
                 n_examples = version.n_examples
                 threshold = version.thresholds.get("default")
                 never = len(version.thresholds.get("never_auto", []))
+                cv = version.metrics.get("cv") or {}
+                scores = {
+                    "cv_coverage": cv.get("coverage"),
+                    "cv_precision": cv.get("auto_precision"),
+                    **self.test_scores(load_version(version)),
+                }
         return RunRecord(
             ticket_index=index,
             answers=self.answers,
@@ -406,7 +423,15 @@ class Simulation:
             never_auto=never,
             seconds=round(seconds, 2),
             error=run.error,
+            **scores,
         )
+
+    def test_scores(self, loaded: LoadedModel) -> dict[str, float | None]:
+        """Coverage and precision of a version under its own thresholds on test.csv."""
+        if self.test_split is None:
+            self.test_split = read_split(self.args.data_dir / "test.csv")
+        metrics = evaluate(loaded.model, *self.test_split, loaded.thresholds)
+        return {"test_coverage": metrics.coverage, "test_precision": metrics.auto_precision}
 
     def reload_model(self) -> None:
         """Switch to the active model at once (a web process would within its refresh)."""
@@ -422,7 +447,8 @@ def print_run(run: RunRecord) -> None:
     outcome = "promoted" if run.promoted else ("rejected" if run.promoted is False else run.status)
     print(
         f"  retrain at ticket {run.ticket_index + 1:,} ({run.answers:,} answers): {outcome}, "
-        f"{run.n_examples} examples, threshold {run.threshold_default}, {run.seconds:.0f}s"
+        f"{run.n_examples} examples, threshold {run.threshold_default}, {run.seconds:.0f}s, "
+        f"test precision {run.test_precision} at coverage {run.test_coverage}"
         + (f" [{run.error}]" if run.error else ""),
         file=sys.stderr,
         flush=True,
