@@ -230,7 +230,9 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         n_examples = features.shape[0]
         if resolve_solver(self.solver, n_examples) == "exact":
             report("fit: solver", 0, 1)
-            linear = LinearSVC(C=self.C).fit(features, y_index)
+            # liblinear shuffles the dual problem; unseeded, two fits on the same tickets
+            # differed (by 3e-5 in score), enough to split two runs of one stream apart.
+            linear = LinearSVC(C=self.C, random_state=self.random_state).fit(features, y_index)
             return linear.coef_.T.copy(), linear.intercept_.copy()
         return self._fit_sgd(features, y_index, n_classes, report)
 

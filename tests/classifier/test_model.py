@@ -27,6 +27,14 @@ def test_fit_returns_self_and_sets_learned_attributes() -> None:
     assert model.temperature_ == 1.0
 
 
+def test_fitting_twice_on_the_same_tickets_gives_the_same_model(
+    sample_train: tuple[list[str], list[str]],
+) -> None:
+    texts, labels = (part[:600] for part in sample_train)
+    first, second = (TicketClassifier(temperature=1.0).fit(texts, labels) for _ in range(2))
+    assert np.array_equal(first.decision_function(texts), second.decision_function(texts))
+
+
 def test_predict_before_fit_raises_not_fitted() -> None:
     with pytest.raises(NotFittedError):
         TicketClassifier().predict_proba(["hello"])
