@@ -110,6 +110,7 @@ def train(
     answer_error: float | Sequence[float] = 0.0,
     screen_error: float | Sequence[float] | None = None,
     encoder: str | None = None,
+    standing_threshold: float | None = None,
 ) -> TrainedModel:
     """Train a model whose thresholds are justified by held-out (out-of-fold) predictions.
 
@@ -145,6 +146,9 @@ def train(
     answerer to judge) stay capped by confident learning's own count. Without it, that
     count alone decides, and with an accurate team it is mostly hard tickets the model
     gets wrong: on the simulated exact team, 653 labels screened out, none of them wrong.
+    ``standing_threshold`` is the global threshold of the model in force, when retraining
+    replaces one: the new threshold goes below it only on stricter evidence
+    (``choose_thresholds``' ``standing``).
     """
     texts, labels, classes, y_index = check_training_data(texts, labels)
     solver = resolve_solver(solver, len(texts))
@@ -216,6 +220,7 @@ def train(
         population_confidences=population,
         floor=confidence_floor,
         label_error=errors,
+        standing=standing_threshold,
     )
     embeddings = embed(texts, encoder)
     fitted = fit_novelty_detector(

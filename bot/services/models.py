@@ -289,6 +289,7 @@ def retrain(
         imported=[e.ticket_id in imported_ids for e in training],
         answer_error=[errors[e.ticket_id][1] for e in training],
         screen_error=[errors[e.ticket_id][1] for e in training],
+        standing_threshold=None if incumbent is None else incumbent.loaded.thresholds.default,
     )
     imported_noise = trained.imported_noise
     if imported_noise is not None:  # the alert and gate figure count imported history too

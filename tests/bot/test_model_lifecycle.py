@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,9 +12,9 @@ from bot.errors import InvalidInput
 from bot.services.importing import LabelledRow, import_labelled_rows, read_labelled_csv
 from bot.services.models import activate_version, gate, retrain
 from bot.settings import Settings
-from classifier import Metrics
+from classifier import Metrics, Thresholds
 from storage.models import ModelVersion, Ticket, TicketStatus
-from storage.queries.model_versions import active_version_id
+from storage.queries.model_versions import active_version, active_version_id
 from tests.conftest import SAMPLE_HOLDOUT, SAMPLE_TRAIN
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -95,6 +96,32 @@ def answered(rows: list[LabelledRow], start: datetime) -> list[Ticket]:
         )
         for i, row in enumerate(rows)
     ]
+
+
+def test_a_retraining_goes_below_the_threshold_in_force_only_on_stricter_evidence(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+    with factory.begin() as session:
+        import_labelled_rows(parsed, session=session, now=START)
+    retrain(factory, settings=settings, now=lambda: START)
+
+    def threshold_replacing(standing: float) -> float:
+        """Retrain on the same examples while the model in force has `standing`."""
+        with factory.begin() as session:
+            active = active_version(session=session)
+            assert active is not None
+            stored = Thresholds.from_dict(active.thresholds).with_default(standing)
+            active.thresholds = stored.to_dict()
+        outcome = retrain(factory, settings=settings, now=lambda: START)
+        with factory() as session:
+            version = session.get(ModelVersion, outcome.version_id)
+            assert version is not None
+            return Thresholds.from_dict(version.thresholds).default
+
+    below_everything = threshold_replacing(0.0)
+    nothing_automated = threshold_replacing(math.inf)
+    assert below_everything < nothing_automated < math.inf
 
 
 def test_the_gate_judges_only_on_answers_the_active_model_never_learned(

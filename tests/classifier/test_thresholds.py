@@ -8,6 +8,7 @@ import pytest
 
 from classifier.errors import ClassifierError
 from classifier.thresholds import (
+    LOWERING_LOOKS,
     NEVER,
     Thresholds,
     choose_thresholds,
@@ -128,6 +129,30 @@ def test_labels_with_few_examples_are_never_auto() -> None:
     assert thresholds.never_auto == frozenset({"rare"})
     assert thresholds.for_label("rare") == math.inf
     assert thresholds.for_label("a") == pytest.approx(0.99)
+
+
+def test_a_retraining_lowers_the_threshold_in_force_only_on_stricter_evidence() -> None:
+    rng = np.random.default_rng(4)
+    confidences = rng.uniform(0.0, 1.0, 4000)
+    correct = rng.random(4000) < 0.6 + 0.4 * confidences
+    predicted = np.where(correct, "a", "b")
+    gold = ["a"] * 4000
+    usual, stricter = (
+        guaranteed_threshold(confidences, correct, target_precision=0.93, delta=delta)
+        for delta in (0.05, 0.05 / LOWERING_LOOKS)
+    )
+    assert usual < stricter < 1.0
+
+    def chosen(standing: float | None) -> float:
+        return choose_thresholds(
+            confidences, predicted, gold, target_precision=0.93, standing=standing
+        ).default
+
+    assert chosen(None) == usual  # a training on its own
+    assert chosen(NEVER) == stricter  # the first threshold of a loop that automated nothing
+    between = (usual + stricter) / 2
+    assert chosen(between) == between  # lowered no further than the stricter bound
+    assert chosen(usual - 0.1) == usual  # raised at once
 
 
 def test_invalid_target_is_rejected() -> None:
