@@ -19,8 +19,8 @@ NEVER = math.inf
 # A retraining may lower the threshold in force only as far as a bound at this many times
 # less risk allows (``choose_thresholds``' ``standing``). Retraining looks at mostly the same
 # examples again every 200 answers, and deploying whenever the bound first passes deploys
-# the looks that happened to be lucky; on simulated streams of 10,003 tickets about 10 of
-# ~24 retrainings lowered it, so the lowerings share delta instead of each spending it.
+# the looks that happened to be lucky; on simulated streams of 10,003 tickets 9-12 of 19-24
+# retrainings proposed a lower one, so the lowerings share delta instead of each spending it.
 LOWERING_LOOKS = 10
 
 
