@@ -308,24 +308,20 @@ def choose_thresholds(
         if population_confidences is None
         else population_weights(confidences, population_confidences)
     )
-    default = guaranteed_threshold(
-        confidences,
-        correct,
-        target_precision=target_precision,
-        delta=delta,
-        weights=weights,
-        label_error=label_error,
-    )
-    if standing is not None and default < standing:
-        stricter = guaranteed_threshold(
+
+    def lowest_holding(risk: float) -> float:
+        return guaranteed_threshold(
             confidences,
             correct,
             target_precision=target_precision,
-            delta=delta / LOWERING_LOOKS,
+            delta=risk,
             weights=weights,
             label_error=label_error,
         )
-        default = max(default, min(standing, stricter))
+
+    default = lowest_holding(delta)
+    if standing is not None and default < standing:
+        default = max(default, min(standing, lowest_holding(delta / LOWERING_LOOKS)))
     counts = Counter(gold) if label_counts is None else label_counts
     never_auto = frozenset(label for label, count in counts.items() if count < min_examples)
     overrides: dict[str, float] = {}
