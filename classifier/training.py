@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import wraps
+from functools import partial, wraps
 from typing import ParamSpec, TypeVar
 
 import numpy as np
@@ -62,6 +62,9 @@ class TrainedModel:
     # The least share of imported labels shown wrong (``classifier.label_noise``), when
     # any example was imported; their threshold correction uses it.
     imported_noise: ImportedNoise | None = None
+    # The global threshold the usual bound alone allows, when the rule for lowering the one
+    # in force (``choose_thresholds``' ``standing``) kept it higher; None when it did not.
+    held_from: float | None = None
 
     @property
     def novelty(self) -> dict[str, object] | None:
@@ -209,7 +212,8 @@ def train(
     if len(unlabelled_scores):
         unlabelled_confidences = softmax(unlabelled_scores, temperature).max(axis=1)
         population = np.concatenate([confidences, unlabelled_confidences])
-    thresholds = choose_thresholds(
+    tune = partial(
+        choose_thresholds,
         confidences,
         predicted,
         gold,
@@ -220,8 +224,9 @@ def train(
         population_confidences=population,
         floor=confidence_floor,
         label_error=errors,
-        standing=standing_threshold,
     )
+    thresholds = tune(standing=standing_threshold)
+    usual = thresholds.default if standing_threshold is None else tune().default
     embeddings = embed(texts, encoder)
     fitted = fit_novelty_detector(
         texts=texts,
@@ -266,6 +271,7 @@ def train(
         screened_as=screened_as,
         noise_rate=noise_rate,
         imported_noise=imported_noise,
+        held_from=usual if usual < thresholds.default else None,
     )
 
 

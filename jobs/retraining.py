@@ -27,6 +27,7 @@ from bot.services.policy import RETRAIN_REQUESTED, current_policy
 from bot.settings import Settings
 from classifier import Metrics
 from classifier.model import reporting_fit_progress
+from classifier.thresholds import NEVER
 from jobs.alerts import raise_alert
 from storage.database import unit_of_work
 from storage.models import (
@@ -331,6 +332,7 @@ def _announce(
         *metric_deltas(outcome.candidate, outcome.incumbent),
         f"trained on {outcome.n_examples:,} tickets; judged on the "
         f"{outcome.holdout_size:,} most recent answers",
+        threshold_line(outcome),
         *novelty_lines(outcome),
     ]
     if outcome.promoted:
@@ -361,6 +363,27 @@ def _announce(
             now=now,
             rate_limited=False,
         )
+
+
+def threshold_line(outcome: TrainingOutcome) -> str:
+    """The new model's confidence threshold, and why it is higher than the data alone allow
+    when a lowering lacked the stronger evidence it needs."""
+    if outcome.threshold == NEVER:
+        line = "confidence threshold: none justified yet, so every ticket goes to review"
+    else:
+        line = f"confidence threshold {outcome.threshold:.1%}"
+    if outcome.held_from is not None:
+        was = (
+            "while nothing is automated"
+            if outcome.standing == NEVER
+            else f"below the {outcome.standing:.1%} in force"
+        )
+        line += (
+            f", not the {outcome.held_from:.1%} these answers alone allow: a threshold "
+            f"{was} needs stronger evidence, as each retraining looks at mostly the same "
+            "answers again"
+        )
+    return line
 
 
 def novelty_lines(outcome: TrainingOutcome) -> list[str]:

@@ -33,7 +33,7 @@ from classifier import (
     sha256_hex,
     train,
 )
-from classifier.thresholds import corrected_precision
+from classifier.thresholds import NEVER, corrected_precision
 from storage.database import unit_of_work
 from storage.models import ModelStatus, ModelVersion, Review
 from storage.queries.model_versions import (
@@ -100,6 +100,11 @@ class TrainingOutcome:
     noise_rate: float | None = None  # estimated share of wrong training labels before that
     label_error: float = 0.0  # least share of wrong training labels shown by second answers
     reasked: int = 0  # screened labels sent back to the review channel for a second look
+    threshold: float = NEVER  # the new model's global threshold
+    # What the usual bound alone allowed, when lowering the threshold in force (`standing`,
+    # infinity: nothing automated yet) needed stronger evidence than there was.
+    held_from: float | None = None
+    standing: float | None = None
 
 
 def load_version(version: ModelVersion) -> LoadedModel:
@@ -265,6 +270,7 @@ def retrain(
             session=session, now=now(), target=settings.target_precision
         )
     _check_enough(examples)
+    standing = None if incumbent is None else incumbent.loaded.thresholds.default
     training, holdout = split_holdout(
         examples, unseen_after=None if incumbent is None else incumbent.data_cutoff
     )
@@ -289,7 +295,7 @@ def retrain(
         imported=[e.ticket_id in imported_ids for e in training],
         answer_error=[errors[e.ticket_id][1] for e in training],
         screen_error=[errors[e.ticket_id][1] for e in training],
-        standing_threshold=None if incumbent is None else incumbent.loaded.thresholds.default,
+        standing_threshold=standing,
     )
     imported_noise = trained.imported_noise
     if imported_noise is not None:  # the alert and gate figure count imported history too
@@ -340,6 +346,11 @@ def retrain(
             # imported history's, bounded by the model's excess disagreement with it
             "imported": None if imported_noise is None else asdict(imported_noise),
         },
+        # Set when a lower threshold than the one in force lacked the stronger evidence a
+        # lowering needs (classifier.thresholds.LOWERING_LOOKS); None (JSON null): infinity.
+        "lowering_held": None
+        if trained.held_from is None
+        else {"usual": trained.held_from, "standing": None if standing == NEVER else standing},
         "gate": reason,
     }
     with unit_of_work(factory) as session:
@@ -410,6 +421,9 @@ def retrain(
         noise_rate=trained.noise_rate,
         label_error=metrics["label_error"]["training"],
         reasked=len(reasked),
+        threshold=trained.thresholds.default,
+        held_from=trained.held_from,
+        standing=standing,
     )
 
 

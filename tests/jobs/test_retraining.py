@@ -386,3 +386,29 @@ def test_a_run_whose_worker_stopped_beating_for_a_lease_is_interrupted_at_once(
         (None, "running"),
     ]
     assert "Retraining #1 was interrupted" in alerts(factory)[-1]
+
+
+def test_the_alert_says_when_a_threshold_was_kept_higher_than_the_answers_alone_allow(
+    factory: sessionmaker[Session], job_settings: Settings, clock: Clock
+) -> None:
+    import_history(factory, clock, rows=len(sample()))
+    first = run_retraining(factory, settings=job_settings, now=clock)
+    assert first is not None and first.status == "succeeded"
+    with factory.begin() as session:  # as if that model automated nothing
+        version = session.get_one(ModelVersion, first.model_version_id)
+        version.thresholds = {**version.thresholds, "default": None}
+
+    clock.advance(hours=1)
+    again = run_retraining(factory, settings=job_settings, now=clock, force=True)
+    assert again is not None and again.status == "succeeded"
+    with factory() as session:
+        version = session.get_one(ModelVersion, again.model_version_id)
+        held, threshold = version.metrics["lowering_held"], version.thresholds["default"]
+    assert held is not None and held["standing"] is None
+    assert held["usual"] < threshold
+    assert (
+        f"confidence threshold {threshold:.1%}, not the {held['usual']:.1%} these answers alone "
+        "allow: a threshold while nothing is automated needs stronger evidence"
+    ) in alerts(factory)[-1]
+    first_alert = alerts(factory)[0]
+    assert "confidence threshold" in first_alert and "stronger evidence" not in first_alert
