@@ -98,3 +98,30 @@ def test_a_scrape_sums_the_requests_of_every_web_process(
             )
             assert counted == sent + 1  # and the start-up probe that first got an answer
             assert value(samples, "triage_database_up") == 1
+
+
+COUNT_ONE_REQUEST = """
+from bot.metrics.process import ProcessMetrics
+from prometheus_client import values
+metrics = ProcessMetrics()
+metrics.http_requests.labels(route="/api/tickets", method="POST", status="201").inc()
+print(values.ValueClass.__name__)
+"""
+
+
+def test_an_empty_metrics_directory_counts_in_memory_and_writes_no_files(
+    tmp_path: Path,
+) -> None:
+    """`Settings.to_env` (the sandbox, the benchmarks) writes an unset directory as empty;
+    prometheus-client would take that for a directory and count in files in the cwd."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": "", "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(
+        [sys.executable, "-c", COUNT_ONE_REQUEST],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "MutexValue"
+    assert list(tmp_path.iterdir()) == []
