@@ -60,14 +60,28 @@ class TicketCard:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Board:
+    """What every card drawn at one moment shows alike: the labels a person may pick, and
+    how many tickets wait for a person. Read once for the cards drawn together."""
+
+    labels: tuple[str, ...]
+    waiting: int
+
+
+def read_board(*, session: Session) -> Board:
+    return Board(tuple(active_label_names(session=session)), pending_count(session=session))
+
+
 def pending_count(*, session: Session) -> int:
     """Tickets waiting for a person."""
     query = select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.PENDING)
     return session.scalar(query) or 0
 
 
-def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
-    """The card for a review or audit ticket in its current state."""
+def ticket_card(ticket: Ticket, *, board: Board, quorum: int) -> TicketCard:
+    """The card for a review or audit ticket in its current state (its reviews are loaded
+    from the ticket's session if they were not already)."""
     active = [r for r in ticket.reviews if r.undone_at is None]
     answers = [(r.slack_user, r.label) for r in active if r.label is not None or r.no_label]
     decided = None
@@ -93,13 +107,13 @@ def ticket_card(ticket: Ticket, *, session: Session, quorum: int) -> TicketCard:
         source=ticket.source,
         created_at=ticket.created_at,
         kind=ReviewKind.AUDIT if ticket.decision == Decision.AUDIT else ReviewKind.REVIEW,
-        labels=tuple(active_label_names(session=session)),
+        labels=board.labels,
         suggestions=tuple(
             (str(label), None if p is None else float(p)) for label, p in ticket.suggestions or []
         ),
         model_version=ticket.model_version_id,
         threshold=ticket.threshold,
-        waiting=pending_count(session=session),
+        waiting=board.waiting,
         skipped_by=tuple(
             dict.fromkeys(r.slack_user for r in active if r.label is None and not r.no_label)
         ),

@@ -8,6 +8,7 @@ same compare-and-set the other way: a row already claimed is never deleted under
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,14 +99,21 @@ def cancel_unclaimed(message_id: int, *, session: Session, now: datetime) -> boo
 
 
 def mark_delivered(
-    message_id: int, *, session: Session, now: datetime, payload: dict[str, Any] | None = None
+    delivered: Mapping[int, dict[str, Any] | None], *, session: Session, now: datetime
 ) -> None:
-    """The delivery went through; it will not be tried again. `payload` replaces the row's
-    (to keep what the send returned, such as the ts of a post to edit later)."""
-    values: dict[str, Any] = {"delivered_at": now, "locked_until": None, "last_error": None}
-    if payload is not None:
-        values["payload"] = payload
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(values))
+    """These deliveries went through; they will not be tried again. Each row's new payload,
+    where not None, replaces its own (to keep what the send returned, such as the ts of a
+    post to edit later). One executemany per shape of row, not one UPDATE per row: a
+    delivery pass marks all it sent at once."""
+    cleared = {"delivered_at": now, "locked_until": None, "last_error": None}
+    rows = [
+        {"id": message_id, **cleared, **({} if payload is None else {"payload": payload})}
+        for message_id, payload in delivered.items()
+    ]
+    for shape in (False, True):  # rows with the same keys go in one statement
+        group = [row for row in rows if ("payload" in row) is shape]
+        if group:
+            session.execute(update(OutboxMessage), group)
 
 
 def mark_failed(message_id: int, *, session: Session, retry_at: datetime, error: str) -> None:

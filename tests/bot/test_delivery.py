@@ -123,3 +123,62 @@ def test_a_failing_callback_is_retried_with_growing_delays_and_delivered_once(
     assert len(fake_slack.calls_to("callback")) == 3
     [body] = fake_slack.wait_for_callback()
     assert (body["id"], body["external_id"], body["label"]) == (ticket_id, "zd-9", "card_arrival")
+
+
+def test_one_pass_sends_each_row_and_a_failed_send_leaves_the_others_delivered(
+    factory: sessionmaker[Session], settings: Settings, clock: Clock, fake_slack: FakeSlack
+) -> None:
+    """A pass draws its rows together and writes their results in one transaction: a row
+    Slack refuses is retried later on its own, and the rows beside it are delivered, once."""
+    long_text = "My card has not arrived. " * 80  # past the preview: a thread reply follows
+    with factory.begin() as session:
+        ticket = Ticket(
+            text=long_text,
+            source="api",
+            created_at=clock(),
+            status=TicketStatus.PENDING,
+            decision="review",
+            predicted_label="card_arrival",
+            confidence=0.41,
+        )
+        session.add(ticket)
+        session.flush()
+        ticket_id = ticket.id
+        news = [
+            enqueue(
+                OutboxKind.CHANNEL_MESSAGE,
+                session=session,
+                now=clock(),
+                payload={"channel": "CNEWS", "text": f"note {n}"},
+            )
+            for n in range(3)
+        ]
+        post = enqueue(OutboxKind.POST_TICKET, session=session, now=clock(), ticket_id=ticket_id)
+        session.flush()
+        ids = [m.id for m in news]
+        post_id = post.id
+    fake_slack.fail_next("chat.postMessage", 500)  # the first send of the pass
+    deliverer = deliverer_for(
+        factory, settings.with_overrides(review_channel="CREVIEW"), clock, fake_slack
+    )
+
+    claimed, sent = deliverer.run_pass()
+
+    assert (claimed, sent) == (4, 3)
+    rows = {i: due_at(factory, i) for i in [*ids, post_id]}
+    assert rows[ids[0]].delivered_at is None and rows[ids[0]].due_at > clock()
+    assert rows[ids[0]].last_error == "chat.postMessage: HTTP 500 fatal_error"
+    assert all(rows[i].delivered_at == clock() and rows[i].last_error is None for i in ids[1:])
+    assert rows[post_id].delivered_at == clock()
+    [card] = fake_slack.messages("CREVIEW")
+    with factory() as session:
+        stored = session.get(Ticket, ticket_id)
+        assert stored is not None and (stored.slack_channel, stored.slack_ts) == (
+            "CREVIEW",
+            card["ts"],
+        )
+        replies = session.query(OutboxMessage).filter_by(kind=OutboxKind.THREAD_REPLY).all()
+        assert [(r.ticket_id, r.delivered_at) for r in replies] == [(ticket_id, None)]
+    clock.advance(hours=1)
+    assert deliverer.run_once() == 2  # the refused note, then the thread reply
+    assert sorted(m["text"] for m in fake_slack.messages("CNEWS")) == ["note 0", "note 1", "note 2"]
