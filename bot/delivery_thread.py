@@ -1,9 +1,12 @@
-"""Outbox delivery in the web process, on a thread of its own that gives way to intake.
+"""Outbox delivery on a thread of the web process (TRIAGE_WEB_DELIVERY=thread), giving way
+to intake.
 
 Review posts should reach Slack seconds after a ticket arrives, and a deployment may run no
-worker, so the web process delivers what its requests queued. It does so where a slow,
-failing or rate-limiting Slack cannot touch intake: on its own thread (never the event loop
-or the threads intake's batches run on), with its own Slack client, a few rows per pass,
+worker, so the web process delivers what its requests queued. By default a child process
+does it (`bot.delivery_process`); this thread is the choice for a container too small for a
+second process, at the cost of sharing the web process's GIL with intake. It keeps a slow,
+failing or rate-limiting Slack away from intake as far as a thread can: never on the event
+loop or the threads intake's batches run on, with its own Slack client, a few rows per pass,
 and before each pass it waits while intake has a batch in hand or queued (up to `max_defer`
 seconds, so delivery is never starved for good). Retries wait in the outbox (`due_at`), not
 in this thread, except the one Retry-After pause the Slack client itself honours, which

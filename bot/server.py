@@ -38,6 +38,7 @@ from bot.api.tickets import create_ticket_endpoint, get_ticket_endpoint
 from bot.app import build_bolt_app
 from bot.clock import utc_now
 from bot.delivery import Deliverer, slack_client
+from bot.delivery_process import DeliveryProcess
 from bot.delivery_thread import DeliveryThread
 from bot.deps import Deps
 from bot.errors import SettingsError
@@ -68,7 +69,6 @@ class WebProcess:
     deps: Deps
     app: Starlette
     bolt: AsyncApp | None
-    deliverer: Deliverer | None
     metrics: ProcessMetrics
 
 
@@ -121,23 +121,23 @@ def build_web_process(
         take_in, max_size=settings.intake_batch_size, max_wait=settings.intake_batch_ms / 1000
     )
     slack_enabled = check_slack_settings(settings)
-    deliverer = (
-        Deliverer(
-            factory,
-            slack_client(settings, metrics=metrics),  # this thread's own client
-            settings,
-            now=now,
-            backoff_base=delivery_backoff,
-            batch=DELIVERY_PASS_ROWS,
-            policies=policies,
-        )
-        if slack_enabled
-        else None
-    )
     delivery = (
         None
-        if deliverer is None
-        else DeliveryThread(deliverer, intake_busy=lambda: intake.busy or intake.pending() > 0)
+        if not slack_enabled
+        else DeliveryProcess(settings, metrics)
+        if settings.web_delivery == "process"
+        else DeliveryThread(
+            Deliverer(
+                factory,
+                slack_client(settings, metrics=metrics),  # this thread's own client
+                settings,
+                now=now,
+                backoff_base=delivery_backoff,
+                batch=DELIVERY_PASS_ROWS,
+                policies=policies,
+            ),
+            intake_busy=lambda: intake.busy or intake.pending() > 0,
+        )
     )
     deps = Deps(
         settings=settings,
@@ -209,7 +209,7 @@ def build_web_process(
             Middleware(JsonServerErrors),
         ],
     )
-    return WebProcess(deps, app, bolt, deliverer, metrics)
+    return WebProcess(deps, app, bolt, metrics)
 
 
 def settle_heap_after_load(loaded: LoadedModel) -> None:

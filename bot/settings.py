@@ -160,6 +160,9 @@ class Settings:
     retrain_min_answers: int = 200
     retrain_check_seconds: int = 60
     delivery_seconds: int = 5
+    # Where a web process delivers the outbox: a child process (its own GIL, below intake's
+    # priority) or a thread of its own (one process fewer, for a small container).
+    web_delivery: str = "process"
     reminder_minutes: int = 30
     reminder_check_seconds: int = 60
     escalation_minutes: int = 120
@@ -236,6 +239,13 @@ def _env_value(value: Any) -> str:
     return str(value)
 
 
+def _web_delivery(raw: str) -> str:
+    where = raw.strip().lower()
+    if where not in {"process", "thread"}:
+        raise ValueError("must be process or thread")
+    return where
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -282,6 +292,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TRIAGE_RETRAIN_MIN_ANSWERS": ("retrain_min_answers", _int_between(1, 1_000_000)),
     "TRIAGE_RETRAIN_CHECK_SECONDS": ("retrain_check_seconds", _int_between(5, 86_400)),
     "TRIAGE_DELIVERY_SECONDS": ("delivery_seconds", _int_between(1, 3_600)),
+    "TRIAGE_WEB_DELIVERY": ("web_delivery", _web_delivery),
     "TRIAGE_REMINDER_MINUTES": ("reminder_minutes", _int_between(1, 10_080)),
     "TRIAGE_REMINDER_CHECK_SECONDS": ("reminder_check_seconds", _int_between(5, 86_400)),
     "TRIAGE_ESCALATION_MINUTES": ("escalation_minutes", _int_between(1, 10_080)),

@@ -69,6 +69,15 @@ class ProcessMetrics:
             registry=self.registry,
         )
 
+    def counters(self) -> dict[str, Counter]:
+        """The counters by family name: what a child process's counts are added to."""
+        return {
+            "triage_http_requests": self.http_requests,
+            "triage_slack_api_requests": self.slack_requests,
+            "triage_slack_api_errors": self.slack_errors,
+            "triage_slack_rate_limited": self.slack_rate_limited,
+        }
+
 
 def exposition_registry(
     metrics: ProcessMetrics, collectors: Iterable[Collector], *, multiprocess_dir: str | None

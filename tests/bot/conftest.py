@@ -144,9 +144,18 @@ def serving(
     settings: Settings, engine: Engine, fake: FakeSlack, **options: Any
 ) -> Iterator[RunningWeb]:
     """Run the real ASGI app under uvicorn in a thread, on a free port, until the block ends;
-    `options` go to build_web_process (a clock, the leader-check interval)."""
+    `options` go to build_web_process (a clock, the leader-check interval).
+
+    Delivery runs on the web process's thread, as TRIAGE_WEB_DELIVERY=thread has it, with a
+    short backoff, so a test sees retries in milliseconds and starts no child process; the
+    child process `triage serve` uses by default is tested on its own
+    (`tests/bot/test_delivery_process.py`), around the same `Deliverer`."""
     process = build_web_process(
-        settings, engine, model_refresh_seconds=0.2, delivery_backoff=0.05, **options
+        settings.with_overrides(web_delivery="thread"),
+        engine,
+        model_refresh_seconds=0.2,
+        delivery_backoff=0.05,
+        **options,
     )
     config = uvicorn.Config(process.app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
