@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bot.delivery_process import deliver_until_told
 from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack.waiting import wait_until
 from tests.bot.conftest import API_TOKEN, REVIEW_CHANNEL, web_settings
@@ -102,3 +104,29 @@ def test_the_child_delivers_is_counted_is_replaced_when_killed_and_leaves_with_i
         )
         client.close()
     assert [m["ts"] is not None for m in review_posts(fake_slack)] == [True, True]
+
+
+def test_wake_ups_that_come_together_make_one_round_and_a_closed_pipe_a_last_one() -> None:
+    """Wake-ups within the gathering wait share one round of passes (the first pass takes
+    the rows, the next finds none); the pipe closing then ends the loop."""
+    wake_read, wake_write = os.pipe()
+    claims = iter([5, 0])
+    passes: list[int] = []
+
+    def run_pass() -> tuple[int, int]:
+        claimed = next(claims, -1)  # -1: a round more than the wake-ups called for
+        passes.append(claimed)
+        return max(claimed, 0), max(claimed, 0)
+
+    def parent() -> None:
+        for _ in range(3):  # three batches queue posts 10 ms apart, then the parent stops
+            os.write(wake_write, b"\0")
+            time.sleep(0.01)
+        os.close(wake_write)
+
+    sender = threading.Thread(target=parent)
+    sender.start()
+    deliver_until_told(run_pass, wake_read, after_pass=lambda: None, poll=5.0, gather=0.1)
+    sender.join()
+    os.close(wake_read)
+    assert passes == [5, 0]
