@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from wordllama.inference import WordLlamaInference
 
     from classifier.sentence_encoder import SentenceEncoder
+    from classifier.wordllama_embed import WordLlamaEmbedder
 
 WORDLLAMA_CONFIG, WORDLLAMA_DIM = "l2_supercat", 256
 WORDLLAMA = f"wordllama:{WORDLLAMA_CONFIG}:{WORDLLAMA_DIM}"  # identity of the default encoder
@@ -62,6 +63,14 @@ def load_wordllama(config: str, dim: int) -> WordLlamaInference:
         raise ClassifierError(
             f"WordLlama weights {config!r} (dim {dim}) are not available offline."
         ) from exc
+
+
+@lru_cache(maxsize=1)
+def wordllama_embedder() -> WordLlamaEmbedder:
+    """The default encoder's vectors, its tokenizer's work remembered (`WordLlamaEmbedder`)."""
+    from classifier.wordllama_embed import WordLlamaEmbedder
+
+    return WordLlamaEmbedder(load_wordllama(WORDLLAMA_CONFIG, WORDLLAMA_DIM))
 
 
 def encoder_directory(encoder: str) -> Path:
@@ -121,7 +130,7 @@ def embed(texts: Iterable[str], encoder: str | None = None) -> np.ndarray:
     if encoder is None:
         if not masked:
             return np.zeros((0, WORDLLAMA_DIM))
-        vectors = load_wordllama(WORDLLAMA_CONFIG, WORDLLAMA_DIM).embed(masked, norm=True)
+        vectors = wordllama_embedder().embed(masked)
         return np.asarray(vectors, dtype=np.float64).reshape(len(masked), WORDLLAMA_DIM)
     loaded = load_sentence_encoder(encoder)
     reused = _reused.get()
