@@ -45,8 +45,12 @@ class LookupLemmas:
 
     Its lookup lemmatiser gives each token ``table.get(text, text)`` and whitespace tokens
     are dropped, so both depend on the token's text alone: the tokenizer's output (token
-    hashes, ``Doc.to_array``) is mapped through a cache of lemma by token. The same strings
-    as ``nlp.pipe`` and ``token.lemma_``, at a third of the cost (tests compare the two).
+    hashes, ``Doc.to_array``) is mapped through a cache of lemma by token. And spaCy's
+    tokenizer cuts a text at its spaces before anything else and tokenises each stretch
+    between them on its own (its special cases hold no space, other than the whitespace
+    ones whose tokens are dropped), so the lemmas of each stretch are remembered too, and a
+    text already met word by word needs no tokenizer call at all. The same strings as
+    ``nlp.pipe`` and ``token.lemma_`` (tests compare the two).
     """
 
     def __init__(self, nlp: spacy.Language) -> None:
@@ -56,18 +60,35 @@ class LookupLemmas:
         lemmatizer: Any = nlp.get_pipe("lemmatizer")
         self._table = lemmatizer.lookups.get_table("lemma_lookup", {})
         self._lemmas: dict[int, str | None] = {}  # token hash -> lemma, None: whitespace
+        self._words: dict[str, list[str]] = {}  # stretch between spaces -> its lemmas
+        rules = nlp.tokenizer.rules or {}
+        self._by_words = not any(" " in key and not key.isspace() for key in rules)
 
     def normalise(self, lowered: str) -> str:
         """The lemmas of a lower-cased masked text joined by spaces, as `transform` gives."""
+        if not self._by_words:
+            return " ".join(self._tokens(lowered))
+        words, known = [], self._words
+        for stretch in lowered.split(" "):
+            lemmas = known.get(stretch)
+            if lemmas is None:
+                if len(known) >= LEMMA_CACHE_MAX:
+                    known.clear()
+                lemmas = known[stretch] = self._tokens(stretch)
+            words += lemmas
+        return " ".join(words)
+
+    def _tokens(self, text: str) -> list[str]:
+        """The lemmas of the tokenizer's tokens of `text`, whitespace tokens left out."""
         lemmas, words = self._lemmas, []
-        for key in self._tokenizer(lowered).to_array(self._orth).tolist():
+        for key in self._tokenizer(text).to_array(self._orth).tolist():
             try:
                 lemma = lemmas[key]
             except KeyError:
                 lemma = self._learn(key)
             if lemma is not None:  # whitespace tokens are left out
                 words.append(lemma)
-        return " ".join(words)
+        return words
 
     def _learn(self, key: int) -> str | None:
         """The lemma of a token not met yet (None for whitespace), remembered."""

@@ -65,6 +65,12 @@ SHORTCUT_TEXTS = [
     "don't can't won't I'm we're",
     "U.S.A. e.g. etc. 1.5% 3rd",
     "Why are my cards' payments DECLINED?!",
+    # punctuation and special cases on both sides of single spaces: each stretch between
+    # spaces is tokenised alone, and must give what the whole text gives
+    "(hello) world , . ; 'tis don 't 's rock'n'roll",
+    ":) :-) <3 :( ... -- - — \u2014 a.m. p.m. e.g .",
+    "https://bank.example.com/a?b=1 next www.x.io, then 10am",
+    "\u00a0lead nbsp and a\u00a0b and tab\tinside one\nstretch",
 ]
 
 
