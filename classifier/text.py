@@ -61,8 +61,10 @@ class LookupLemmas:
         self._table = lemmatizer.lookups.get_table("lemma_lookup", {})
         self._lemmas: dict[int, str | None] = {}  # token hash -> lemma, None: whitespace
         self._words: dict[str, list[str]] = {}  # stretch between spaces -> its lemmas
-        rules = nlp.tokenizer.rules or {}
-        self._by_words = not any(" " in key and not key.isspace() for key in rules)
+        rules = getattr(nlp.tokenizer, "rules", None)  # None: not spaCy's own tokenizer
+        self._by_words = rules is not None and not any(
+            " " in key and not key.isspace() for key in rules
+        )
 
     def normalise(self, lowered: str) -> str:
         """The lemmas of a lower-cased masked text joined by spaces, as `transform` gives."""
