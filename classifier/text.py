@@ -38,6 +38,7 @@ def build_nlp(pipeline: str | None = None) -> spacy.Language:
 
 
 LEMMA_CACHE_MAX = 200_000  # distinct tokens remembered (the vocabulary grows with typos)
+WORD_CACHE_MAX = 50_000  # stretches between spaces remembered (about 10 MB)
 
 
 class LookupLemmas:
@@ -74,7 +75,7 @@ class LookupLemmas:
         for stretch in lowered.split(" "):
             lemmas = known.get(stretch)
             if lemmas is None:
-                if len(known) >= LEMMA_CACHE_MAX:
+                if len(known) >= WORD_CACHE_MAX:
                     known.clear()
                 lemmas = known[stretch] = self._tokens(stretch)
             words += lemmas

@@ -31,14 +31,14 @@ if TYPE_CHECKING:
 SPACE = "\u2581"  # the tokenizer's "▁"
 PIECES = re.compile(f"{SPACE}*[^{SPACE}]+|{SPACE}+")
 CHUNK = 64  # texts per table look-up, as WordLlama's own `embed` batches them
-PIECE_CACHE_MAX = 200_000  # pieces remembered before the memo starts again (about 30 MB)
+PIECE_CACHE_MAX = 50_000  # pieces remembered before the memo starts again (about 13 MB)
 
 
 class WordLlamaEmbedder:
     """Unit WordLlama vectors of (masked) texts, tokenised piece by piece from a memo."""
 
-    def __init__(self, inference: WordLlamaInference) -> None:
-        self._inference = inference
+    def __init__(self, inference: WordLlamaInference, *, remember: int = PIECE_CACHE_MAX) -> None:
+        self._inference, self._remember = inference, remember
         described = json.loads(inference.tokenizer.to_str())
         self._specials = [token["content"] for token in described.get("added_tokens", [])]
         self._by_pieces = _pieces_tokenise_alone(described)
@@ -74,7 +74,7 @@ class WordLlamaEmbedder:
         for piece in PIECES.findall(SPACE + text.replace(" ", SPACE)):
             known = memo.get(piece)
             if known is None:
-                if len(memo) >= PIECE_CACHE_MAX:
+                if len(memo) >= self._remember:
                     memo.clear()
                 known = memo[piece] = [token.id for token in self._model.tokenize(piece)]
             ids += known

@@ -51,6 +51,15 @@ def test_the_tokens_are_the_tokenizers(embedder: WordLlamaEmbedder) -> None:
         assert embedder.token_ids(text) == expected, text
 
 
+def test_a_full_memo_starts_again_and_still_gives_the_tokenizers_ids() -> None:
+    inference = load_wordllama(WORDLLAMA_CONFIG, WORDLLAMA_DIM)
+    small = WordLlamaEmbedder(inference, remember=3)
+    for text in texts()[:50]:
+        assert (
+            small.token_ids(text) == inference.tokenizer.encode(text, add_special_tokens=False).ids
+        )
+
+
 @pytest.mark.parametrize("size", [1, 3, 64, 65, 200])
 def test_the_vectors_are_wordllamas_to_the_bit(embedder: WordLlamaEmbedder, size: int) -> None:
     inference = load_wordllama(WORDLLAMA_CONFIG, WORDLLAMA_DIM)
