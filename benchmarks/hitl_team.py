@@ -100,6 +100,9 @@ class TeamLog:
     settled_wrong: int = 0  # tickets people settled on a label other than gold
     settled: int = 0
     history_wrong: int = 0
+    # Per second-opinion reason ("none": settled on one answer) and first answerer:
+    # [tickets, first answers wrong].
+    first_answers: dict[str, list[int]] = field(default_factory=dict)
 
 
 class TeamSimulation(Simulation):
@@ -172,6 +175,11 @@ class TeamSimulation(Simulation):
                         admin=admin,
                     )
                     self.team.wrong[person] = self.team.wrong.get(person, 0) + (label != right)
+                    if not answered:
+                        reason = f"{ticket.second_opinion or 'none'} {person}"
+                        counts = self.team.first_answers.setdefault(reason, [0, 0])
+                        counts[0] += 1
+                        counts[1] += label != right
                 self.team.answers[person] = self.team.answers.get(person, 0) + 1
                 self.answers += 1
                 answered.add(person)
@@ -240,6 +248,10 @@ def team_report(sim: TeamSimulation, window: int = 5_000) -> dict[str, Any]:
         "reviewers": people,
         "screening": screening_report(sim),
         "second_opinion_tickets": sim.team.second_opinions,
+        "first_answers_by_reason": {
+            reason: {"tickets": n, "wrong": wrong}
+            for reason, (n, wrong) in sorted(sim.team.first_answers.items())
+        },
         "escalated_to_admin": sim.team.escalated,
         "settled_by_people": sim.team.settled,
         "settled_wrong": sim.team.settled_wrong,

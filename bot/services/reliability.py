@@ -35,6 +35,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # far larger share of those first answers is wrong than of answers in general, and counting
 # them overstates each person's error, so thresholds corrected by it are corrected too far.
 UNSELECTED: tuple[str | None, ...] = (None, SecondOpinion.SAMPLE, SecondOpinion.DOUBTFUL)
+# What the accuracy shown and acted on (`/triage reviewers`, App Home, who is doubtful)
+# counts: every ticket but a doubtful reviewer's answers checked because the model did not
+# back them. Those people are measured on the random draw of their answers instead
+# (`bot.services.second_opinions.DOUBTFUL_DRAW`); counting the unbacked ones too put the
+# simulated 20%-wrong reviewer some 9 points below their truth. For everyone else the
+# contradicted answers stay in, on the cautious side: leaving them out would hide a new,
+# careless reviewer's mistakes, nearly all of which a confident model contradicts.
+SHOWN: tuple[str | None, ...] = (None, *(r for r in SecondOpinion if r != SecondOpinion.UNBACKED))
 
 
 def reviewer_reliability(
@@ -43,16 +51,17 @@ def reviewer_reliability(
     now: datetime,
     days: int | None,
     model_priors: bool = True,
-    reasons: Collection[str | None] | None = None,
+    reasons: Collection[str | None] = SHOWN,
 ) -> dict[str, ReviewerEstimate]:
     """Estimated accuracy with an interval per person who answered in the last `days` days
     (None: ever).
 
     Without `model_priors` only tickets several people answered count: what judges the
     model's audits, or the model itself, must not rest on the model's own confidence.
-    With `reasons`, only tickets whose second-opinion reason (`Ticket.second_opinion`) is
-    one of them: `UNSELECTED` leaves out tickets asked again because their first answer
-    looked wrong, on which first answers are wrong far more often than on the rest.
+    Only tickets whose second-opinion reason (`Ticket.second_opinion`) is one of `reasons`
+    count (`SHOWN` by default): `UNSELECTED` leaves out every ticket asked again because
+    its first answer looked wrong, on which first answers are wrong far more often than on
+    the rest.
     """
     query = (
         select(
@@ -67,10 +76,9 @@ def reviewer_reliability(
         )
         .order_by(Review.id)
     )
-    if reasons is not None:
-        named = [reason for reason in reasons if reason is not None]
-        chosen = Ticket.second_opinion.in_(named)
-        query = query.where(chosen | Ticket.second_opinion.is_(None) if None in reasons else chosen)
+    named = [reason for reason in reasons if reason is not None]
+    chosen = Ticket.second_opinion.in_(named)
+    query = query.where(chosen | Ticket.second_opinion.is_(None) if None in reasons else chosen)
     rows = list(session.execute(query))
     if not rows:
         return {}

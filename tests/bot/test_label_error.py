@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from bot.services.reliability import (
     reviewer_reliability,
     reviewer_standing,
 )
+from bot.services.second_opinions import OpinionRules, SecondOpinion, why_doubt
 from bot.settings import Settings
 from classifier import evaluate
 from storage.models import ModelVersion, Review, ReviewKind, Ticket, TicketStatus
@@ -280,3 +282,62 @@ def test_imported_history_with_wrong_labels_is_corrected_by_what_answered_labels
     assert truth.coverage > 0.2
     assert noisy.auto_precision is not None and noisy.auto_precision < 0.92
     assert truth.auto_precision is not None and truth.auto_precision >= 0.92
+
+
+def test_a_doubtful_reviewer_is_shown_as_right_as_their_random_draw_says(
+    factory: sessionmaker[Session],
+) -> None:
+    """Fox, estimated below target, is wrong a fifth of the time, half of it by taking the
+    model's wrong first suggestion. The service checks a random draw of Fox's answers and
+    every one the model does not back (`why_doubt`); Bob, always right, answers second and
+    Carol settles a disagreement. Those unbacked answers are wrong far more often than
+    Fox's answers in general, so the accuracy shown must come from the draw alone."""
+    parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
+    rng = random.Random(11)
+    labels = sorted({row.label for row in parsed})
+    rules = OpinionRules(share=0.05, model_sure=0.5, doubtful=frozenset({"UFOX"}))
+    tickets, wrong, reasons = [], 0, Counter[str | None]()
+    for i, row in enumerate(parsed[:1000]):
+        when = START + timedelta(minutes=i)
+        others = [label for label in labels if label != row.label]
+        top = row.label if rng.random() < 0.65 else rng.choice(others)
+        fox = row.label
+        if rng.random() < 0.2:
+            fox = top if top != row.label and rng.random() < 0.5 else rng.choice(others)
+        wrong += fox != row.label
+        ticket = Ticket(
+            id=i + 1, text=row.text, created_at=when, suggestions=[[top, 0.4]], novel=False
+        )
+        reason = why_doubt(ticket, user="UFOX", label=fox, rules=rules)
+        reasons[reason] += 1
+        answers = [("UFOX", fox)]
+        if reason is not None:
+            answers.append(("UBOB", row.label))
+            if fox != row.label:
+                answers.append(("UCAROL", row.label))
+        ticket.status = TicketStatus.LABELLED
+        ticket.final_label = answers[-1][1]
+        ticket.decided_by = answers[-1][0]
+        ticket.decided_at = when
+        ticket.second_opinion = reason
+        ticket.reviews = [
+            Review(slack_user=user, label=label, kind=ReviewKind.REVIEW, created_at=when)
+            for user, label in answers
+        ]
+        tickets.append(ticket)
+    with factory.begin() as session:
+        session.add_all(tickets)
+    right = 1.0 - wrong / len(tickets)
+    # About 30% drawn, and most of the rest checked only where unbacked: about 600 of 1,000.
+    assert 250 < reasons[SecondOpinion.DOUBTFUL] < 350
+    assert 250 < reasons[SecondOpinion.UNBACKED] < 400
+    assert reasons[None] > 300  # backed by the model and not drawn: one answer
+    later = START + timedelta(days=1)
+    with factory() as session:
+        shown = reviewer_reliability(session=session, now=later, days=None)["UFOX"]
+        every = reviewer_reliability(
+            session=session, now=later, days=None, reasons=(None, *SecondOpinion)
+        )["UFOX"]
+    assert shown.interval[0] <= right <= shown.interval[1]
+    assert abs(shown.accuracy - right) < 0.05
+    assert every.interval[1] < right - 0.03  # the unbacked answers counted: far too low

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bot.services.second_opinions import OpinionRules, SecondOpinion, share_for, why_doubt
+from collections import Counter
+
+from bot.services.second_opinions import (
+    DOUBTFUL_DRAW,
+    OpinionRules,
+    SecondOpinion,
+    share_for,
+    why_doubt,
+)
 from storage.models import Ticket
 
 
@@ -41,3 +49,22 @@ def test_a_contradicting_model_doubts_only_answerers_it_is_surer_than() -> None:
     assert why_doubt(ticket, user="USOLID", label="card", rules=rules) is None  # agrees
     surer = Ticket(id=2, text="t", suggestions=[["card", 0.98]], novel=False)
     assert why_doubt(surer, user="USOLID", label="pin", rules=rules) == contradicts
+
+
+def test_a_doubtful_reviewer_is_drawn_at_random_and_checked_wherever_the_model_differs() -> None:
+    rules = OpinionRules(share=0.05, model_sure=0.7, doubtful=frozenset({"UCARELESS"}))
+    backed: Counter[SecondOpinion | None] = Counter()
+    unbacked: Counter[SecondOpinion | None] = Counter()
+    for ticket_id in range(1, 4001):
+        # The model far from sure: it would doubt nobody else's answer.
+        ticket = Ticket(id=ticket_id, text="t", suggestions=[["card", 0.3]], novel=False)
+        backed[why_doubt(ticket, user="UCARELESS", label="card", rules=rules)] += 1
+        unbacked[why_doubt(ticket, user="UCARELESS", label="pin", rules=rules)] += 1
+        assert why_doubt(ticket, user="USOLID", label="pin", rules=rules) != (
+            SecondOpinion.UNBACKED
+        )
+    # The draw is the same whatever the answer, so it measures them without bias.
+    assert backed[SecondOpinion.DOUBTFUL] == unbacked[SecondOpinion.DOUBTFUL]
+    assert abs(backed[SecondOpinion.DOUBTFUL] / 4000 - DOUBTFUL_DRAW) < 0.03
+    assert set(backed) == {SecondOpinion.DOUBTFUL, None}
+    assert set(unbacked) == {SecondOpinion.DOUBTFUL, SecondOpinion.UNBACKED}

@@ -16,6 +16,7 @@ from bot.clock import utc_now
 from bot.sandbox.slack import FakeSlack, assert_valid_message
 from bot.services.policy import AUDIT_RATE, DOUBTFUL_REVIEWERS, REVIEWER_ACCURACY, THRESHOLD
 from bot.services.reasking import reask_suspects
+from bot.services.second_opinions import DOUBTFUL_DRAW, drawn
 from classifier import TrainedModel
 from storage.models import OutboxKind, OutboxMessage, Ticket
 from tests.bot.conftest import (
@@ -232,18 +233,32 @@ def test_only_an_answer_contradicting_a_confident_model_waits_for_a_second(
         assert first is not None and first.second_opinion is None
         assert doubted is not None and doubted.second_opinion == "contradicts"
 
-    # Someone retraining estimated below target: even agreeing with the model is checked.
+    # Someone retraining estimated below target: a random draw of their answers is checked
+    # (agreeing with the model or not), and any other answer the model does not back.
     set_policy(factory, DOUBTFUL_REVIEWERS, ["UCARELESS"])
-    careless = post_ticket(web)
-    third = review_message(web, count=3)
-    click(web, slack_signing_secret, third, f"{ids.SUGGEST}_0", user="UCARELESS")
-    web.fake.wait_until(
-        lambda: "Second opinion" in str(web.fake.messages(REVIEW_CHANNEL)[2]["blocks"]),
-        what="the careless reviewer's answer to wait for a second opinion",
-    )
-    with factory() as session:
-        checked = session.get(Ticket, careless["id"])
-        assert checked is not None and checked.second_opinion == "doubtful"
+    for count, agrees in ((3, True), (4, False)):
+        careless = post_ticket(web)
+        message = review_message(web, count=count)
+        if agrees:
+            click(web, slack_signing_secret, message, f"{ids.SUGGEST}_0", user="UCARELESS")
+        else:
+            suggested = element(message, f"{ids.SUGGEST}_0")["value"]
+            pick = "exchange_rate" if suggested != "exchange_rate" else "card_arrival"
+            click(web, slack_signing_secret, message, ids.PICK_LABEL, user="UCARELESS", option=pick)
+        if drawn(careless["id"], DOUBTFUL_DRAW):
+            expected: str | None = "doubtful"
+        else:
+            expected = None if agrees else "unbacked"
+        shown = "Second opinion" if expected else "chosen by <@UCARELESS>"
+        web.fake.wait_until(
+            lambda shown=shown, at=count - 1: (
+                shown in str(web.fake.messages(REVIEW_CHANNEL)[at]["blocks"])
+            ),
+            what=f"the careless reviewer's answer to show {shown!r}",
+        )
+        with factory() as session:
+            checked = session.get(Ticket, careless["id"])
+            assert checked is not None and checked.second_opinion == expected
 
 
 def test_a_model_must_be_surer_than_the_answerer_is_shown_right_to_doubt_them(
