@@ -29,8 +29,8 @@ from storage.queries.tickets import LabelledExample
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Tickets whose second answers say how often single answers are wrong without selection
-# bias: no second opinion (or a quorum), the random share, and every answer of a doubtful
-# reviewer. A first answer that contradicted a confident model, or a label screening
+# bias: no second opinion (or a quorum), the random share, and the random draw of a
+# doubtful reviewer's answers. A first answer that contradicted the model, or a label screening
 # suspected, was asked again *because* it looked wrong: on the 5%-wrong simulated team a
 # far larger share of those first answers is wrong than of answers in general, and counting
 # them overstates each person's error, so thresholds corrected by it are corrected too far.
@@ -38,10 +38,11 @@ UNSELECTED: tuple[str | None, ...] = (None, SecondOpinion.SAMPLE, SecondOpinion.
 # What the accuracy shown and acted on (`/triage reviewers`, App Home, who is doubtful)
 # counts: every ticket but a doubtful reviewer's answers checked because the model did not
 # back them. Those people are measured on the random draw of their answers instead
-# (`bot.services.second_opinions.DOUBTFUL_DRAW`); counting the unbacked ones too put the
-# simulated 20%-wrong reviewer some 9 points below their truth. For everyone else the
-# contradicted answers stay in, on the cautious side: leaving them out would hide a new,
-# careless reviewer's mistakes, nearly all of which a confident model contradicts.
+# (`bot.services.second_opinions.DOUBTFUL_DRAW`); counting the unbacked ones too put a
+# synthetic reviewer right 79% of the time at 70% (tests/bot/test_label_error.py). For
+# everyone else the contradicted answers stay in, on the cautious side: leaving them out
+# would hide a new, careless reviewer's mistakes, most of which a confident model
+# contradicts, and so keep them from ever being found doubtful.
 SHOWN: tuple[str | None, ...] = (None, *(r for r in SecondOpinion if r != SecondOpinion.UNBACKED))
 
 
