@@ -28,10 +28,10 @@ LEAST_SURE = 0.5
 # share of their answers is still checked.
 LEAST_SHARE = 0.2
 # The share of a doubtful reviewer's answers drawn at random for a second one, whatever the
-# answer: what measures them without bias (about 200 of the simulated 20%-wrong reviewer's
-# 700 answers, a standard error near 3 points). The rest are checked only where the model's
-# first suggestion differs; an answer it backs is wrong far less often (about 6% against
-# 37% for that reviewer), and checking all of them cost the team some 250 answers a run.
+# answer: what measures them without bias (161-188 of the simulated 20%-wrong reviewer's
+# first answers, a standard error near 3 points). The rest are checked unless a sure model
+# backs them (`why_doubt`); checking every one cost that team 800-960 second-opinion
+# tickets a run.
 DOUBTFUL_DRAW = 0.3
 
 
@@ -41,7 +41,7 @@ class SecondOpinion(StrEnum):
     SAMPLE = "sample"  # the random share that measures how often single answers are wrong
     CONTRADICTS = "contradicts"  # the answer contradicted a confident model
     DOUBTFUL = "doubtful"  # drawn from the answers of someone estimated below the target
-    UNBACKED = "unbacked"  # theirs, not drawn, and not the model's first suggestion
+    UNBACKED = "unbacked"  # theirs, not drawn, and not backed by a sure model
     SCREENED = "screened"  # settled, but retraining's screening judged its label likely wrong
     RECHECKED = "rechecked"  # a screened label that a second look has settled (kept or changed)
 
@@ -123,21 +123,21 @@ def why_doubt(
     An audit is itself the random share of automated tickets, so only doubt sends it on.
     Someone estimated below the target is checked on a random draw of their answers
     (`DOUBTFUL_DRAW`, drawn before the answer is looked at, so those tickets measure them
-    without bias) and wherever the model's first suggestion is not their answer, however
-    unsure the model: their answer alone is not good enough, and one the model does not
-    back is the likelier wrong.
+    without bias) and on every other answer a model surer than they are right
+    (`model_bar`) does not back: their answer alone is not good enough, and a backing
+    model makes an error unlikely, since it would have to be wrong in the same way.
     """
     if ticket.novel or label is None:
         # Unlike anything learned, or "none of these": the model's guess is no yardstick
         # and the answer teaches no label; only the random share is checked.
         return SecondOpinion.SAMPLE if drawn(ticket.id, rules.share) else None
     top = (ticket.suggestions or [[None, None]])[0]
-    against = top[1] is not None and str(top[0]) != label
+    sure = top[1] is not None and float(top[1]) >= model_bar(user, rules)
     if user in rules.doubtful:
         if drawn(ticket.id, DOUBTFUL_DRAW):
             return SecondOpinion.DOUBTFUL
-        return SecondOpinion.UNBACKED if against else None
-    if against and float(top[1]) >= model_bar(user, rules):
+        return None if sure and str(top[0]) == label else SecondOpinion.UNBACKED
+    if sure and str(top[0]) != label:
         return SecondOpinion.CONTRADICTS
     if ticket.decision == Decision.AUDIT:
         return None

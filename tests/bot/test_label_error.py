@@ -289,7 +289,7 @@ def test_a_doubtful_reviewer_is_shown_as_right_as_their_random_draw_says(
 ) -> None:
     """Fox, estimated below target, is wrong a fifth of the time, half of it by taking the
     model's wrong first suggestion. The service checks a random draw of Fox's answers and
-    every one the model does not back (`why_doubt`); Bob, always right, answers second and
+    every one a sure model does not back (`why_doubt`); Bob, always right, answers second and
     Carol settles a disagreement. Those unbacked answers are wrong far more often than
     Fox's answers in general, so the accuracy shown must come from the draw alone."""
     parsed, _, _ = read_labelled_csv(SAMPLE_TRAIN, text_column="text", label_column="label")
@@ -306,7 +306,7 @@ def test_a_doubtful_reviewer_is_shown_as_right_as_their_random_draw_says(
             fox = top if top != row.label and rng.random() < 0.5 else rng.choice(others)
         wrong += fox != row.label
         ticket = Ticket(
-            id=i + 1, text=row.text, created_at=when, suggestions=[[top, 0.4]], novel=False
+            id=i + 1, text=row.text, created_at=when, suggestions=[[top, 0.8]], novel=False
         )
         reason = why_doubt(ticket, user="UFOX", label=fox, rules=rules)
         reasons[reason] += 1
