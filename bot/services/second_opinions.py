@@ -28,10 +28,10 @@ LEAST_SURE = 0.5
 # share of their answers is still checked.
 LEAST_SHARE = 0.2
 # The share of a doubtful reviewer's answers drawn at random for a second one, whatever the
-# answer: what measures them without bias (161-188 of the simulated 20%-wrong reviewer's
+# answer: what measures them without bias (159-233 of the simulated 20%-wrong reviewer's
 # first answers, a standard error near 3 points). The rest are checked unless a sure model
-# backs them (`why_doubt`); checking every one cost that team 800-960 second-opinion
-# tickets a run.
+# backs them (`why_doubt`); checking every one cost that team 798-964 second-opinion
+# tickets a run, against 632-853 now (BENCHMARKS.md, issue 12, fifth follow-up).
 DOUBTFUL_DRAW = 0.3
 
 
